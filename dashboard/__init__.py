@@ -1,0 +1,62 @@
+"""LeadSync: the application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from dashboard import config as boot_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Defaults, then instance/config.py, then LEADSYNC_* variables, then the overrides."""
+    app.config.from_object(boot_config.Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env(boot_config.ENV_PREFIX)
+    app.config.update(overrides or {})
+    secure = app.config["SECURE_COOKIES"] or str(app.config.get("PUBLIC_URL") or "").startswith(
+        "https://"
+    )
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: config, instance keys, database, extensions, blueprints."""
+    instance = (config or {}).get("INSTANCE_PATH") or boot_config.instance_path_from_env()
+    boot_config.ensure_private_dir(instance)
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    load_config(app, config)
+    app.secret_key, _ = boot_config.instance_keys(Path(app.instance_path))
+
+    from dashboard import db, extensions, web
+
+    db.init_app(app)
+    extensions.init_app(app)
+    web.init_app(app)
+    register_blueprints(app)
+
+    from dashboard.cli import register_commands
+    from dashboard.sync.scheduler import build_scheduler
+
+    register_commands(app)
+    app.extensions["leadsync.scheduler"] = build_scheduler(app)  # started by run.py only
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every feature's blueprint."""
+    from dashboard import auth, home, settings, setup, users
+
+    for module in (auth, home, setup, settings, users):
+        app.register_blueprint(module.bp)

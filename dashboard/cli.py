@@ -1,0 +1,123 @@
+"""Operator commands: `flask --app dashboard setup|users|db ...`.
+
+Every refusal prints one clear line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlmodel import select
+
+from dashboard import accounts
+from dashboard.db import read_session, write_session
+from dashboard.models import User
+
+users_cli = AppGroup("users", help="Manage users.")
+db_cli = AppGroup("db", help="Database schema.")
+
+
+def engine():  # type: ignore[no-untyped-def]
+    """The app's engine."""
+    return current_app.extensions["leadsync.engine"]
+
+
+def read_password(from_stdin: bool) -> str:
+    """Read a password from stdin (first line) or prompt for it twice."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def fail(error: Exception) -> None:
+    """Print the refusal on one line and exit with status 1."""
+    click.echo(f"Error: {error}", err=True)
+    sys.exit(1)
+
+
+@click.command("setup")
+@click.option("--company", required=True, help="Company name.")
+@click.option("--domain", "domains", multiple=True, required=True, help="Company email domain.")
+@click.option("--admin-email", required=True)
+@click.option("--admin-name", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the admin password from stdin.")
+def setup_command(
+    company: str, domains: tuple[str, ...], admin_email: str, admin_name: str, password_stdin: bool
+) -> None:
+    """Create the company and its first administrator (the first-run page, scripted)."""
+    password = read_password(password_stdin)
+    try:
+        with write_session(engine()) as session:
+            user = accounts.run_setup(
+                session,
+                company=company,
+                domains=list(domains),
+                admin_email=admin_email,
+                admin_name=admin_name,
+                password=password,
+                min_length=current_app.config["PASSWORD_MIN_LENGTH"],
+            )
+    except accounts.AccountError as error:
+        fail(error)
+    click.echo(f"Company {company.strip()!r} created; administrator {user.email}.")
+
+
+@users_cli.command("add")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["admin", "rep"]), default="rep", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+def users_add(email: str, name: str, role: str, password_stdin: bool) -> None:
+    """Add a user."""
+    password = read_password(password_stdin)
+    try:
+        with write_session(engine()) as session:
+            if not accounts.setup_done(session):
+                raise accounts.AccountError("run `flask --app dashboard setup` first")
+            user = accounts.create_user(
+                session,
+                email=email,
+                name=name,
+                password=password,
+                role=role,
+                min_length=current_app.config["PASSWORD_MIN_LENGTH"],
+            )
+    except accounts.AccountError as error:
+        fail(error)
+    click.echo(f"User {user.email} added as {user.role}.")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List users: email, role, state, name."""
+    with read_session(engine()) as session:
+        for user in session.exec(select(User).order_by(User.email)):
+            state = "active" if user.active else "inactive"
+            click.echo(f"{user.email}\t{user.role}\t{state}\t{user.name}")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Upgrade the database schema (to head by default)."""
+    from dashboard.migrate import current_revision, upgrade
+
+    upgrade(engine(), revision)
+    click.echo(f"Database at revision {current_revision(engine())}.")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Print the database's schema revision."""
+    from dashboard.migrate import current_revision
+
+    click.echo(current_revision(engine()) or "empty")
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the command groups to the app's CLI."""
+    for command in (setup_command, users_cli, db_cli):
+        app.cli.add_command(command)

@@ -1,0 +1,74 @@
+"""Boot configuration: defaults, then instance/config.py, then LEADSYNC_* environment.
+
+Runtime settings that admins edit (sync rules, interval, ...) live in the database,
+not here.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+ENV_PREFIX = "LEADSYNC"
+
+
+class Defaults:
+    """Values used when neither instance/config.py nor the environment sets them."""
+
+    DATABASE_URL: str | None = None  # None: sqlite file inside the instance folder
+    AUTO_MIGRATE = True
+    SECURE_COOKIES = False
+    IMAP_CA_FILE: str | None = None
+    IMAP_TIMEOUT = 20.0
+    SQLITE_BUSY_TIMEOUT_MS = 15000
+    LOGIN_MAX_FAILURES = 10
+    LOGIN_WINDOW_MINUTES = 15
+    LOGIN_LOCK_MINUTES = 15
+    PASSWORD_MIN_LENGTH = 10
+    BABEL_DEFAULT_LOCALE = "pt_BR"
+    BABEL_DEFAULT_TIMEZONE = "America/Sao_Paulo"
+    LANGUAGES = ("pt_BR", "en")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    PUBLIC_URL: str | None = None
+
+
+def instance_path_from_env() -> str:
+    """Return the absolute instance folder: LEADSYNC_INSTANCE or ./instance."""
+    return os.path.abspath(os.environ.get(f"{ENV_PREFIX}_INSTANCE", "instance"))
+
+
+def ensure_private_dir(path: str | Path) -> Path:
+    """Create a folder readable only by its owner (it holds keys and the database)."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write a file that is born with mode 0600, never world-readable even briefly."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def load_or_create_key(path: Path, make_key: callable) -> bytes:
+    """Read a key file, creating it (mode 0600) on first start."""
+    if not path.exists():
+        write_private_file(path, make_key())
+    os.chmod(path, 0o600)
+    return path.read_bytes().strip()
+
+
+def instance_keys(instance: Path) -> tuple[str, bytes]:
+    """Return (Flask secret key, Fernet key) kept in the instance folder."""
+    secret = load_or_create_key(instance / "secret_key", lambda: secrets.token_hex(32).encode())
+    fernet = load_or_create_key(instance / "fernet.key", Fernet.generate_key)
+    return secret.decode(), fernet

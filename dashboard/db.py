@@ -1,0 +1,120 @@
+"""Engine and sessions for the embedded SQLite database.
+
+Reads use ordinary deferred transactions so they never wait for a writer (WAL).
+Writes go through `write_session()` (and every non-GET request), which opens the
+transaction with BEGIN IMMEDIATE: a transaction that starts as a reader and later
+writes can otherwise fail with "database is locked" when another writer got there
+first, because SQLite cannot upgrade its snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine.url import make_url
+from sqlmodel import Session
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+IMMEDIATE = "leadsync_begin_immediate"
+
+
+def database_url(app: Flask) -> str:
+    """Return the configured URL, or the SQLite file inside the instance folder."""
+    return app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'leadsync.db'}"
+
+
+def _create_sqlite_file(url: str) -> None:
+    """Create the database file with mode 0600 before SQLite opens it."""
+    path = make_url(url).database
+    if not path or path == ":memory:":
+        return
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
+def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
+    """Build an engine with the pragmas and BEGIN handling this app relies on."""
+    if url.startswith("sqlite"):
+        _create_sqlite_file(url)
+    engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=10)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # Take BEGIN out of the driver's hands so the "begin" hook below decides its kind.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # wait, don't fail
+        cursor.execute("PRAGMA foreign_keys=ON")  # SQLite leaves them off by default
+        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, far fewer fsyncs
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        immediate = conn.get_execution_options().get(IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """Return a view of the engine whose transactions begin IMMEDIATE."""
+    return engine.execution_options(**{IMMEDIATE: True})
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """A session for one write transaction: commits on success, rolls back on error."""
+    with Session(writer(engine), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session for reads outside a request."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def get_engine() -> Engine:
+    """Return the engine of the current app."""
+    return current_app.extensions["leadsync.engine"]
+
+
+def get_session() -> Session:
+    """Return the request's session: IMMEDIATE for requests that may write."""
+    if "db_session" not in g:
+        engine = get_engine()
+        if has_request_context() and request.method not in SAFE_METHODS:
+            engine = writer(engine)
+        g.db_session = Session(engine, expire_on_commit=False)
+    return g.db_session
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    """Roll back anything uncommitted and return the connection to the pool."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine, upgrade the schema when asked, and close sessions per request."""
+    engine = make_engine(database_url(app), app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    app.extensions["leadsync.engine"] = engine
+    app.teardown_appcontext(close_session)
+    if app.config["AUTO_MIGRATE"]:
+        from dashboard.migrate import upgrade
+
+        upgrade(engine)

@@ -1,0 +1,23 @@
+"""Alembic environment: runs on the engine handed over by dashboard.migrate."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import dashboard.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+engine = context.config.attributes["engine"]
+with engine.connect() as connection:
+    # Batch migrations copy tables; SQLite must not enforce foreign keys meanwhile, and
+    # the pragma only takes effect outside a transaction, hence the raw connection.
+    raw = connection.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with connection.begin():
+            context.configure(
+                connection=connection,
+                target_metadata=SQLModel.metadata,
+                render_as_batch=True,  # SQLite alters tables by copying them
+            )
+            context.run_migrations()
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")

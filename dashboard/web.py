@@ -1,0 +1,112 @@
+"""Cross-cutting web behaviour: page rendering, first-run redirect, headers, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, redirect, render_template, request, url_for
+from flask_babel import format_datetime, get_locale
+from flask_login import current_user, login_fresh
+from werkzeug.wrappers import Response
+
+from dashboard.extensions import htmx
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; frame-src 'self'; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+OPEN_ENDPOINTS = frozenset({"static", "setup.first_run", "auth.language"})
+
+
+def render_page(
+    template: str, partial: str | None = None, status: int = 200, **context: Any
+) -> tuple[str, int]:
+    """Render the full page, or only its partial when HTMX asks for that piece."""
+    if partial and htmx and not htmx.boosted:
+        return render_template(partial, **context), status
+    return render_template(template, **context), status
+
+
+def redirect_page(target: str) -> Response:
+    """Go to another page: a plain redirect, or HX-Redirect so HTMX loads it whole."""
+    if htmx:
+        response = Response(status=200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def require_fresh_login() -> Response | None:
+    """Ask for the password again before a change, when the session came from remember-me."""
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if request.method in ("GET", "HEAD") or login_fresh():
+        return None
+    if htmx:
+        response = Response(status=401)
+        response.headers["HX-Redirect"] = url_for(
+            "auth.login", next=request.referrer and urlsplit(request.referrer).path
+        )
+        return response
+    return current_app.login_manager.needs_refresh()
+
+
+def redirect_to_setup() -> Response | None:
+    """Send every request to first-run setup while no user exists."""
+    if current_app.extensions.get("leadsync.setup_done") or request.endpoint in OPEN_ENDPOINTS:
+        return None
+    from dashboard.accounts import setup_done
+    from dashboard.db import get_session
+
+    if setup_done(get_session()):
+        current_app.extensions["leadsync.setup_done"] = True
+        return None
+    return redirect(url_for("setup.first_run"))
+
+
+def add_security_headers(response: Response) -> Response:
+    """Apply CSP, framing, referrer and sniffing rules; mark cookies Secure over HTTPS."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        cookies = response.headers.getlist("Set-Cookie")
+        response.headers.remove("Set-Cookie")
+        for cookie in cookies:
+            secure = "; secure" in cookie.lower()
+            response.headers.add("Set-Cookie", cookie if secure else f"{cookie}; Secure")
+    if current_user and current_user.is_authenticated:
+        response.headers.setdefault("Cache-Control", "no-store")  # pages hold private mail
+    return response
+
+
+def error_page(error: Any) -> tuple[str, int]:
+    """Render 403/404/... with the site layout (no stack traces, no secrets)."""
+    code = getattr(error, "code", 500) or 500
+    return render_template("error.html", code=code, error=error), code
+
+
+def template_globals() -> dict[str, Any]:
+    """Helpers every template can use."""
+    return {
+        "format_datetime": format_datetime,
+        "get_locale": get_locale,
+        "nav_active": g.get("nav_active"),
+        "has_endpoint": lambda name: name in current_app.view_functions,
+    }
+
+
+def init_app(app: Flask) -> None:
+    """Register the request hooks, error pages and template helpers."""
+    app.before_request(redirect_to_setup)
+    app.after_request(add_security_headers)
+    app.context_processor(template_globals)
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, error_page)
+    from flask_wtf.csrf import CSRFError
+
+    app.register_error_handler(CSRFError, error_page)

@@ -1,0 +1,60 @@
+"""Serve LeadSync: waitress for the web, APScheduler in the same process for sync."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+from waitress import create_server
+
+from dashboard import create_app
+
+log = logging.getLogger("leadsync")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Host and port: command line, else LEADSYNC_HOST/LEADSYNC_PORT, else 127.0.0.1:5000."""
+    parser = argparse.ArgumentParser(description="Serve the LeadSync dashboard.")
+    parser.add_argument("--host", default=os.environ.get("LEADSYNC_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("LEADSYNC_PORT", "5000")))
+    parser.add_argument("--threads", type=int, default=8)
+    return parser.parse_args(argv)
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into a normal exit so the finally-blocks below run."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start the scheduler and the web server; stop both cleanly on Ctrl-C or SIGTERM."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = parse_args(argv)
+    app = create_app()
+    scheduler = app.extensions["leadsync.scheduler"]
+    server = create_server(app, host=args.host, port=args.port, threads=args.threads)
+    stop_on_sigterm()
+    scheduler.start()
+    log.info(
+        "LeadSync on http://%s:%s (instance %s)",
+        args.host,
+        server.effective_port,
+        app.instance_path,
+    )
+    try:
+        server.run()
+    except (KeyboardInterrupt, SystemExit):
+        log.info("stopping")
+    finally:
+        server.close()
+        scheduler.shutdown(wait=True)
+        log.info("scheduler stopped")
+
+
+if __name__ == "__main__":
+    main()

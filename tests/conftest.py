@@ -1,0 +1,113 @@
+"""Shared fixtures: an app per test on its own SQLite file, logged-in clients, real servers."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+
+from dashboard import create_app
+from dashboard.db import make_engine
+from dashboard.migrate import upgrade
+from tests import factories
+
+pytest_plugins = ["tests.servers.dovecot", "tests.servers.browser"]
+
+
+class CSRFClient(FlaskClient):
+    """A test client that sends a valid CSRF header with every unsafe request, like htmx."""
+
+    def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        method = (kwargs.get("method") or "GET").upper()
+        if method not in ("GET", "HEAD", "OPTIONS") and kwargs.pop("csrf", True):
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        """Seed the session with a raw token and return its signed form."""
+        with self.session_transaction() as session:
+            raw = session.setdefault("csrf_token", "test-csrf-raw-token-0123456789abcdef")
+        signer = URLSafeTimedSerializer(self.application.secret_key, salt="wtf-csrf-token")
+        return signer.dumps(raw)
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database upgraded to head once; each test starts from a copy."""
+    path = tmp_path_factory.mktemp("template") / "leadsync.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Per-test overrides of the app configuration (override this fixture in a module)."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path: Path, migrated_db: Path, app_config: dict) -> Iterator[Flask]:
+    """An app with its own instance folder and a fresh database."""
+    instance = tmp_path / "instance"
+    instance.mkdir(mode=0o700)
+    shutil.copyfile(migrated_db, instance / "leadsync.db")
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(instance), **app_config})
+    app.test_client_class = CSRFClient
+    yield app
+    app.extensions["leadsync.engine"].dispose()
+
+
+@pytest.fixture
+def engine(app: Flask):  # type: ignore[no-untyped-def]
+    """The app's database engine."""
+    return app.extensions["leadsync.engine"]
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """An anonymous client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def admin(engine):  # type: ignore[no-untyped-def]
+    """The administrator created by first-run setup."""
+    return factories.setup_company(engine)
+
+
+@pytest.fixture
+def rep(engine, admin):  # type: ignore[no-untyped-def]
+    """A sales rep of the admin's company."""
+    return factories.make_user(engine, role="rep")
+
+
+def log_in(
+    client: FlaskClient, email: str, password: str = factories.PASSWORD, remember: bool = False
+) -> FlaskClient:
+    """Log a client in through the real login form."""
+    response = client.post(
+        "/login", data={"email": email, "password": password, "remember": "y" if remember else ""}
+    )
+    assert response.status_code == 302, response.data.decode()[:2000]
+    return client
+
+
+@pytest.fixture
+def admin_client(app: Flask, admin) -> FlaskClient:  # type: ignore[no-untyped-def]
+    """A client logged in as the administrator."""
+    return log_in(app.test_client(), admin.email)
+
+
+@pytest.fixture
+def rep_client(app: Flask, rep) -> FlaskClient:  # type: ignore[no-untyped-def]
+    """A client logged in as a sales rep."""
+    return log_in(app.test_client(), rep.email)
