@@ -56,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     """Attach every feature's blueprint."""
-    from dashboard import auth, home, settings, setup, users
+    from dashboard import auth, home, mailbox, settings, setup, users
 
-    for module in (auth, home, setup, settings, users):
+    for module in (auth, home, setup, settings, users, mailbox):
         app.register_blueprint(module.bp)

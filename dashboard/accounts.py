@@ -13,7 +13,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
-from dashboard.models import ROLES, Company, LoginFailure, User, new_session_token, utcnow
+from dashboard.models import (
+    ROLES,
+    Company,
+    LoginFailure,
+    User,
+    UserAddress,
+    new_session_token,
+    utcnow,
+)
 from dashboard.security import hash_password, password_matches, password_problem
 
 EMAIL_RE = re.compile(
@@ -228,3 +236,34 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 
 DUMMY_HASH = hash_password("dummy-password-for-timing")
+
+
+def aliases_of(session: Session, user_id: int) -> list[str]:
+    """The other addresses a user sends from."""
+    query = select(UserAddress.address).where(UserAddress.user_id == user_id)
+    return list(session.exec(query.order_by(UserAddress.address)))
+
+
+def set_aliases(session: Session, user: User, text: str) -> list[str]:
+    """Replace the user's aliases with the addresses in `text` (one per line)."""
+    wanted: list[str] = []
+    for raw in re.split(r"[\s,;]+", text):
+        if (
+            raw.strip()
+            and (address := normalize_email(raw)) not in wanted
+            and address != user.email
+        ):
+            wanted.append(address)
+    taken = session.exec(select(User.email).where(User.email.in_(wanted))).all()
+    taken += session.exec(
+        select(UserAddress.address).where(
+            UserAddress.address.in_(wanted), UserAddress.user_id != user.id
+        )
+    ).all()
+    if taken:
+        raise AccountError(
+            _l("%(address)s already belongs to another user.", address=taken[0]), "aliases"
+        )
+    session.exec(delete(UserAddress).where(UserAddress.user_id == user.id))
+    session.add_all(UserAddress(user_id=user.id, address=a) for a in wanted)
+    return wanted

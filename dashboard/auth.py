@@ -89,8 +89,8 @@ def logout() -> Response:
     accounts.end_sessions(current_user)
     db.add(current_user)
     db.commit()
-    logout_user()
     session.clear()
+    logout_user()  # after clear(): it leaves the flag that deletes the remember-me cookie
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 

@@ -119,5 +119,7 @@ def db_current() -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
-    for command in (setup_command, users_cli, db_cli):
+    from dashboard.cli_company import COMMANDS
+
+    for command in (setup_command, users_cli, db_cli, *COMMANDS):
         app.cli.add_command(command)

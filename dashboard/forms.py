@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from dashboard.i18n import LANGUAGE_NAMES
 
@@ -81,9 +91,83 @@ class ActionForm(FlaskForm):
 
 def show_error(form: FlaskForm, error: Exception) -> None:
     """Show a rule's refusal next to its field (error.field), or above the form."""
+    for each in getattr(error, "errors", None) or ():
+        show_error(form, each)
+    if getattr(error, "errors", None):
+        return
     name = getattr(error, "field", None)
     field = getattr(form, name, None) if name else None
     if field is not None:
         field.errors = [*field.errors, str(error)]
     else:
         form.form_errors.append(str(error))
+
+
+def provider_choices() -> list[tuple[str, str]]:
+    """Provider tiles from the presets table."""
+    from dashboard.providers import PROVIDERS
+
+    return [
+        (p.key, p.name if p.key != "other" else str(_l("Other IMAP"))) for p in PROVIDERS.values()
+    ]
+
+
+def security_choices() -> list[tuple[str, object]]:
+    """Connection security options; "none" is accepted only for localhost."""
+    return [("tls", "TLS"), ("starttls", "STARTTLS"), ("none", _l("None (localhost only)"))]
+
+
+class MailboxForm(FlaskForm):
+    provider = RadioField(_l("Provider"), choices=provider_choices, default="gmail")
+    address = EmailField(_l("User name (mailbox address)"), validators=[DataRequired(REQUIRED)])
+    username = StringField(_l("Login name, if not the address"))
+    password = PasswordField(_l("Password (app password)"))
+    imap_host = StringField(_l("IMAP server"))
+    imap_port = IntegerField(_l("IMAP port"), default=993, validators=[Optional()])
+    imap_security = SelectField(_l("IMAP security"), choices=security_choices, default="tls")
+    smtp_host = StringField(_l("SMTP server"))
+    smtp_port = IntegerField(_l("SMTP port"), default=465, validators=[Optional()])
+    smtp_security = SelectField(_l("SMTP security"), choices=security_choices, default="tls")
+
+
+class FoldersForm(FlaskForm):
+    folders = SelectMultipleField(_l("Folders"), choices=[], validate_choice=False)
+
+
+class SyncSettingsForm(FlaskForm):
+    skip_internal = BooleanField(
+        _l("Keep emails exchanged only between the company's employees from being synced")
+    )
+    visibility = SelectField(
+        _l("What teammates see of emails synced from other reps' mailboxes"),
+        choices=lambda: [
+            ("all", _l("Everything")),
+            ("subject", _l("Subject only")),
+            ("metadata", _l("Only date, direction and rep")),
+        ],
+    )
+    never_log = TextAreaField(
+        _l("Never log these addresses or domains"),
+        description=_l("One per line: ana@example.com, @gmail.com or family.org"),
+    )
+    auto_create = SelectField(
+        _l("Create leads automatically"),
+        choices=lambda: [
+            ("never", _l("Never")),
+            ("suggest", _l("Suggest them for review")),
+            ("sent", _l("From emails we send")),
+            ("all", _l("From emails sent and received")),
+        ],
+    )
+    import_days = IntegerField(_l("First import reaches back (days)"), validators=[Optional()])
+    interval_minutes = IntegerField(_l("Sync every (minutes)"), validators=[Optional()])
+
+
+class AliasesForm(FlaskForm):
+    aliases = TextAreaField(
+        _l("Other addresses you send from"),
+        description=_l(
+            "One per line: aliases, or a personal address you use "
+            "for work. They count as the company's."
+        ),
+    )

@@ -29,6 +29,13 @@ class Company(SQLModel, table=True):
     name: str
     domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    # "Sincronização de e-mail": read by the sync job at the start of every round.
+    skip_internal: bool = True
+    visibility: str = "all"  # what teammates see: all | subject | metadata
+    never_log: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    auto_create: str = "sent"  # never | suggest | sent | all
+    import_days: int = 30
+    interval_minutes: int = 5
 
 
 class User(SQLModel, table=True):
@@ -75,3 +82,235 @@ class LoginFailure(SQLModel, table=True):
     scope: str  # "account" or "ip"
     key: str
     at: datetime = Field(default_factory=utcnow)
+
+
+VISIBILITY = ("all", "subject", "metadata")
+AUTO_CREATE = ("never", "suggest", "sent", "all")
+
+
+class UserAddress(SQLModel, table=True):
+    """Another address a user sends from (alias, personal Gmail used for work)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    address: str = Field(unique=True)
+
+
+class Mailbox(SQLModel, table=True):
+    """A user's connected mailbox: server settings, encrypted app password, sync state."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", unique=True)
+    provider: str
+    address: str = Field(index=True)
+    username: str
+    imap_host: str
+    imap_port: int
+    imap_security: str
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_security: str | None = None
+    secret: bytes | None = None  # Fernet token; None once disconnected
+    sent_folder: str | None = None
+    sent_found_by: str | None = None  # "flag" or "name"
+    folders: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    available_folders: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    capabilities: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = "connected"  # connected | syncing | error | needs_reconnect | disconnected
+    last_error_code: str | None = None
+    last_error_at: datetime | None = None
+    last_success_at: datetime | None = None
+    verified_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    # Sync scheduling: "Sincronizar agora" moves next_sync_at forward; failures back off.
+    next_sync_at: datetime | None = None
+    failures: int = 0
+    rescan_since: datetime | None = None
+
+    @property
+    def connected(self) -> bool:
+        """True while the mailbox has a secret to sync with."""
+        return self.secret is not None
+
+
+class MailboxEvent(SQLModel, table=True):
+    """The account's log for admins: verifications, failures with the server's raw answer."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    mailbox_id: int | None = Field(default=None, foreign_key="mailbox.id", ondelete="SET NULL")
+    at: datetime = Field(default_factory=utcnow)
+    kind: str
+    code: str | None = None
+    detail: str = ""  # redacted: never contains the secret
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who changed what and when (never secrets)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    actor: str  # name or "cli" — kept even if the user changes later
+    action: str
+    changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Lead(SQLModel, table=True):
+    """A person the team sells to, known by one or more email addresses."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = ""
+    company_name: str = ""
+    phone: str = ""
+    owner_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    source: str = "manual"  # manual | sync
+    state: str = "active"  # active | suggested (waits in the review queue)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LeadAddress(SQLModel, table=True):
+    """One address of a lead; an address belongs to one lead at most."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True, ondelete="CASCADE")
+    address: str = Field(unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Email(SQLModel, table=True):
+    """One message, however many folders or mailboxes it was seen in (see Sighting)."""
+
+    __table_args__ = (Index("ix_email_identity", "message_id", "sender", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str
+    sender: str  # lowercased address of From; with message_id, the email's identity
+    synthetic_id: bool = False
+    thread_key: str = Field(index=True)
+    gm_msgid: int | None = None
+    gm_thrid: int | None = None
+    subject: str = ""
+    date: datetime = Field(index=True)
+    from_name: str = ""
+    to_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cc_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    bcc_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    in_reply_to: str | None = None
+    references: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    direction: str  # "in" | "out"
+    body_text: str = ""
+    body_html: str = ""
+    size: int = 0
+    has_attachments: bool = False
+    problems: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    origin: str = "sync"  # sync | smart (sent from LeadSync)
+    user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class EmailLead(SQLModel, table=True):
+    """Which leads an email involves."""
+
+    email_id: int = Field(foreign_key="email.id", primary_key=True, ondelete="CASCADE")
+    lead_id: int = Field(foreign_key="lead.id", primary_key=True, index=True, ondelete="CASCADE")
+
+
+class Sighting(SQLModel, table=True):
+    """Where an email was seen: mailbox, folder, UIDVALIDITY and UID (for attachments)."""
+
+    __table_args__ = (
+        Index("ix_sighting_place", "mailbox_id", "folder", "uidvalidity", "uid", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    email_id: int = Field(foreign_key="email.id", index=True, ondelete="CASCADE")
+    mailbox_id: int = Field(foreign_key="mailbox.id", ondelete="CASCADE")
+    folder: str
+    uidvalidity: int
+    uid: int
+
+
+class Attachment(SQLModel, table=True):
+    """An attachment's description; its bytes stay on the server until someone asks."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email_id: int = Field(foreign_key="email.id", index=True, ondelete="CASCADE")
+    filename: str
+    content_type: str
+    size: int
+    section: str  # IMAP part number, e.g. "2" or "1.2"
+    encoding: str = ""
+    content_id: str | None = None
+    inline: bool = False
+
+
+class FolderCursor(SQLModel, table=True):
+    """How far a folder has been synced: UIDVALIDITY, last UID, HIGHESTMODSEQ, progress."""
+
+    __table_args__ = (Index("ix_foldercursor_box_folder", "mailbox_id", "folder", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox_id: int = Field(foreign_key="mailbox.id", ondelete="CASCADE")
+    folder: str
+    uidvalidity: int = 0
+    last_uid: int = 0
+    highestmodseq: int | None = None
+    total: int = 0  # messages to import in the current pass (progress bar)
+    done: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SkippedMessage(SQLModel, table=True):
+    """The skip ledger: a message not stored, and why; "no lead" rows keep the outsiders."""
+
+    __table_args__ = (
+        Index("ix_skipped_place", "mailbox_id", "folder", "uidvalidity", "uid", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox_id: int = Field(foreign_key="mailbox.id", index=True, ondelete="CASCADE")
+    folder: str
+    uidvalidity: int
+    uid: int
+    message_id: str = ""
+    date: datetime | None = None
+    subject: str = ""
+    sender: str = ""
+    reason: str  # internal | never_log | no_lead | automated | parse_error | too_large
+    detail: str = ""
+    addresses: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    relink: bool = Field(default=False, index=True)  # a lead now matches: fetch it next round
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SkippedAddress(SQLModel, table=True):
+    """Index of the outsiders of "no lead" skips, so new leads find their past mail fast."""
+
+    skipped_id: int = Field(foreign_key="skippedmessage.id", primary_key=True, ondelete="CASCADE")
+    address: str = Field(primary_key=True, index=True)
+
+
+class SyncRun(SQLModel, table=True):
+    """One sync round of one mailbox: the history shown on the mailbox page."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox_id: int = Field(foreign_key="mailbox.id", index=True, ondelete="CASCADE")
+    started_at: datetime = Field(default_factory=utcnow)
+    seconds: float | None = None
+    fetched: int = 0
+    stored: int = 0
+    skipped: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    leads_created: int = 0
+    error_code: str | None = None
+    error_detail: str = ""
+
+
+class SyncLease(SQLModel, table=True):
+    """Who is syncing a mailbox right now: at most one holder until the lease expires."""
+
+    mailbox_id: int = Field(foreign_key="mailbox.id", primary_key=True, ondelete="CASCADE")
+    holder: str
+    expires_at: datetime

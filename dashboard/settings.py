@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, current_app, g, redirect, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from dashboard import accounts
+from dashboard import accounts, audit
+from dashboard.company_settings import SYNC_FIELDS, apply_company_changes, validate_sync_settings
 from dashboard.db import get_session
-from dashboard.forms import ChangePasswordForm, CompanyForm, ProfileForm, show_error
+from dashboard.forms import (
+    AliasesForm,
+    ChangePasswordForm,
+    CompanyForm,
+    ProfileForm,
+    SyncSettingsForm,
+    show_error,
+)
 from dashboard.i18n import select_timezone, timezone_choices
 from dashboard.security import admin_required, password_matches
+from dashboard.sync.scheduler import reschedule_sync
 from dashboard.web import render_page, require_fresh_login
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -34,11 +46,27 @@ def profile_form() -> ProfileForm:
     return form
 
 
+def profile_page(
+    partial: str | None = None, status: int = 200, **forms: FlaskForm
+) -> tuple[str, int]:
+    """Render "Meu perfil" with its three forms; `forms` replaces the submitted one."""
+    g.nav_active = "profile"
+    aliases = AliasesForm(formdata=None)
+    aliases.aliases.data = "\n".join(accounts.aliases_of(get_session(), current_user.id))
+    context = {
+        "form": None,
+        "password_form": ChangePasswordForm(formdata=None),
+        "aliases_form": aliases,
+        **forms,
+    }
+    context["form"] = context["form"] or profile_form()
+    return render_page("settings/profile.html", partial, status=status, **context)
+
+
 @bp.route("/profile", methods=["GET", "POST"])
 def profile() -> tuple[str, int]:
     """Edit one's own name, language and time zone."""
-    g.nav_active = "profile"
-    form, status = profile_form(), 200
+    form = profile_form()
     if form.validate_on_submit():
         db = get_session()
         current_user.name = form.name.data.strip()
@@ -46,21 +74,13 @@ def profile() -> tuple[str, int]:
         db.add(current_user)
         db.commit()
         form.saved = _("Profile saved.")
-    elif form.errors:
-        status = 422
-    return render_page(
-        "settings/profile.html",
-        "settings/_profile_form.html",
-        status=status,
-        form=form,
-        password_form=ChangePasswordForm(formdata=None),
-    )
+    status = 422 if form.errors else 200
+    return profile_page("settings/_profile_form.html", status, form=form)
 
 
 @bp.post("/password")
-def change_password() -> tuple[str, int] | Response:
+def change_password() -> tuple[str, int]:
     """Change one's own password; every other session of the user ends."""
-    g.nav_active = "profile"
     form = ChangePasswordForm()
     if form.validate_on_submit():
         if not password_matches(current_user.password_hash, form.current.data):
@@ -74,31 +94,81 @@ def change_password() -> tuple[str, int] | Response:
                 show_error(form, error)
             else:
                 return password_changed()
-    return render_page(
-        "settings/profile.html",
-        "settings/_password_form.html",
-        status=422,
-        form=profile_form(),
-        password_form=form,
-    )
+    return profile_page("settings/_password_form.html", 422, password_form=form)
 
 
 def password_changed() -> tuple[str, int]:
     """Save the new password and keep this browser logged in with the new token."""
-    from flask_login import login_user
-
     db = get_session()
     db.add(current_user)
     db.commit()
     login_user(current_user._get_current_object())  # the cookie must carry the new token
     form = ChangePasswordForm(formdata=None)
     form.saved = _("Password changed. Other sessions were logged out.")
+    return profile_page("settings/_password_form.html", password_form=form)
+
+
+@bp.post("/profile/aliases")
+def aliases() -> tuple[str, int]:
+    """Save the other addresses the user sends from."""
+    form, db = AliasesForm(), get_session()
+    if form.validate():
+        try:
+            accounts.set_aliases(db, current_user, form.aliases.data or "")
+        except accounts.AccountError as error:
+            db.rollback()
+            show_error(form, error)
+        else:
+            db.commit()
+            form.saved = _("Addresses saved.")
+    status = 422 if form.errors or form.form_errors else 200
+    return profile_page("settings/_aliases_form.html", status, aliases_form=form)
+
+
+def company_page(
+    form: CompanyForm | None = None,
+    sync_form: SyncSettingsForm | None = None,
+    status: int = 200,
+    partial: str | None = None,
+) -> tuple[str, int]:
+    """Render "Perfil da Empresa" with its two forms and the audit log."""
+    db = get_session()
+    record = accounts.get_company(db)
+    if form is None:
+        form = CompanyForm(obj=record, formdata=None)
+        form.domains.data = "\n".join(record.domains)
+    if sync_form is None:
+        sync_form = SyncSettingsForm(obj=record, formdata=None)
+        sync_form.never_log.data = "\n".join(record.never_log)
     return render_page(
-        "settings/profile.html",
-        "settings/_password_form.html",
-        form=profile_form(),
-        password_form=form,
+        "settings/company.html",
+        partial,
+        status=status,
+        form=form,
+        sync_form=sync_form,
+        events=audit.recent(db),
     )
+
+
+def save_company(
+    changes_from_form: Callable[[], dict], form: FlaskForm, partial: str, saved: str
+) -> tuple[str, int]:
+    """Validate a form's values with the shared rules, store them, and re-render its partial."""
+    db = get_session()
+    try:
+        changes = changes_from_form()
+    except accounts.AccountError as error:
+        show_error(form, error)
+    else:
+        record = accounts.get_company(db)
+        changed = apply_company_changes(db, record, changes, current_user)
+        db.commit()
+        if "interval_minutes" in changed:
+            reschedule_sync(current_app, record.interval_minutes)
+        form.saved = saved
+    status = 422 if form.errors or form.form_errors else 200
+    forms = {"form": form} if isinstance(form, CompanyForm) else {"sync_form": form}
+    return company_page(status=status, partial=partial, **forms)
 
 
 @bp.route("/company", methods=["GET", "POST"])
@@ -106,24 +176,33 @@ def password_changed() -> tuple[str, int]:
 def company() -> tuple[str, int]:
     """Edit the company's name and email domains."""
     g.nav_active = "company"
-    db = get_session()
-    record = accounts.get_company(db)
-    form, status = CompanyForm(obj=record), 200
+    form = CompanyForm()
     if not form.is_submitted():
-        form.domains.data = "\n".join(record.domains)
-    if form.validate_on_submit():
-        try:
-            record.domains = accounts.normalize_domains(form.domains.data)
-        except accounts.AccountError as error:
-            show_error(form, error)
-        else:
-            record.name = form.name.data.strip()
-            db.add(record)
-            db.commit()
-            form.domains.data = "\n".join(record.domains)
-            form.saved = _("Company profile saved.")
-    if form.errors or form.form_errors:
-        status = 422
-    return render_page(
-        "settings/company.html", "settings/_company_form.html", status=status, form=form
+        return company_page()
+    if not form.validate():
+        return company_page(form=form, status=422, partial="settings/_company_form.html")
+    return save_company(
+        lambda: {
+            "name": form.name.data.strip(),
+            "domains": accounts.normalize_domains(form.domains.data),
+        },
+        form,
+        "settings/_company_form.html",
+        _("Company profile saved."),
+    )
+
+
+@bp.post("/company/sync")
+@admin_required
+def company_sync() -> tuple[str, int]:
+    """Save the "Sincronização de e-mail" settings."""
+    g.nav_active = "company"
+    form = SyncSettingsForm()
+    if not form.validate():
+        return company_page(sync_form=form, status=422, partial="settings/_sync_form.html")
+    return save_company(
+        lambda: validate_sync_settings({name: getattr(form, name).data for name in SYNC_FIELDS}),
+        form,
+        "settings/_sync_form.html",
+        _("Settings saved. The next sync round uses them."),
     )

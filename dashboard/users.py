@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
-from dashboard import accounts
+from dashboard import accounts, audit
 from dashboard.db import get_session
 from dashboard.forms import ActionForm, NewUserForm, ResetPasswordForm, UserForm, show_error
-from dashboard.models import User
+from dashboard.models import Mailbox, User
 from dashboard.security import admin_required
 from dashboard.web import render_page, require_fresh_login
 
@@ -28,6 +29,11 @@ def admins_only() -> None:
 def all_users() -> list[User]:
     """Users sorted active first, then by name."""
     return list(get_session().exec(select(User).order_by(User.active.desc(), User.name)))
+
+
+def mailboxes_by_user() -> dict[int, Mailbox]:
+    """Every user's mailbox, to show connection status (never secrets)."""
+    return {m.user_id: m for m in get_session().exec(select(Mailbox))}
 
 
 def user_or_404(user_id: int) -> User:
@@ -54,6 +60,7 @@ def index() -> tuple[str, int]:
             db.rollback()
             show_error(form, error)
         else:
+            audit.record(db, current_user, "user.add", {"email": user.email, "role": user.role})
             db.commit()
             flash(_("User %(name)s added.", name=user.name), "success")
             form = NewUserForm(formdata=None)
@@ -66,6 +73,7 @@ def index() -> tuple[str, int]:
         form=form,
         users=all_users(),
         action=ActionForm(),
+        mailboxes=mailboxes_by_user(),
     )
 
 
@@ -75,6 +83,7 @@ def edit(user_id: int) -> tuple[str, int] | Response:
     user, db = user_or_404(user_id), get_session()
     form = UserForm(obj=user)
     if form.validate_on_submit():
+        before = {"name": user.name, "email": user.email, "role": user.role}
         try:
             accounts.update_user(
                 db, user, name=form.name.data, email=form.email.data, role=form.role.data
@@ -83,6 +92,13 @@ def edit(user_id: int) -> tuple[str, int] | Response:
             db.rollback()
             show_error(form, error)
         else:
+            after = {"name": user.name, "email": user.email, "role": user.role}
+            audit.record(
+                db,
+                current_user,
+                "user.edit",
+                {"user": before["email"], **audit.diff(before, after)},
+            )
             db.commit()
             flash(_("Changes saved."), "success")
             return redirect(url_for("users.edit", user_id=user.id))
@@ -130,6 +146,7 @@ def reset_password(user_id: int) -> tuple[str, int] | Response:
         except accounts.AccountError as error:
             show_error(reset_form, error)
         else:
+            audit.record(db, current_user, "user.reset_password", {"user": user.email})
             db.commit()
             flash(_("New password set for %(name)s.", name=user.name), "success")
             return redirect(url_for("users.edit", user_id=user.id))

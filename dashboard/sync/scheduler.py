@@ -19,6 +19,7 @@ from dashboard.models import LoginFailure, utcnow
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_JOB = "housekeeping"
+SYNC_JOB = "sync-round"
 
 
 def prune_login_failures(app: Flask) -> int:
@@ -28,6 +29,14 @@ def prune_login_failures(app: Flask) -> int:
             delete(LoginFailure).where(LoginFailure.at < utcnow() - timedelta(days=1))
         )
         return result.rowcount or 0
+
+
+def reschedule_sync(app: Flask, minutes: int) -> None:
+    """Apply a new sync interval to the running job at once (no restart needed)."""
+    scheduler: BackgroundScheduler = app.extensions["leadsync.scheduler"]
+    if scheduler.get_job(SYNC_JOB) is not None:
+        scheduler.reschedule_job(SYNC_JOB, trigger="interval", minutes=minutes)
+        log.info("sync interval is now %d minutes", minutes)
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:

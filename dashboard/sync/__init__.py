@@ -1,0 +1,1 @@
+"""Mail sync: IMAP client, parser, rules, storage, engine and scheduler."""

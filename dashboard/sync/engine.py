@@ -1,0 +1,291 @@
+"""One mailbox's sync: client -> parse -> rules -> store, one committed batch at a time.
+
+Invariants:
+- The cursor rule: a folder's last UID only moves in the transaction that stores, or
+  records the skip of, every message below it (store.commit_batch).
+- A round with nothing new costs one EXAMINE per folder and no FETCH.
+- A UIDVALIDITY change re-scans the import window; dedupe (message id + sender, unique
+  sightings) makes replays harmless, so a crash at any step loses and doubles nothing.
+- One message that breaks the parser is recorded as a parse error and never stops its batch.
+No Flask here: the scheduler and the CLI hand in an engine, the settings and the secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import Engine, select
+
+from dashboard.db import write_session
+from dashboard.models import FolderCursor, SkippedMessage, utcnow
+from dashboard.sync import imap_fetch as imap
+from dashboard.sync.imap_client import ServerSettings, connect
+from dashboard.sync.parse import MessageMeta, ParseError, decode_part, html_to_text, meta_from_fetch
+from dashboard.sync.rules import MessageFacts, SyncPolicy, canonical_address, decide
+from dashboard.sync.store import BatchPlace, ToSkip, ToStore, commit_batch, cursor_for
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+
+
+class HardStop(Exception):  # noqa: N818 - it is a signal, not an error
+    """Raised by a test switch to stop the engine dead after a given step."""
+
+
+@dataclass
+class StepCounter:
+    """Counts engine steps (each fetch, each commit); a test can stop the engine after k."""
+
+    stop_after: int | None = None
+    count: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, name: str) -> None:
+        """Note one step; raise HardStop when the budget is used up."""
+        with self.lock:
+            self.count += 1
+            if self.stop_after is not None and self.count >= self.stop_after:
+                raise HardStop(f"stopped after step {self.count} ({name})")
+
+
+@dataclass
+class FolderReport:
+    """What one folder's sync did."""
+
+    folder: str
+    fetched: int = 0
+    stored: int = 0
+    sighted: int = 0
+    leads_created: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def add_skips(self, counts: dict[str, int]) -> None:
+        """Add skip counts by reason."""
+        for reason, n in counts.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+
+@dataclass
+class MailboxJob:
+    """Everything one mailbox's round needs, read from the database at the round's start."""
+
+    mailbox_id: int
+    user_id: int
+    settings: ServerSettings
+    folders: list[str]
+    owner_addresses: tuple[str, ...]
+    policy: SyncPolicy
+    known_leads: set[str]
+    import_since: date
+    rescan_since: date | None = None
+    gmail: bool = False
+    lead_state: str = "active"
+    connections: int = 2
+    batch_size: int = BATCH_SIZE
+    step: Callable[[str], None] = field(default_factory=StepCounter)
+    on_batch: Callable[[], None] = lambda: None  # renews the lease
+    # Two folders may meet the same new person at once: lead creation takes turns.
+    lead_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    """Consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def facts_of(meta: MessageMeta) -> MessageFacts:
+    """The plain facts the rules look at."""
+    sender = meta.sender.email if meta.sender else ""
+    return MessageFacts(
+        sender,
+        tuple(a.email for a in (*meta.to, *meta.cc) if a.email),
+        tuple(a.email for a in meta.bcc if a.email),
+        meta.automated,
+        meta.size,
+    )
+
+
+class FolderSync:
+    """Syncs one folder over one connection."""
+
+    def __init__(self, engine: Engine, job: MailboxJob, client, folder: str) -> None:  # type: ignore[no-untyped-def]
+        self.engine, self.job, self.client, self.folder = engine, job, client, folder
+        self.report = FolderReport(folder)
+        self.place: BatchPlace | None = None
+
+    def run(self) -> FolderReport:
+        """Bring the folder up to date (relinks first, then new messages)."""
+        started = time.perf_counter()
+        status = imap.examine(self.client, self.folder)
+        uids = self.plan(status)
+        self.place = BatchPlace(
+            self.job.mailbox_id, self.job.user_id, self.folder, status.uidvalidity
+        )
+        relinks = self.pending_relinks(status.uidvalidity)
+        for batch in chunks(relinks, self.job.batch_size):
+            self.process(batch, last_uid=None)
+        for batch in chunks(uids, self.job.batch_size):
+            self.process(batch, last_uid=batch[-1])
+        if uids or relinks:
+            self.finish(status)
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    def plan(self, status: imap.FolderStatus) -> list[int]:
+        """UIDs to fetch: nothing when UIDNEXT says nothing is new (no SEARCH, no FETCH)."""
+        with write_session(self.engine) as session:
+            cursor = cursor_for(session, self.job.mailbox_id, self.folder)
+            reset = cursor.uidvalidity != status.uidvalidity
+            rescan = self.job.rescan_since
+            nothing_new = status.uidnext and status.uidnext <= cursor.last_uid + 1
+            if not reset and not rescan and nothing_new:
+                return []
+            if reset or rescan:
+                since = rescan or self.job.import_since
+                uids = imap.search_since(self.client, since)
+                if reset:
+                    cursor.uidvalidity, cursor.last_uid = status.uidvalidity, 0
+            else:
+                uids = imap.search_above(self.client, cursor.last_uid)
+            if rescan and not reset:
+                cursor.last_uid = 0  # replays are harmless; the cursor catches up batch by batch
+            cursor.total, cursor.done = len(uids), 0
+            cursor.highestmodseq, cursor.updated_at = status.highestmodseq, utcnow()
+            session.add(cursor)
+        return uids
+
+    def pending_relinks(self, uidvalidity: int) -> list[int]:
+        """UIDs of "no lead" skips that a new lead now claims."""
+        with write_session(self.engine) as session:
+            rows = session.execute(
+                select(SkippedMessage.uid).where(
+                    SkippedMessage.mailbox_id == self.job.mailbox_id,
+                    SkippedMessage.folder == self.folder,
+                    SkippedMessage.relink,
+                    SkippedMessage.uidvalidity == uidvalidity,
+                )
+            )
+            return sorted(rows.scalars())
+
+    def classify(self, raws: list) -> tuple[list[ToStore], list[ToSkip]]:  # type: ignore[type-arg]
+        """Parse and apply the rules; a message that breaks the parser becomes a skip."""
+        stored, skipped = [], []
+        for raw in raws:
+            try:
+                meta = meta_from_fetch(raw)
+                decision = decide(
+                    facts_of(meta), self.job.owner_addresses, self.job.known_leads, self.job.policy
+                )
+            except (ParseError, ValueError, TypeError, AttributeError, IndexError) as error:
+                skipped.append(
+                    ToSkip(raw.uid, "parse_error", detail=f"{type(error).__name__}: {error}")
+                )
+                continue
+            if decision.store:
+                self.job.known_leads.update(
+                    canonical_address(a) for a in decision.new_lead_addresses
+                )
+                stored.append(ToStore(meta, decision))
+            else:
+                skipped.append(
+                    ToSkip(
+                        raw.uid, decision.reason or "no_lead", meta, outsiders=decision.outsiders
+                    )
+                )
+        return stored, skipped
+
+    def fetch_bodies(self, stored: list[ToStore]) -> None:
+        """Download and decode only the text parts of the messages being stored."""
+        wanted = {
+            i.meta.uid: tuple(p.section for p in (i.meta.text_part, i.meta.html_part) if p)
+            for i in stored
+        }
+        if not any(wanted.values()):
+            return
+        bodies = imap.fetch_sections(self.client, wanted)
+        self.job.step("fetch_bodies")
+        for item in stored:
+            parts = bodies.get(item.meta.uid, {})
+            if item.meta.text_part:
+                item.body_text = decode_part(
+                    parts.get(item.meta.text_part.section, b""), item.meta.text_part
+                )
+            if item.meta.html_part:
+                item.body_html = decode_part(
+                    parts.get(item.meta.html_part.section, b""), item.meta.html_part
+                )
+                item.body_text = item.body_text or html_to_text(item.body_html)
+
+    def process(self, uids: list[int], last_uid: int | None) -> None:
+        """Fetch, decide and commit one batch (cursor to `last_uid` unless it is a relink)."""
+        raws = imap.fetch_headers(self.client, uids, gmail=self.job.gmail)
+        self.job.step("fetch_headers")
+        self.report.fetched += len(raws)
+        with self.job.lead_lock:  # two folders may meet the same new person at once
+            stored, skipped = self.classify(raws)
+        self.fetch_bodies(stored)
+        with self.job.lead_lock, write_session(self.engine) as session:
+            result = commit_batch(
+                session,
+                self.place,
+                stored,
+                skipped,
+                last_uid=last_uid,
+                lead_state=self.job.lead_state,
+            )
+        self.job.step("commit")
+        self.job.on_batch()
+        self.report.stored += result.stored
+        self.report.sighted += result.sighted
+        self.report.leads_created += result.leads_created
+        self.report.add_skips(result.skipped)
+
+    def finish(self, status: imap.FolderStatus) -> None:
+        """Everything below UIDNEXT is accounted for (or outside the import window)."""
+        with write_session(self.engine) as session:
+            cursor = cursor_for(session, self.job.mailbox_id, self.folder)
+            cursor.last_uid = max(cursor.last_uid, status.uidnext - 1)
+            cursor.done = cursor.total
+            session.add(cursor)
+        self.job.step("finish")
+
+
+def sync_folders(engine: Engine, job: MailboxJob, folders: list[str]) -> list[FolderReport]:
+    """Sync folders one after another over a single connection."""
+    reports = []
+    with connect(job.settings) as client:
+        if client.has_capability("CONDSTORE"):
+            client.enable("CONDSTORE")  # so EXAMINE reports HIGHESTMODSEQ (RFC 7162)
+        for folder in folders:
+            reports.append(FolderSync(engine, job, client, folder).run())
+    return reports
+
+
+def sync_mailbox(engine: Engine, job: MailboxJob) -> list[FolderReport]:
+    """Sync every folder of a mailbox over at most `job.connections` (max 2) connections."""
+    lanes = max(1, min(2, job.connections, len(job.folders)))
+    if lanes == 1:
+        return sync_folders(engine, job, job.folders)
+    shares = [job.folders[i::lanes] for i in range(lanes)]
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="imap") as pool:
+        futures = [pool.submit(sync_folders, engine, job, share) for share in shares]
+        results = [f.result() for f in futures]  # re-raises the first failure
+    order = {name: i for i, name in enumerate(job.folders)}
+    return sorted((r for lane in results for r in lane), key=lambda r: order[r.folder])
+
+
+def current_cursors(engine: Engine, mailbox_id: int) -> list[FolderCursor]:
+    """The mailbox's folder cursors (for the progress bar)."""
+    with write_session(engine) as session:
+        return list(
+            session.scalars(select(FolderCursor).where(FolderCursor.mailbox_id == mailbox_id))
+        )

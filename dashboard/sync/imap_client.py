@@ -1,0 +1,399 @@
+"""IMAP protocol wrapper: the only module that imports imapclient.
+
+Invariants: everything returned is a plain dataclass (or, inside `connect`, the
+logged-in client); every failure leaves this module as an `ImapError` with a stable
+`code`; no error text, repr or chained exception carries the mailbox password; plain
+IMAP is refused for anything but a loopback host. No Flask here.
+"""
+
+from __future__ import annotations
+
+import ast
+import ipaddress
+import re
+import socket
+import ssl
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import imapclient
+from imapclient.exceptions import (
+    CapabilityError,
+    IMAPClientAbortError,
+    IMAPClientError,
+    LoginError,
+)
+
+SECURITY_MODES = ("tls", "starttls", "none")
+
+
+class ErrorCode(StrEnum):
+    """Why talking to a mail server failed; stable strings stored and shown to admins."""
+
+    AUTH_FAILED = "auth_failed"
+    APP_PASSWORD_REQUIRED = "app_password_required"  # noqa: S105 (a code, not a password)
+    IMAP_DISABLED = "imap_disabled"
+    UNAVAILABLE = "unavailable"
+    OVERQUOTA = "overquota"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    TLS_CERTIFICATE = "tls_certificate"
+    TLS_FAILED = "tls_failed"
+    CONNECTION_REFUSED = "connection_refused"
+    DNS_FAILED = "dns_failed"
+    TIMEOUT = "timeout"
+    NETWORK = "network"
+    PROTOCOL = "protocol"  # an unexpected NO/BAD after login
+
+
+# Worth retrying later without anyone changing settings. A refused connection or a
+# failed lookup of a host that verified before is usually an outage, not a typo.
+TRANSIENT_CODES = frozenset({
+    ErrorCode.UNAVAILABLE, ErrorCode.OVERQUOTA, ErrorCode.TOO_MANY_CONNECTIONS,
+    ErrorCode.CONNECTION_REFUSED, ErrorCode.DNS_FAILED, ErrorCode.TIMEOUT, ErrorCode.NETWORK,
+})  # fmt: skip
+
+# First match wins; the most specific wordings come first. Anything else is auth_failed.
+_ANSWER_RULES: tuple[tuple[re.Pattern[str], ErrorCode], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), code)
+    for pattern, code in (
+        (r"application-specific password", ErrorCode.APP_PASSWORD_REQUIRED),
+        (
+            r"not enabled for imap|\bimap\b( access)?( is)? (disabled|not enabled)"
+            r"|\benable (imap|your account for imap)\b",
+            ErrorCode.IMAP_DISABLED,
+        ),
+        (
+            r"\[LIMIT\]|too many (simultaneous )?connections|maximum number of connections",
+            ErrorCode.TOO_MANY_CONNECTIONS,
+        ),
+        (r"\[OVERQUOTA\]|exceeded command or bandwidth limits", ErrorCode.OVERQUOTA),
+        (r"\[(UNAVAILABLE|SERVERBUG)\]", ErrorCode.UNAVAILABLE),
+    )
+)
+
+SENT_NAMES = (
+    "sent", "sent mail", "sent messages", "sent items", "enviados",
+    "itens enviados", "e-mails enviados", "mensagens enviadas",
+)  # fmt: skip
+NEVER_SYNC_FLAGS = frozenset({"\\Trash", "\\Junk", "\\Drafts"})
+_UNSELECTABLE = frozenset({"\\noselect", "\\nonexistent"})
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Where and how to reach one mailbox; the password never appears in repr()."""
+
+    host: str
+    port: int
+    security: str  # "tls" | "starttls" | "none"
+    username: str
+    password: str = field(repr=False)
+    ca_file: str | None = None
+    timeout: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITY_MODES:
+            raise ValueError(f"security must be one of {SECURITY_MODES}, not {self.security!r}")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be 1-65535, not {self.port}")
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    """One LIST entry: name (decoded), flags as strings, hierarchy delimiter ('' if flat)."""
+
+    name: str
+    flags: tuple[str, ...]
+    delimiter: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What `verify` learned about a mailbox."""
+
+    folders: tuple[FolderInfo, ...]
+    sent_folder: str | None
+    sent_found_by: str | None  # "flag" | "name" | None
+    capabilities: tuple[str, ...]
+
+
+class ImapError(Exception):
+    """A failure talking to a mail server, with a stable code and a password-free `raw`."""
+
+    def __init__(
+        self, code: str, raw: str, *, host: str, port: int, secret: str | None = None
+    ) -> None:
+        self.code = ErrorCode(code)
+        self.host = host
+        self.port = port
+        self.raw = redact(raw, secret)
+        super().__init__(f"{self.code} ({host}:{port}): {self.raw}")
+
+    @property
+    def transient(self) -> bool:
+        """True when retrying later may work without changing settings."""
+        return self.code in TRANSIENT_CODES
+
+
+def _error(settings: ServerSettings, code: ErrorCode, raw: str) -> ImapError:
+    """Build an ImapError for this server, with the password redacted from raw."""
+    return ImapError(code, raw, host=settings.host, port=settings.port, secret=settings.password)
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Return text with every occurrence of secret (also escaped forms) removed."""
+    if not secret:
+        return text
+    for form in (secret, repr(secret)[1:-1], repr(secret.encode())[2:-1]):
+        text = text.replace(form, "[redacted]")
+    while secret in text:  # e.g. a secret that is part of "[redacted]" itself
+        text = text.replace(secret, "")
+    return text
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for "localhost", 127.0.0.0/8 and ::1 (also bracketed or IPv4-mapped)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def answer_text(failure: BaseException | str | bytes) -> str:
+    """Return the server's answer (or the exception text) as plain text."""
+    if isinstance(failure, IMAPClientError):
+        failure = failure.args[0] if failure.args else ""
+    elif isinstance(failure, BaseException):
+        failure = str(failure)
+    if isinstance(failure, str) and re.fullmatch(r"b(['\"]).*\1", failure, re.DOTALL):
+        # imapclient wraps imaplib's bytes answer with str(), giving "b'...'".
+        with suppress(ValueError, SyntaxError):
+            failure = ast.literal_eval(failure)
+    if isinstance(failure, bytes):
+        failure = failure.decode("utf-8", "replace")
+    return str(failure).strip()
+
+
+def _match_answer(text: str) -> ErrorCode | None:
+    """Return the code of the first rule matching a server answer, if any."""
+    return next((code for pattern, code in _ANSWER_RULES if pattern.search(text)), None)
+
+
+def classify_server_answer(raw: str) -> ErrorCode:
+    """Map a LOGIN failure answer from a server to an ErrorCode."""
+    return _match_answer(raw) or ErrorCode.AUTH_FAILED
+
+
+def login_error(failure: BaseException | str | bytes, settings: ServerSettings) -> ImapError:
+    """Turn a failed LOGIN (exception or raw answer) into an ImapError."""
+    text = answer_text(failure)
+    # imaplib reports a dropped connection mid-LOGIN as "socket error: ..."
+    code = ErrorCode.NETWORK if "socket error" in text else classify_server_answer(text)
+    return _error(settings, code, text)
+
+
+def exception_code(exc: BaseException, default: ErrorCode = ErrorCode.PROTOCOL) -> ErrorCode:
+    """Map a connection-level exception (or an unexpected IMAP answer) to an ErrorCode."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return ErrorCode.TLS_CERTIFICATE
+    if isinstance(exc, ssl.SSLError):
+        return ErrorCode.TLS_FAILED
+    if isinstance(exc, ConnectionRefusedError):
+        return ErrorCode.CONNECTION_REFUSED
+    if isinstance(exc, socket.gaierror):
+        return ErrorCode.DNS_FAILED
+    if isinstance(exc, TimeoutError):
+        return ErrorCode.TIMEOUT
+    if isinstance(exc, OSError):
+        return ErrorCode.NETWORK
+    # A BYE can say why (Gmail: "Account exceeded command or bandwidth limits").
+    matched = _match_answer(answer_text(exc))
+    if matched:
+        return matched
+    return ErrorCode.NETWORK if isinstance(exc, IMAPClientAbortError) else default
+
+
+def connection_error(
+    exc: BaseException, settings: ServerSettings, default: ErrorCode = ErrorCode.PROTOCOL
+) -> ImapError:
+    """Turn a connection-level exception into an ImapError."""
+    return _error(settings, exception_code(exc, default), answer_text(exc) or type(exc).__name__)
+
+
+def _cause(exc: BaseException, settings: ServerSettings) -> BaseException | None:
+    """Return exc to chain, or None if its text would leak the password."""
+    return None if settings.password and settings.password in str(exc) else exc
+
+
+def _seconds_left(settings: ServerSettings, deadline: float | None) -> float:
+    """Return the socket timeout for the next step: min(settings.timeout, budget left)."""
+    if deadline is None:
+        return settings.timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _error(settings, ErrorCode.TIMEOUT, "time budget exhausted")
+    return min(settings.timeout, left)
+
+
+def _tls_context(settings: ServerSettings) -> ssl.SSLContext:
+    """Return a verifying context: the system CAs plus settings.ca_file when given."""
+    context = ssl.create_default_context()
+    if settings.ca_file:
+        try:
+            context.load_verify_locations(cafile=settings.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise _error(settings, ErrorCode.TLS_FAILED, f"cannot load CA file: {exc}") from exc
+    return context
+
+
+def _open(settings: ServerSettings, deadline: float | None) -> imapclient.IMAPClient:
+    """Connect (and upgrade with STARTTLS when asked); return the client before LOGIN."""
+    if settings.security == "none" and not is_loopback_host(settings.host):
+        raise ValueError(f"refusing plain IMAP to non-loopback host {settings.host!r}")
+    context = None if settings.security == "none" else _tls_context(settings)
+    use_tls = settings.security == "tls"
+    timeout = _seconds_left(settings, deadline)
+    try:
+        client = imapclient.IMAPClient(
+            settings.host, settings.port, ssl=use_tls, ssl_context=context, timeout=timeout
+        )
+    except (OSError, IMAPClientError) as exc:
+        # A greeting other than OK is the server turning us away, usually for a while.
+        raise connection_error(exc, settings, ErrorCode.UNAVAILABLE) from _cause(exc, settings)
+    if settings.security == "starttls":
+        _starttls(client, context, settings)
+    return client
+
+
+def _starttls(
+    client: imapclient.IMAPClient, context: ssl.SSLContext | None, settings: ServerSettings
+) -> None:
+    """Upgrade a plain connection to verified TLS, or close it and raise ImapError."""
+    try:
+        client.starttls(context)
+    except CapabilityError as exc:
+        _close(client, graceful=True)
+        raise _error(settings, ErrorCode.TLS_FAILED, "server does not offer STARTTLS") from exc
+    except (OSError, IMAPClientError) as exc:
+        _close(client, graceful=False)
+        raise connection_error(exc, settings, ErrorCode.TLS_FAILED) from _cause(exc, settings)
+
+
+def set_deadline(
+    client: imapclient.IMAPClient, settings: ServerSettings, deadline: float | None
+) -> None:
+    """Set the socket timeout of the next command to what the budget still allows."""
+    client.socket().settimeout(_seconds_left(settings, deadline))
+
+
+def _close(client: imapclient.IMAPClient, *, graceful: bool) -> None:
+    """LOGOUT when the connection is healthy, else just drop it; never raise."""
+    with suppress(Exception):
+        if graceful:
+            client.logout()
+            return
+    with suppress(Exception):
+        client.shutdown()
+
+
+def _login(client: imapclient.IMAPClient, settings: ServerSettings) -> None:
+    """LOGIN, or AUTHENTICATE PLAIN (UTF-8) when the credentials are not ASCII."""
+    credentials = settings.username + settings.password
+    if credentials.isascii():
+        client.login(settings.username, settings.password)
+    elif client.has_capability("AUTH=PLAIN"):
+        client.plain_login(settings.username, settings.password)
+    else:  # LOGIN is ASCII-only; imaplib would raise UnicodeEncodeError holding the password
+        raise _error(settings, ErrorCode.AUTH_FAILED, "non-ASCII credentials need AUTH=PLAIN")
+
+
+@contextmanager
+def connect(
+    settings: ServerSettings, *, deadline: float | None = None
+) -> Iterator[imapclient.IMAPClient]:
+    """Yield a logged-in client; failures inside become ImapError; always log out."""
+    client = _open(settings, deadline)
+    healthy = False
+    try:
+        set_deadline(client, settings, deadline)  # also covers the socket STARTTLS swapped in
+        _login(client, settings)
+        healthy = True
+        yield client
+    except IMAPClientAbortError as exc:  # the connection dropped: no LOGOUT possible
+        healthy = False
+        raise connection_error(exc, settings) from _cause(exc, settings)
+    except LoginError as exc:
+        raise login_error(exc, settings) from _cause(exc, settings)
+    except (OSError, IMAPClientError) as exc:
+        healthy = healthy and not isinstance(exc, OSError)
+        raise connection_error(exc, settings) from _cause(exc, settings)
+    finally:
+        _close(client, graceful=healthy)
+
+
+def _text(value: bytes | str | int | None) -> str:
+    """Return an imapclient atom as str."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def _folder_info(flags: tuple[bytes, ...], delimiter: bytes | None, name: str) -> FolderInfo:
+    """Convert one imapclient LIST tuple to a FolderInfo."""
+    return FolderInfo(_text(name), tuple(_text(f) for f in flags), _text(delimiter))
+
+
+def list_folders(client: imapclient.IMAPClient) -> tuple[FolderInfo, ...]:
+    """LIST every folder; Gmail and Dovecot include special-use flags in plain LIST."""
+    return tuple(_folder_info(*entry) for entry in client.list_folders())
+
+
+def _has_flag(folder: FolderInfo, flags: Iterable[str]) -> bool:
+    """True when the folder carries any of flags (IMAP flags are case-insensitive)."""
+    wanted = {flag.lower() for flag in flags}
+    return any(flag.lower() in wanted for flag in folder.flags)
+
+
+def _leaf(folder: FolderInfo) -> str:
+    """Return the last path component of a folder name, case-folded."""
+    name = folder.name.rsplit(folder.delimiter, 1)[-1] if folder.delimiter else folder.name
+    return name.casefold()
+
+
+def find_sent_folder(folders: Iterable[FolderInfo]) -> tuple[str | None, str | None]:
+    """Return (Sent folder name, "flag" | "name") by \\Sent flag, then by known names."""
+    selectable = [f for f in folders if not _has_flag(f, _UNSELECTABLE)]
+    for folder in selectable:
+        if _has_flag(folder, ["\\Sent"]):
+            return folder.name, "flag"
+    for wanted in SENT_NAMES:  # in order of preference when several exist
+        for folder in selectable:
+            if _leaf(folder) == wanted:
+                return folder.name, "name"
+    return None, None
+
+
+def syncable_folders(folders: Iterable[FolderInfo]) -> tuple[FolderInfo, ...]:
+    """Return the folders worth syncing: not Trash/Junk/Drafts, not \\Noselect."""
+    return tuple(f for f in folders if not _has_flag(f, NEVER_SYNC_FLAGS | _UNSELECTABLE))
+
+
+def verify(settings: ServerSettings, budget: float = 20.0) -> VerifyResult:
+    """Connect, log in, LIST and find the Sent folder, all within budget seconds."""
+    deadline = time.monotonic() + budget
+    with connect(settings, deadline=deadline) as client:
+        set_deadline(client, settings, deadline)
+        capabilities = tuple(_text(c) for c in client.capabilities())
+        set_deadline(client, settings, deadline)
+        folders = list_folders(client)
+    sent, found_by = find_sent_folder(folders)
+    return VerifyResult(folders, sent, found_by, capabilities)

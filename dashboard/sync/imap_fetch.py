@@ -1,0 +1,155 @@
+"""The sync's IMAP commands: EXAMINE, UID SEARCH, the lean FETCH and part downloads.
+
+With imap_client.py, the only importer of imapclient. Everything returned is plain data
+(parse.Raw* dataclasses, ints, bytes). Every FETCH uses BODY.PEEK and every folder is
+opened read-only (EXAMINE): syncing never marks mail as read. Errors are left to
+`imap_client.connect`, which turns them into ImapError.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.utils import format_datetime
+from typing import Any
+
+import imapclient
+
+from dashboard.sync.parse import RawAddress, RawEnvelope, RawFetch
+
+HEADER_FIELDS = (
+    "REFERENCES LIST-UNSUBSCRIBE LIST-ID PRECEDENCE AUTO-SUBMITTED "
+    "X-AUTO-RESPONSE-SUPPRESS CONTENT-TYPE DATE"
+)
+LEAN_FETCH = [
+    "ENVELOPE",
+    "BODYSTRUCTURE",
+    "RFC822.SIZE",
+    "INTERNALDATE",
+    "FLAGS",
+    f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]",
+]
+GMAIL_FETCH = ["X-GM-MSGID", "X-GM-THRID"]
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    """What EXAMINE says about a folder."""
+
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int | None
+    exists: int
+
+
+def is_gmail(capabilities: Iterable[str]) -> bool:
+    """True when the server speaks Gmail's extensions (X-GM-MSGID, X-GM-THRID)."""
+    return any(c.upper() == "X-GM-EXT-1" for c in capabilities)
+
+
+def examine(client: imapclient.IMAPClient, folder: str) -> FolderStatus:
+    """Open a folder read-only and return its UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ."""
+    client.normalise_times = False  # keep the zones the server sent
+    info = client.select_folder(folder, readonly=True)
+    modseq = info.get(b"HIGHESTMODSEQ")
+    return FolderStatus(
+        folder,
+        int(info[b"UIDVALIDITY"]),
+        int(info.get(b"UIDNEXT") or 0),
+        int(modseq) if modseq else None,
+        int(info.get(b"EXISTS") or 0),
+    )
+
+
+def search_since(client: imapclient.IMAPClient, since: dt.date) -> list[int]:
+    """UIDs of messages received on or after a day, oldest first."""
+    return sorted(client.search(["SINCE", since]))
+
+
+def search_above(client: imapclient.IMAPClient, last_uid: int) -> list[int]:
+    """UIDs above the last one seen, oldest first ("n:*" always matches the newest: drop it)."""
+    return sorted(uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
+
+
+def _addresses(values: tuple[Any, ...] | None) -> tuple[RawAddress, ...]:
+    """imapclient Address tuples -> RawAddress tuple."""
+    return tuple(RawAddress(a.name, a.mailbox, a.host) for a in values or ())
+
+
+def _date(value: dt.datetime | bytes | None) -> bytes | None:
+    """imapclient parses the envelope Date; turn it back into RFC 5322 bytes for parse.py."""
+    if isinstance(value, dt.datetime):
+        return format_datetime(value).encode("ascii")
+    return value if isinstance(value, bytes) else None
+
+
+def _envelope(envelope: Any) -> RawEnvelope | None:
+    """imapclient Envelope -> RawEnvelope."""
+    if envelope is None:
+        return None
+    return RawEnvelope(
+        date=_date(envelope.date),
+        subject=envelope.subject,
+        from_=_addresses(envelope.from_),
+        sender=_addresses(envelope.sender),
+        reply_to=_addresses(envelope.reply_to),
+        to=_addresses(envelope.to),
+        cc=_addresses(envelope.cc),
+        bcc=_addresses(envelope.bcc),
+        in_reply_to=envelope.in_reply_to,
+        message_id=envelope.message_id,
+    )
+
+
+def raw_fetch(uid: int, data: dict[bytes, Any]) -> RawFetch:
+    """One message of a lean FETCH -> RawFetch."""
+    headers = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"")
+    internaldate = data.get(b"INTERNALDATE")
+    if isinstance(internaldate, dt.datetime) and internaldate.tzinfo is None:
+        internaldate = internaldate.replace(tzinfo=dt.UTC)
+    flags = tuple(f if isinstance(f, bytes) else str(f).encode() for f in data.get(b"FLAGS", ()))
+    return RawFetch(
+        uid=uid,
+        envelope=_envelope(data.get(b"ENVELOPE")),
+        bodystructure=data.get(b"BODYSTRUCTURE"),
+        header_fields=headers or b"",
+        size=int(data.get(b"RFC822.SIZE") or 0),
+        internaldate=internaldate,
+        flags=flags,
+        gm_msgid=data.get(b"X-GM-MSGID"),
+        gm_thrid=data.get(b"X-GM-THRID"),
+    )
+
+
+def fetch_headers(
+    client: imapclient.IMAPClient, uids: list[int], *, gmail: bool = False
+) -> list[RawFetch]:
+    """The lean FETCH of a batch: envelope, structure, a few headers, size, date, flags."""
+    items = LEAN_FETCH + (GMAIL_FETCH if gmail else [])
+    response = client.fetch(uids, items)
+    return [raw_fetch(uid, response[uid]) for uid in uids if uid in response]
+
+
+def fetch_sections(
+    client: imapclient.IMAPClient, wanted: dict[int, tuple[str, ...]]
+) -> dict[int, dict[str, bytes]]:
+    """Download chosen body parts; one FETCH per distinct set of sections."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for uid, sections in wanted.items():
+        if sections:
+            groups.setdefault(tuple(sorted(sections)), []).append(uid)
+    result: dict[int, dict[str, bytes]] = {}
+    for sections, uids in groups.items():
+        response = client.fetch(uids, [f"BODY.PEEK[{s}]" for s in sections])
+        for uid, data in response.items():
+            result[uid] = {s: data.get(f"BODY[{s}]".encode()) or b"" for s in sections}
+    return result
+
+
+def fetch_section(client: imapclient.IMAPClient, uid: int, section: str) -> bytes | None:
+    """One part of one message (attachments on demand); None when the message is gone."""
+    response = client.fetch([uid], [f"BODY.PEEK[{section}]"])
+    data = response.get(uid)
+    return None if data is None else data.get(f"BODY[{section}]".encode())

@@ -1,0 +1,323 @@
+"""MIME helpers for the lean fetch: charsets, RFC 2047 words, BODYSTRUCTURE walking, text parts.
+
+Pure: standard library only. Nothing here raises on bad input; every decoder falls back
+(declared charset, then UTF-8, then cp1252 with replacement) and reports whether it had to.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from html.parser import HTMLParser
+from urllib.parse import unquote_to_bytes
+
+# Labels Python lacks, and codecs to read as their superset, as browsers do (WHATWG).
+LABELS = {"x-sjis": "shift_jis", "x-gbk": "gbk", "win-1252": "cp1252", "x-mac-roman": "mac-roman"}
+SUPERSETS = {
+    "iso8859-1": "cp1252", "iso8859-9": "cp1254", "gb2312": "gb18030", "gbk": "gb18030",
+    "euc_kr": "cp949", "tis-620": "cp874", "iso8859-11": "cp874",
+}  # fmt: skip
+ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([QqBb])\?([^?\s]*)\?=")
+HTML_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_:.+-]+)""", re.I)
+RFC2231_KEY = re.compile(r"([^*]+)\*(?:(\d+)\*?|)")
+MAX_DEPTH = 40  # Dovecot nests at most ~100 levels; our walk stops well before Python's limit
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One BODYSTRUCTURE leaf: where it is (IMAP section) and what it is."""
+
+    section: str
+    content_type: str
+    charset: str | None
+    encoding: str
+    size: int
+    filename: str | None
+    content_id: str | None
+    inline: bool
+
+
+@lru_cache(maxsize=256)
+def codec_for(charset: str | None) -> str | None:
+    """Return a Python text codec for a declared charset, or None when unknown."""
+    if not charset:
+        return None
+    name = charset.strip().strip("\"'").lower()
+    try:
+        info = codecs.lookup(LABELS.get(name, name))
+    except LookupError:
+        return None
+    # bytes-to-bytes codecs ("base64", "hex", "zip") are not charsets
+    if not getattr(info, "_is_text_encoding", True):
+        return None
+    return SUPERSETS.get(info.name, info.name)
+
+
+def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, bool]:
+    """Decode with the declared charset, then UTF-8, then cp1252; True if the first choice did."""
+    declared = codec_for(charset)
+    trusted = declared is not None or not charset or data.isascii()
+    for index, name in enumerate(n for n in (declared, "utf-8", "cp1252") if n):
+        try:
+            return data.decode(name), index == 0 and trusted
+        except UnicodeDecodeError:
+            continue
+    return data.decode("cp1252", errors="replace"), False
+
+
+def _word_bytes(encoding: str, text: str) -> bytes:
+    """Decode the payload of one encoded word (Q or B), tolerating bad padding."""
+    if encoding in "Qq":
+        return binascii.a2b_qp(text.encode("ascii", "replace"), header=True)
+    return base64_bytes(text.encode("ascii", "replace"))
+
+
+def decode_words(value: str) -> tuple[str, bool]:
+    """Decode RFC 2047 encoded words in a header value; True when nothing was lost."""
+    if "=?" not in value:
+        return value, True
+    out: list[str] = []
+    pending, charset, ok, last = b"", "", True, 0
+    for match in ENCODED_WORD.finditer(value):
+        between, word_charset = value[last : match.start()], match.group(1)
+        # Whitespace between two encoded words is dropped; same-charset words join as bytes
+        # so a character split across words survives.
+        if not charset or (between and not between.isspace()):
+            ok &= _flush(out, pending, charset)
+            out.append(between)
+            pending = b""
+        elif word_charset.lower() != charset.lower():
+            ok &= _flush(out, pending, charset)
+            pending = b""
+        try:
+            pending += _word_bytes(match.group(2), match.group(3))
+        except (binascii.Error, ValueError):
+            ok = False
+        charset, last = word_charset, match.end()
+    ok &= _flush(out, pending, charset)
+    out.append(value[last:])
+    return "".join(out), ok
+
+
+def _flush(out: list[str], data: bytes, charset: str) -> bool:
+    """Append decoded bytes of encoded words to out; False when the charset failed us."""
+    if not data:
+        return True
+    decoded, ok = decode_bytes(data, charset)
+    out.append(decoded)
+    return ok
+
+
+def base64_bytes(data: bytes) -> bytes:
+    """Decode base64 ignoring junk characters and missing or extra padding."""
+    clean = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+    clean = clean[: len(clean) - len(clean) % 4] if len(clean) % 4 == 1 else clean
+    return binascii.a2b_base64(clean + b"=" * (-len(clean) % 4))
+
+
+def text(value: object) -> str:
+    """Return a BODYSTRUCTURE atom as str (bytes as UTF-8/cp1252; NIL as "")."""
+    if isinstance(value, bytes):
+        return value.decode("ascii") if value.isascii() else decode_bytes(value)[0]
+    return value if isinstance(value, str) else ""
+
+
+def params_dict(value: object) -> dict[str, str]:
+    """Turn a flat (name, value, name, value, ...) list into a dict, joining RFC 2231 pieces."""
+    if not isinstance(value, tuple | list):
+        return {}
+    raw = {text(k).lower(): text(v) for k, v in zip(value[::2], value[1::2], strict=False)}
+    pieces: dict[str, list[tuple[int, str, bool]]] = {}
+    for key, val in raw.items():
+        match = RFC2231_KEY.fullmatch(key) if "*" in key else None
+        if match:
+            index = int(match.group(2) or 0)
+            pieces.setdefault(match.group(1), []).append((index, val, key.endswith("*")))
+    for name, chunks in pieces.items():
+        raw[name] = _join_rfc2231(sorted(chunks))
+    return raw
+
+
+def _join_rfc2231(chunks: list[tuple[int, str, bool]]) -> str:
+    """Join RFC 2231 continuations; percent-decode the starred ones in the declared charset."""
+    charset, data = "utf-8", b""
+    for index, value, encoded in chunks:
+        if encoded and index == 0 and value.count("'") >= 2:
+            charset, _lang, value = value.split("'", 2)
+        data += unquote_to_bytes(value) if encoded else value.encode("utf-8")
+    return decode_bytes(data, charset)[0]
+
+
+def _disposition(node: tuple | list, index: int) -> tuple[str, dict[str, str]]:
+    """Return (disposition, params) from the extension field at index, or ("", {})."""
+    value = node[index] if len(node) > index else None
+    if isinstance(value, tuple | list) and value and isinstance(value[0], bytes | str):
+        return text(value[0]).lower(), params_dict(value[1] if len(value) > 1 else None)
+    return "", {}
+
+
+def _leaf(node: tuple | list, section: str) -> tuple[Part, str]:
+    """Build a Part from a single-part BODYSTRUCTURE node; also return its disposition."""
+    if not isinstance(node, tuple | list) or len(node) < 7 or not text(node[0]):
+        raise ValueError("not a BODYSTRUCTURE leaf")
+    ctype = f"{text(node[0])}/{text(node[1])}".lower()
+    params = params_dict(node[2])
+    disp_at = 9 if ctype.startswith("text/") else 11 if ctype == "message/rfc822" else 8
+    disposition, disp_params = _disposition(node, disp_at)
+    filename = disp_params.get("filename") or params.get("name") or None
+    if ctype == "message/rfc822" and not filename:
+        envelope = node[7] if len(node) > 7 and isinstance(node[7], tuple | list) else ()
+        subject = decode_words(text(envelope[1]))[0].strip() if len(envelope) > 1 else ""
+        filename = f"{subject}.eml" if subject else "message.eml"
+    content_id = text(node[3]).strip() or None
+    part = Part(
+        section=section, content_type=ctype, charset=params.get("charset") or None,
+        encoding=text(node[5]).lower() or "7bit",
+        size=max(node[6], 0) if isinstance(node[6], int) else 0,
+        filename=decode_words(filename)[0].strip() or None if filename else None,
+        content_id=content_id,
+        inline=disposition == "inline" or (not disposition and content_id is not None),
+    )  # fmt: skip
+    return part, disposition
+
+
+def _children(node: tuple | list) -> tuple[list, str] | None:
+    """Return (parts, subtype) for a multipart node (imapclient or raw form), else None."""
+    if isinstance(node[0], list):
+        return node[0], text(node[1]).lower()
+    if isinstance(node[0], tuple):
+        parts = [p for p in node if isinstance(p, tuple | list)]
+        subtype = next((text(p) for p in node if isinstance(p, bytes | str)), "")
+        return parts, subtype.lower()
+    return None
+
+
+@dataclass(slots=True)
+class Leaf:
+    """A leaf found by the walk, with what the choice of body parts needs to know."""
+
+    part: Part
+    in_alternative: bool
+    attachment: bool
+
+
+def collect_leaves(
+    node: object, problems: list[str], section: str = "", alternative: bool = False
+) -> list[Leaf]:
+    """Return every readable leaf in order; unreadable nodes are skipped and noted."""
+    try:
+        multipart = _children(node) if isinstance(node, tuple | list) and node else None
+        if multipart is None:
+            part, disposition = _leaf(node, section or "1")  # type: ignore[arg-type]
+            wanted = part.content_type in ("text/plain", "text/html")
+            attached = disposition == "attachment" or part.filename is not None or not wanted
+            return [Leaf(part, alternative, attached)]
+    except (TypeError, ValueError, IndexError, AttributeError):
+        problems.append(f"unreadable BODYSTRUCTURE part {section or '1'}")
+        return []
+    if section.count(".") >= MAX_DEPTH:
+        problems.append(f"BODYSTRUCTURE nested too deep at {section}")
+        return []
+    leaves: list[Leaf] = []
+    for number, child in enumerate(multipart[0], 1):
+        child_section = f"{section}.{number}" if section else str(number)
+        inside = alternative or multipart[1] == "alternative"
+        leaves += collect_leaves(child, problems, child_section, inside)
+    return leaves
+
+
+def walk_bodystructure(bs: object) -> tuple[Part | None, Part | None, tuple[Part, ...]]:
+    """Return (text/plain part, text/html part, attachments) from a BODYSTRUCTURE."""
+    return walk_with_problems(bs)[:3]  # type: ignore[return-value]
+
+
+def walk_with_problems(
+    bs: object,
+) -> tuple[Part | None, Part | None, tuple[Part, ...], tuple[str, ...]]:
+    """Like walk_bodystructure, plus notes on the parts that could not be read."""
+    problems: list[str] = []
+    leaves = collect_leaves(bs, problems) if bs is not None else []
+    chosen = [_first_body(leaves, "text/plain"), _first_body(leaves, "text/html")]
+    attachments = tuple(leaf.part for leaf in leaves if leaf.attachment)
+    return chosen[0], chosen[1], attachments, tuple(problems)
+
+
+def _first_body(leaves: list[Leaf], content_type: str) -> Part | None:
+    """The first non-attachment leaf of this type, preferring one in multipart/alternative."""
+    found = [leaf for leaf in leaves if leaf.part.content_type == content_type]
+    found = [leaf for leaf in found if not leaf.attachment]
+    preferred = [leaf for leaf in found if leaf.in_alternative] or found
+    return preferred[0].part if preferred else None
+
+
+def transfer_decode(payload: bytes, encoding: str) -> bytes:
+    """Undo a Content-Transfer-Encoding; unknown encodings pass through unchanged."""
+    encoding = encoding.strip().lower()
+    if encoding == "base64":
+        return base64_bytes(payload)
+    if encoding == "quoted-printable":
+        return binascii.a2b_qp(payload)
+    return payload
+
+
+def decode_part(payload: bytes, part: Part) -> str:
+    """Decode a fetched text part (transfer encoding, then charset with fallbacks); never raises."""
+    data = transfer_decode(payload, part.encoding)
+    charset = part.charset
+    if charset is None and part.content_type == "text/html":
+        match = HTML_META_CHARSET.search(data[:4096])
+        charset = match.group(1).decode("ascii") if match else None
+    decoded, _ok = decode_bytes(data, charset)
+    return decoded.replace("\r\n", "\n").replace("\r", "\n")
+
+
+BLOCK_TAGS = frozenset(
+    ("address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "fieldset", "figure",
+     "figcaption", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li",
+     "main", "nav", "ol", "p", "pre", "section", "table", "tr", "ul")
+)  # fmt: skip
+SKIP_TAGS = frozenset(("script", "style", "title", "template"))
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the visible text of an HTML document, breaking lines at block elements."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Enter a skipped element, or break the line at <br> and before a block."""
+        if tag in SKIP_TAGS:
+            self.skipping += 1
+        elif tag == "body":
+            self.skipping = 0  # an unclosed <title> or <style> must not hide the whole body
+        elif tag == "br" or tag in BLOCK_TAGS:
+            self.chunks.append("\n")
+        elif tag in ("td", "th"):
+            self.chunks.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        """Leave a skipped element, or break the line after a block."""
+        if tag in SKIP_TAGS:
+            self.skipping = max(self.skipping - 1, 0)
+        elif tag in BLOCK_TAGS:
+            self.chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        """Keep text outside skipped elements."""
+        if not self.skipping:
+            self.chunks.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Return the visible text of an HTML body for search indexing (stdlib html.parser)."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.chunks).split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

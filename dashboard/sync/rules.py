@@ -1,0 +1,216 @@
+"""Pure decisions about which emails are synced and how they relate to the company.
+
+Standard library only: no Flask, no database, no IMAP. The sync engine calls these;
+views show their results. Addresses are compared case-insensitively, and a
+"+tag" in the local part is ignored when matching a person's address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.utils import getaddresses
+
+AUTOMATED_LOCAL_PARTS = (
+    "no-reply",
+    "noreply",
+    "do-not-reply",
+    "donotreply",
+    "mailer-daemon",
+    "postmaster",
+    "bounce",
+    "bounces",
+    "notifications",
+    "notification",
+)
+
+
+def normalize_address(value: str) -> str:
+    """Return the bare lowercased address of "Name <addr>" or "addr", or "" when none."""
+    pairs = getaddresses([value]) if ("<" in value or "," in value) else [("", value)]
+    address = pairs[0][1].strip().lower() if pairs else ""
+    return address if address.count("@") == 1 and not address.startswith("@") else ""
+
+
+def canonical_address(address: str) -> str:
+    """The address without a "+tag" in its local part: how we recognise a person."""
+    local, _, domain = normalize_address(address).partition("@")
+    return f"{local.split('+', 1)[0]}@{domain}" if domain else ""
+
+
+def domain_of(address: str) -> str:
+    """The lowercased domain of an address."""
+    return normalize_address(address).rpartition("@")[2]
+
+
+@dataclass(frozen=True)
+class CompanyIdentity:
+    """Who counts as "the company": its domains plus every user's addresses and aliases."""
+
+    domains: frozenset[str]
+    addresses: frozenset[str]
+
+    @classmethod
+    def build(cls, domains: Iterable[str], addresses: Iterable[str]) -> CompanyIdentity:
+        """Normalize domains and addresses once, for many checks."""
+        return cls(
+            frozenset(d.strip().lower().removeprefix("@") for d in domains if d.strip()),
+            frozenset(filter(None, (canonical_address(a) for a in addresses))),
+        )
+
+    def owns(self, address: str) -> bool:
+        """True when the address is the company's: one of its domains (exactly) or a user's."""
+        canonical = canonical_address(address)
+        return bool(canonical) and (
+            canonical.rpartition("@")[2] in self.domains or canonical in self.addresses
+        )
+
+
+def real_addresses(participants: Iterable[str]) -> list[str]:
+    """Normalize participants, dropping empty and malformed ones."""
+    return [a for a in (normalize_address(p) for p in participants) if a]
+
+
+def is_internal(participants: Iterable[str], company: CompanyIdentity) -> bool:
+    """True when every participant (From, To, Cc, Bcc when known) belongs to the company."""
+    addresses = real_addresses(participants)
+    return bool(addresses) and all(company.owns(a) for a in addresses)
+
+
+def external_addresses(participants: Iterable[str], company: CompanyIdentity) -> list[str]:
+    """Participants outside the company, normalized, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for address in real_addresses(participants):
+        if not company.owns(address):
+            seen.setdefault(address, None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class NeverLogList:
+    """Addresses and whole domains whose mail is never stored and who never become leads."""
+
+    addresses: frozenset[str]
+    domains: frozenset[str]
+
+    @classmethod
+    def build(cls, entries: Iterable[str]) -> NeverLogList:
+        """Split entries into addresses ("a@b.com") and domains ("@b.com" or "b.com")."""
+        addresses, domains = set(), set()
+        for entry in (e.strip().lower() for e in entries):
+            if entry.startswith("@") or ("@" not in entry and entry):
+                domains.add(entry.removeprefix("@"))
+            elif entry:
+                addresses.add(canonical_address(entry))
+        return cls(frozenset(addresses), frozenset(domains))
+
+    def covers(self, address: str) -> bool:
+        """True when the address, or its exact domain, is on the list."""
+        return canonical_address(address) in self.addresses or domain_of(address) in self.domains
+
+
+def only_never_logged_outsiders(external: Iterable[str], never_log: NeverLogList) -> bool:
+    """True when there are outsiders and every one of them is on the never-log list."""
+    outsiders = list(external)
+    return bool(outsiders) and all(never_log.covers(a) for a in outsiders)
+
+
+def looks_automated_address(address: str) -> bool:
+    """True for senders like no-reply@, mailer-daemon@, postmaster@."""
+    local = normalize_address(address).partition("@")[0].split("+", 1)[0]
+    return any(
+        local == part or local.startswith(f"{part}-") or local.startswith(f"{part}.")
+        for part in AUTOMATED_LOCAL_PARTS
+    )
+
+
+def is_outbound(sender: str, mailbox_owner: Iterable[str], company: CompanyIdentity) -> bool:
+    """Outbound when the sender is the mailbox owner (any of their addresses) or the company."""
+    owner = {canonical_address(a) for a in mailbox_owner}
+    return canonical_address(sender) in owner or company.owns(sender)
+
+
+# --- Which messages are stored, and which leads they link to --------------------------------
+
+SKIP_REASONS = ("internal", "never_log", "no_lead", "automated", "parse_error", "too_large")
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    """The company's settings as the sync round reads them at its start."""
+
+    company: CompanyIdentity
+    never_log: NeverLogList
+    skip_internal: bool = True
+    auto_create: str = "sent"  # never | suggest | sent | all
+    max_size: int = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    """What the rules need of one message (taken from the parsed headers)."""
+
+    sender: str
+    recipients: tuple[str, ...]  # To and Cc
+    bcc: tuple[str, ...] = ()
+    automated: bool = False
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Store (linking `lead_addresses`, creating leads for `new_lead_addresses`) or skip."""
+
+    store: bool
+    reason: str | None = None  # a SKIP_REASONS entry when not stored
+    outbound: bool = False
+    lead_addresses: tuple[str, ...] = ()  # known leads' addresses involved
+    new_lead_addresses: tuple[str, ...] = ()  # people to turn into leads (or suggestions)
+    outsiders: tuple[str, ...] = ()  # for the "no lead" ledger, for retroactive linking
+
+
+def participants_of(facts: MessageFacts, outbound: bool) -> list[str]:
+    """From, To, Cc, and Bcc only on mail we sent (a received Bcc names nobody else)."""
+    return [facts.sender, *facts.recipients, *(facts.bcc if outbound else ())]
+
+
+def new_lead_candidates(
+    facts: MessageFacts, outsiders: list[str], outbound: bool, policy: SyncPolicy
+) -> tuple[str, ...]:
+    """Who may become a lead under the company's policy (never automated or never-log)."""
+    if policy.auto_create == "never" or facts.automated:
+        return ()
+    if not outbound and policy.auto_create in ("sent",):
+        return ()
+    pool = outsiders if outbound else [a for a in outsiders if a == normalize_address(facts.sender)]
+    return tuple(
+        a for a in pool if not looks_automated_address(a) and not policy.never_log.covers(a)
+    )
+
+
+def decide(
+    facts: MessageFacts,
+    owner_addresses: Iterable[str],
+    known_leads: Iterable[str] | set,
+    policy: SyncPolicy,
+) -> Decision:
+    """Apply the company's rules to one message. `known_leads`: canonical lead addresses."""
+    outbound = is_outbound(facts.sender, owner_addresses, policy.company)
+    participants = participants_of(facts, outbound)
+    if facts.size > policy.max_size:
+        return Decision(False, "too_large", outbound)
+    if policy.skip_internal and is_internal(participants, policy.company):
+        return Decision(False, "internal", outbound)
+    outsiders = external_addresses(participants, policy.company)
+    if only_never_logged_outsiders(outsiders, policy.never_log):
+        return Decision(False, "never_log", outbound)
+    linkable = [a for a in outsiders if not policy.never_log.covers(a)]
+    leads = tuple(a for a in linkable if canonical_address(a) in known_leads or a in known_leads)
+    fresh = tuple(
+        a for a in new_lead_candidates(facts, linkable, outbound, policy) if a not in leads
+    )
+    if leads or fresh:
+        return Decision(True, None, outbound, leads, fresh)
+    automated = facts.automated or looks_automated_address(facts.sender)
+    reason = "automated" if automated and not outbound else "no_lead"
+    return Decision(False, reason, outbound, outsiders=tuple(linkable))

@@ -1,0 +1,265 @@
+"""A sync round: which mailboxes are due, one lease-guarded run per mailbox, status and backoff.
+
+The error ladder: one bad message is a skip (engine); a mailbox's failure is recorded on
+that mailbox and the others go on; transient failures back off 1 min doubling to 1 h;
+authentication failures retry over a few hours, then the mailbox "needs reconnect".
+Unknown errors are logged with their traceback and recorded, never hidden.
+No Flask here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+
+from dashboard.db import read_session, write_session
+from dashboard.models import Company, Lead, LeadAddress, Mailbox, SyncRun, User, UserAddress, utcnow
+from dashboard.security import SecretBox
+from dashboard.sync.engine import FolderReport, HardStop, MailboxJob, StepCounter, sync_mailbox
+from dashboard.sync.imap_client import ErrorCode, ImapError, ServerSettings
+from dashboard.sync.imap_fetch import is_gmail
+from dashboard.sync.rules import CompanyIdentity, NeverLogList, SyncPolicy, canonical_address
+from dashboard.sync.store import release_lease, take_lease
+
+log = logging.getLogger(__name__)
+
+AUTH_CODES = frozenset(
+    {ErrorCode.AUTH_FAILED, ErrorCode.APP_PASSWORD_REQUIRED, ErrorCode.IMAP_DISABLED}
+)
+AUTH_RETRIES = (timedelta(minutes=30), timedelta(hours=1), timedelta(hours=2))
+LEASE_SECONDS = 600
+SYNC_TIMEOUT = 60.0  # seconds a silent server may stall one command
+HISTORY = 50
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class RunOptions:
+    """How runs are made: CA file (tests), timeouts, the test switch, connections."""
+
+    ca_file: str | None = None
+    timeout: float = SYNC_TIMEOUT
+    holder: str = PROCESS_ID
+    connections: int = 2
+    step: Callable[[str], None] = field(default_factory=StepCounter)
+    batch_size: int = 500
+
+
+@dataclass
+class RunResult:
+    """What a mailbox's run did (None fields when it did not run)."""
+
+    mailbox_id: int
+    address: str
+    ran: bool = True
+    folders: list[FolderReport] = field(default_factory=list)
+    error_code: str | None = None
+    error: str = ""
+    seconds: float = 0.0
+
+    def totals(self) -> dict:
+        """Summed counts over the folders."""
+        skipped: dict[str, int] = {}
+        for report in self.folders:
+            for reason, n in report.skipped.items():
+                skipped[reason] = skipped.get(reason, 0) + n
+        return {
+            "fetched": sum(r.fetched for r in self.folders),
+            "stored": sum(r.stored for r in self.folders),
+            "leads_created": sum(r.leads_created for r in self.folders),
+            "skipped": skipped,
+        }
+
+
+def transient_delay(failures: int) -> timedelta:
+    """1 minute, doubling per consecutive failure, at most 1 hour."""
+    return min(timedelta(minutes=2 ** max(failures - 1, 0)), timedelta(hours=1))
+
+
+def due_mailbox_ids(engine: Engine, now: datetime, address: str | None = None) -> list[int]:
+    """Connected mailboxes whose turn it is (all connected ones when an address is named)."""
+    with read_session(engine) as session:
+        query = select(Mailbox).where(
+            Mailbox.secret.is_not(None), Mailbox.status != "needs_reconnect"
+        )
+        if address:
+            query = query.where(Mailbox.address == address.strip().lower())
+        boxes = session.scalars(query).all()
+        return [m.id for m in boxes if address or not m.next_sync_at or m.next_sync_at <= now]
+
+
+def build_policy(session, company: Company) -> SyncPolicy:  # type: ignore[no-untyped-def]
+    """The company's rules, read at the start of the round."""
+    people = [*session.scalars(select(User.email)), *session.scalars(select(UserAddress.address))]
+    return SyncPolicy(
+        CompanyIdentity.build(company.domains, people),
+        NeverLogList.build(company.never_log),
+        company.skip_internal,
+        company.auto_create,
+    )
+
+
+def load_job(session, mailbox: Mailbox, box: SecretBox, options: RunOptions) -> MailboxJob:  # type: ignore[no-untyped-def]
+    """Everything a mailbox run needs, with the secret decrypted only for this run."""
+    company = session.scalars(select(Company).order_by(Company.id)).first()
+    owner = [
+        session.get(User, mailbox.user_id).email,
+        mailbox.address,
+        *session.scalars(select(UserAddress.address).where(UserAddress.user_id == mailbox.user_id)),
+    ]
+    leads = {
+        canonical_address(a)
+        for a in session.scalars(
+            select(LeadAddress.address).join(Lead).where(Lead.state != "dismissed")
+        )
+    }
+    settings = ServerSettings(
+        mailbox.imap_host,
+        mailbox.imap_port,
+        mailbox.imap_security,
+        mailbox.username,
+        box.decrypt(mailbox.secret),
+        options.ca_file,
+        options.timeout,
+    )
+    since = (utcnow() - timedelta(days=company.import_days)).date()
+    return MailboxJob(
+        mailbox.id,
+        mailbox.user_id,
+        settings,
+        list(mailbox.folders),
+        tuple(owner),
+        build_policy(session, company),
+        leads,
+        since,
+        mailbox.rescan_since.date() if mailbox.rescan_since else None,
+        is_gmail(mailbox.capabilities),
+        "suggested" if company.auto_create == "suggest" else "active",
+        options.connections,
+        options.batch_size,
+        options.step,
+    )
+
+
+def start_run(
+    engine: Engine, mailbox_id: int, box: SecretBox, options: RunOptions
+) -> tuple[MailboxJob, int] | None:
+    """Take the lease, mark the mailbox syncing and open its history row; None if busy."""
+    with write_session(engine) as session:
+        if not take_lease(session, mailbox_id, options.holder, LEASE_SECONDS):
+            return None
+        mailbox = session.get(Mailbox, mailbox_id)
+        job = load_job(session, mailbox, box, options)
+        mailbox.status = "syncing"
+        run = SyncRun(mailbox_id=mailbox_id)
+        session.add_all([mailbox, run])
+        session.flush()
+        return job, run.id
+
+
+def renew(engine: Engine, mailbox_id: int, holder: str) -> None:
+    """Extend the lease after each batch; losing it means another process took over."""
+    with write_session(engine) as session:
+        if not take_lease(session, mailbox_id, holder, LEASE_SECONDS):
+            raise ImapError(
+                ErrorCode.PROTOCOL, "sync lease lost to another process", host="-", port=0
+            )
+
+
+def finish_run(engine: Engine, run_id: int, result: RunResult, error: ImapError | None) -> None:
+    """Record the outcome: history row, mailbox status, next attempt, and trim the history."""
+    now = utcnow()
+    with write_session(engine) as session:
+        run, mailbox = session.get(SyncRun, run_id), session.get(Mailbox, result.mailbox_id)
+        totals = result.totals()
+        run.seconds, run.fetched, run.stored = result.seconds, totals["fetched"], totals["stored"]
+        run.skipped, run.leads_created = totals["skipped"], totals["leads_created"]
+        run.error_code, run.error_detail = result.error_code, result.error[:2000]
+        if error is None and result.error_code is None:
+            mailbox.status, mailbox.failures, mailbox.last_error_code = "connected", 0, None
+            mailbox.last_success_at, mailbox.next_sync_at, mailbox.rescan_since = now, None, None
+        else:
+            apply_failure(mailbox, result.error_code or "internal", error, now)
+        session.add_all([run, mailbox])
+        trim_history(session, result.mailbox_id)
+
+
+def apply_failure(mailbox: Mailbox, code: str, error: ImapError | None, now: datetime) -> None:
+    """Back off after a failure; stop for good after repeated authentication failures."""
+    mailbox.failures += 1
+    mailbox.last_error_code, mailbox.last_error_at, mailbox.status = code, now, "error"
+    if code in AUTH_CODES:
+        if mailbox.failures > len(AUTH_RETRIES):
+            mailbox.status, mailbox.next_sync_at = "needs_reconnect", None
+            return
+        mailbox.next_sync_at = now + AUTH_RETRIES[mailbox.failures - 1]
+        return
+    mailbox.next_sync_at = now + transient_delay(mailbox.failures)
+
+
+def trim_history(session, mailbox_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Keep the last HISTORY runs of a mailbox."""
+    old = session.scalars(
+        select(SyncRun.id)
+        .where(SyncRun.mailbox_id == mailbox_id)
+        .order_by(SyncRun.id.desc())
+        .offset(HISTORY)
+    ).all()
+    for run_id in old:
+        session.delete(session.get(SyncRun, run_id))
+
+
+def run_mailbox(
+    engine: Engine, mailbox_id: int, box: SecretBox, options: RunOptions | None = None
+) -> RunResult:
+    """Sync one mailbox if nobody else is; record the outcome either way."""
+    options = options or RunOptions()
+    started = start_run(engine, mailbox_id, box, options)
+    with read_session(engine) as session:
+        address = session.get(Mailbox, mailbox_id).address
+    if started is None:
+        log.info("mailbox %s is being synced by another process; skipping it", address)
+        return RunResult(mailbox_id, address, ran=False)
+    job, run_id = started
+    job.on_batch = lambda: renew(engine, mailbox_id, options.holder)
+    result, error, clock = RunResult(mailbox_id, address), None, time.perf_counter()
+    try:
+        result.folders = sync_mailbox(engine, job)
+    except HardStop:
+        raise  # a simulated crash: leave everything as a killed process would
+    except ImapError as exc:
+        error, result.error_code, result.error = exc, exc.code, f"{exc.host}:{exc.port} {exc.raw}"
+        log.warning("sync of %s failed: %s", address, exc)
+    except Exception as exc:  # recorded on the mailbox, logged with traceback, others go on
+        result.error_code, result.error = "internal", f"{type(exc).__name__}: {exc}"
+        log.exception("sync of %s failed unexpectedly", address)
+    result.seconds = time.perf_counter() - clock
+    finish_run(engine, run_id, result, error)
+    with write_session(engine) as session:
+        release_lease(session, mailbox_id, options.holder)
+    return result
+
+
+def run_round(
+    engine: Engine,
+    box: SecretBox,
+    options: RunOptions | None = None,
+    *,
+    address: str | None = None,
+    workers: int = 2,
+) -> list[RunResult]:
+    """Sync every due mailbox in a small pool; one mailbox's failure never stops the others."""
+    ids = due_mailbox_ids(engine, utcnow(), address)
+    if not ids:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="sync") as pool:
+        return list(pool.map(lambda i: run_mailbox(engine, i, box, options), ids))

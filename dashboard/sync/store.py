@@ -1,0 +1,413 @@
+"""Persistence for the sync engine: emails, sightings, lead links, the skip ledger, cursors.
+
+The commit rule: `commit_batch` writes every message of a batch (stored or skipped with
+its reason) AND advances the folder cursor in the same transaction, so a crash can never
+leave a message below the cursor unaccounted for. Writes are idempotent (unique keys and
+INSERT OR IGNORE): replaying a batch after a crash stores nothing twice.
+No Flask here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import delete, insert, select, update
+from sqlmodel import Session
+
+from dashboard.models import (
+    Attachment,
+    Email,
+    EmailLead,
+    FolderCursor,
+    Lead,
+    LeadAddress,
+    Sighting,
+    SkippedAddress,
+    SkippedMessage,
+    SyncLease,
+    utcnow,
+)
+from dashboard.sync.parse import MessageMeta
+from dashboard.sync.rules import Decision, canonical_address
+
+
+@dataclass
+class ToStore:
+    """A message the rules kept, with its decoded bodies."""
+
+    meta: MessageMeta
+    decision: Decision
+    body_text: str = ""
+    body_html: str = ""
+
+
+@dataclass
+class ToSkip:
+    """A message the rules (or the parser) turned down, and why."""
+
+    uid: int
+    reason: str
+    meta: MessageMeta | None = None
+    detail: str = ""
+    outsiders: tuple[str, ...] = ()
+
+
+@dataclass
+class BatchPlace:
+    """Where a batch comes from."""
+
+    mailbox_id: int
+    user_id: int
+    folder: str
+    uidvalidity: int
+
+
+@dataclass
+class BatchResult:
+    """What one committed batch changed."""
+
+    stored: int = 0  # new emails
+    sighted: int = 0  # already known emails seen again here
+    leads_created: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def lead_ids_for(session: Session, addresses: Iterable[str]) -> dict[str, int]:
+    """Map canonical addresses to their lead's id (only those that have one)."""
+    wanted = {canonical_address(a) for a in addresses} - {""}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(LeadAddress.address, LeadAddress.lead_id).where(LeadAddress.address.in_(wanted))
+    )
+    return dict(rows.all())
+
+
+def create_leads(
+    session: Session, people: dict[str, str], *, owner_id: int, state: str
+) -> dict[str, int]:
+    """Create one lead per new address (name from the message) and index its address."""
+    created: dict[str, int] = {}
+    for address, name in people.items():
+        lead = Lead(
+            name=name or address.split("@")[0], owner_id=owner_id, source="sync", state=state
+        )
+        session.add(lead)
+        session.flush()
+        session.add(LeadAddress(lead_id=lead.id, address=address))
+        created[address] = lead.id
+    if created:
+        session.flush()
+        mark_relink(session, created)
+    return created
+
+
+def mark_relink(session: Session, addresses: Iterable[str]) -> int:
+    """Flag "no lead" skips involving these addresses: the next round fetches and links them."""
+    wanted = list({canonical_address(a) for a in addresses} - {""})
+    if not wanted:
+        return 0
+    ids = select(SkippedAddress.skipped_id).where(SkippedAddress.address.in_(wanted))
+    result = session.execute(
+        update(SkippedMessage)
+        .where(SkippedMessage.id.in_(ids), SkippedMessage.reason == "no_lead")
+        .values(relink=True)
+    )
+    return result.rowcount or 0
+
+
+def display_names(meta: MessageMeta) -> dict[str, str]:
+    """Names shown next to each address in the message."""
+    groups = (meta.from_, meta.to, meta.cc, meta.bcc)
+    return {canonical_address(a.email): a.name for g in groups for a in g if a.email}
+
+
+def resolve_leads(
+    session: Session, batch: list[ToStore], *, owner_id: int, state: str
+) -> tuple[dict[str, int], int]:
+    """Lead ids for every address the batch links to, creating the new leads first."""
+    wanted = {
+        canonical_address(a)
+        for item in batch
+        for a in (*item.decision.lead_addresses, *item.decision.new_lead_addresses)
+    }
+    known = lead_ids_for(session, wanted)
+    people: dict[str, str] = {}
+    for item in batch:
+        names = display_names(item.meta)
+        for address in item.decision.new_lead_addresses:
+            key = canonical_address(address)
+            if key not in known:
+                people.setdefault(key, names.get(key, ""))
+    known.update(create_leads(session, people, owner_id=owner_id, state=state))
+    return known, len(people)
+
+
+def thread_keys(session: Session, batch: list[ToStore]) -> dict[str, str]:
+    """Thread key of every message id the batch refers to (known emails and the batch)."""
+    refs = {r for item in batch for r in (*item.meta.references, item.meta.in_reply_to or "")}
+    refs.discard("")
+    known = (
+        dict(
+            session.execute(
+                select(Email.message_id, Email.thread_key).where(Email.message_id.in_(refs))
+            ).all()
+        )
+        if refs
+        else {}
+    )
+    return known
+
+
+def thread_key_of(meta: MessageMeta, known: dict[str, str]) -> str:
+    """Gmail's thread id when given; else the thread of the first known reference; else own id."""
+    if meta.gm_thrid:
+        return f"gm:{meta.gm_thrid}"
+    candidates = [*meta.references, *([meta.in_reply_to] if meta.in_reply_to else [])]
+    return next((known[r] for r in candidates if r in known), meta.message_id)
+
+
+def email_row(item: ToStore, thread_key: str, user_id: int) -> dict:
+    """Column values of a new Email."""
+    meta, sender = item.meta, item.meta.sender
+    return {
+        "message_id": meta.message_id,
+        "sender": sender.email if sender else "",
+        "synthetic_id": meta.synthetic_id,
+        "thread_key": thread_key,
+        "gm_msgid": meta.gm_msgid,
+        "gm_thrid": meta.gm_thrid,
+        "subject": meta.subject,
+        "date": meta.date,
+        "from_name": sender.name if sender else "",
+        "to_addrs": [a.email for a in meta.to if a.email],
+        "cc_addrs": [a.email for a in meta.cc if a.email],
+        "bcc_addrs": [a.email for a in meta.bcc if a.email],
+        "in_reply_to": meta.in_reply_to,
+        "references": list(meta.references),
+        "direction": "out" if item.decision.outbound else "in",
+        "body_text": item.body_text,
+        "body_html": item.body_html,
+        "size": meta.size,
+        "has_attachments": bool(meta.attachments),
+        "problems": list(meta.problems),
+        "origin": "sync",
+        "user_id": user_id,
+        "created_at": utcnow(),
+    }
+
+
+def existing_emails(session: Session, batch: list[ToStore]) -> dict[tuple[str, str], int]:
+    """Ids of the batch's messages that are already stored, keyed by (message_id, sender)."""
+    ids = {item.meta.message_id for item in batch}
+    rows = session.execute(
+        select(Email.message_id, Email.sender, Email.id).where(Email.message_id.in_(ids))
+    ).all()
+    return {(m, s): i for m, s, i in rows}
+
+
+def identity(item: ToStore) -> tuple[str, str]:
+    """(message_id, sender): what makes two copies the same email."""
+    sender = item.meta.sender
+    return item.meta.message_id, sender.email if sender else ""
+
+
+def insert_new_emails(
+    session: Session, batch: list[ToStore], known: dict[tuple[str, str], int], user_id: int
+) -> int:
+    """Insert the emails not stored yet (and their attachments); fill `known` with new ids."""
+    threads = thread_keys(session, batch)
+    created = 0
+    for item in batch:
+        key = identity(item)
+        if key in known:
+            continue
+        thread = thread_key_of(item.meta, threads)
+        email_id = session.execute(
+            insert(Email).values(email_row(item, thread, user_id)).returning(Email.id)
+        ).scalar_one()
+        known[key] = email_id
+        threads[item.meta.message_id] = thread
+        created += 1
+        if item.meta.attachments:
+            session.execute(
+                insert(Attachment),
+                [
+                    {
+                        "email_id": email_id,
+                        "filename": p.filename or "attachment",
+                        "content_type": p.content_type,
+                        "size": p.size,
+                        "section": p.section,
+                        "encoding": p.encoding,
+                        "content_id": p.content_id,
+                        "inline": p.inline,
+                    }
+                    for p in item.meta.attachments
+                ],
+            )
+    return created
+
+
+def link_and_sight(
+    session: Session,
+    batch: list[ToStore],
+    emails: dict[tuple[str, str], int],
+    leads: dict[str, int],
+    place: BatchPlace,
+) -> None:
+    """Record where each email was seen and which leads it involves (idempotent)."""
+    sightings = [
+        {
+            "email_id": emails[identity(i)],
+            "mailbox_id": place.mailbox_id,
+            "folder": place.folder,
+            "uidvalidity": place.uidvalidity,
+            "uid": i.meta.uid,
+        }
+        for i in batch
+    ]
+    links = {
+        (emails[identity(i)], leads[canonical_address(a)])
+        for i in batch
+        for a in (*i.decision.lead_addresses, *i.decision.new_lead_addresses)
+        if canonical_address(a) in leads
+    }
+    if sightings:
+        session.execute(insert(Sighting).prefix_with("OR IGNORE"), sightings)
+    if links:
+        session.execute(
+            insert(EmailLead).prefix_with("OR IGNORE"),
+            [{"email_id": e, "lead_id": lead} for e, lead in links],
+        )
+
+
+def record_skips(session: Session, skips: list[ToSkip], place: BatchPlace) -> None:
+    """Write the ledger rows (replacing an earlier verdict on the same message)."""
+    for skip in skips:
+        meta = skip.meta
+        values = {
+            "mailbox_id": place.mailbox_id,
+            "folder": place.folder,
+            "uidvalidity": place.uidvalidity,
+            "uid": skip.uid,
+            "reason": skip.reason,
+            "detail": skip.detail[:1000],
+            "addresses": list(skip.outsiders),
+            "message_id": meta.message_id if meta else "",
+            "date": meta.date if meta else None,
+            "subject": meta.subject if meta else "",
+            "sender": meta.sender.email if meta and meta.sender else "",
+            "relink": False,
+            "created_at": utcnow(),
+        }
+        skipped_id = session.execute(
+            insert(SkippedMessage)
+            .prefix_with("OR REPLACE")
+            .values(values)
+            .returning(SkippedMessage.id)
+        ).scalar_one()
+        addresses = {canonical_address(a) for a in skip.outsiders} - {""}
+        if addresses:
+            session.execute(
+                insert(SkippedAddress).prefix_with("OR IGNORE"),
+                [{"skipped_id": skipped_id, "address": a} for a in addresses],
+            )
+
+
+def forget_skips(session: Session, place: BatchPlace, uids: list[int]) -> None:
+    """Drop ledger rows of messages that are now stored (retroactive linking)."""
+    if uids:
+        session.execute(
+            delete(SkippedMessage).where(
+                SkippedMessage.mailbox_id == place.mailbox_id,
+                SkippedMessage.folder == place.folder,
+                SkippedMessage.uidvalidity == place.uidvalidity,
+                SkippedMessage.uid.in_(uids),
+            )
+        )
+
+
+def commit_batch(
+    session: Session,
+    place: BatchPlace,
+    stored: list[ToStore],
+    skipped: list[ToSkip],
+    *,
+    last_uid: int | None,
+    lead_state: str,
+) -> BatchResult:
+    """Write one batch and move the cursor to `last_uid`, all in the caller's transaction."""
+    result = BatchResult()
+    leads, result.leads_created = resolve_leads(
+        session, stored, owner_id=place.user_id, state=lead_state
+    )
+    emails = existing_emails(session, stored) if stored else {}
+    before = len(emails)
+    result.stored = insert_new_emails(session, stored, emails, place.user_id)
+    result.sighted = len({identity(i) for i in stored}) - result.stored if before else 0
+    link_and_sight(session, stored, emails, leads, place)
+    forget_skips(session, place, [i.meta.uid for i in stored])
+    record_skips(session, skipped, place)
+    for skip in skipped:
+        result.skipped[skip.reason] = result.skipped.get(skip.reason, 0) + 1
+    if last_uid is not None:
+        advance_cursor(session, place, last_uid, len(stored) + len(skipped))
+    return result
+
+
+def cursor_for(session: Session, mailbox_id: int, folder: str) -> FolderCursor:
+    """The folder's cursor, created at zero the first time."""
+    cursor = session.scalars(
+        select(FolderCursor).where(
+            FolderCursor.mailbox_id == mailbox_id, FolderCursor.folder == folder
+        )
+    ).first()
+    return cursor or FolderCursor(mailbox_id=mailbox_id, folder=folder)
+
+
+def advance_cursor(session: Session, place: BatchPlace, last_uid: int, processed: int) -> None:
+    """Move the cursor forward (never backward) and count progress."""
+    session.execute(
+        update(FolderCursor)
+        .where(
+            FolderCursor.mailbox_id == place.mailbox_id,
+            FolderCursor.folder == place.folder,
+            FolderCursor.last_uid < last_uid,
+        )
+        .values(last_uid=last_uid, updated_at=utcnow(), done=FolderCursor.done + processed)
+    )
+
+
+def take_lease(session: Session, mailbox_id: int, holder: str, seconds: float) -> bool:
+    """Become the only syncer of a mailbox until the lease expires; False if someone else is."""
+    now = utcnow()
+    expires = now + timedelta(seconds=seconds)
+    session.execute(
+        insert(SyncLease)
+        .prefix_with("OR IGNORE")
+        .values(mailbox_id=mailbox_id, holder=holder, expires_at=expires)
+    )
+    taken = session.execute(
+        update(SyncLease)
+        .where(
+            SyncLease.mailbox_id == mailbox_id,
+            (SyncLease.holder == holder) | (SyncLease.expires_at < now),
+        )
+        .values(holder=holder, expires_at=expires)
+    )
+    return taken.rowcount == 1
+
+
+def lease_holder(session: Session, mailbox_id: int) -> str | None:
+    """Who holds the mailbox's lease (expired or not)."""
+    return session.scalar(select(SyncLease.holder).where(SyncLease.mailbox_id == mailbox_id))
+
+
+def release_lease(session: Session, mailbox_id: int, holder: str) -> None:
+    """Give the lease back (only if we still hold it)."""
+    session.execute(
+        delete(SyncLease).where(SyncLease.mailbox_id == mailbox_id, SyncLease.holder == holder)
+    )
