@@ -11,6 +11,7 @@ import sys
 from waitress import create_server
 
 from dashboard import create_app
+from dashboard.sync.scheduler import start as start_scheduler
 
 log = logging.getLogger("leadsync")
 
@@ -36,10 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parse_args(argv)
     app = create_app()
-    scheduler = app.extensions["leadsync.scheduler"]
     server = create_server(app, host=args.host, port=args.port, threads=args.threads)
     stop_on_sigterm()
-    scheduler.start()
+    scheduler = start_scheduler(app)
     log.info(
         "LeadSync on http://%s:%s (instance %s)",
         args.host,

@@ -120,6 +120,7 @@ def db_current() -> None:
 def register_commands(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
     from dashboard.cli_company import COMMANDS
+    from dashboard.cli_sync import sync_command
 
-    for command in (setup_command, users_cli, db_cli, *COMMANDS):
+    for command in (setup_command, users_cli, db_cli, sync_command, *COMMANDS):
         app.cli.add_command(command)

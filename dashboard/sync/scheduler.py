@@ -1,20 +1,24 @@
 """The in-process scheduler: the only sync module that knows Flask and APScheduler.
 
 It is built by create_app and started only by run.py, never by tests and never twice.
-Jobs are declared here, each with a stable id.
+Jobs are declared here, each with a stable id. The sync job runs every company interval
+(rescheduled live when an admin changes it) and syncs the mailboxes that are due: all of
+them, except those backing off after a failure. "Sincronizar agora" makes a mailbox due
+and moves the next round forward; it never syncs inside the web request.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 
 from dashboard.db import write_session
-from dashboard.models import LoginFailure, utcnow
+from dashboard.models import Company, LoginFailure, Mailbox, utcnow
+from dashboard.sync.runner import RunOptions, due_mailbox_ids, run_round
 
 log = logging.getLogger(__name__)
 
@@ -24,19 +28,60 @@ SYNC_JOB = "sync-round"
 
 def prune_login_failures(app: Flask) -> int:
     """Drop failed-login records older than a day; they no longer count for throttling."""
+    old = utcnow() - timedelta(days=1)
     with write_session(app.extensions["leadsync.engine"]) as session:
-        result = session.exec(
-            delete(LoginFailure).where(LoginFailure.at < utcnow() - timedelta(days=1))
+        return session.execute(delete(LoginFailure).where(LoginFailure.at < old)).rowcount or 0
+
+
+def run_options(app: Flask) -> RunOptions:
+    """Run options from the boot configuration."""
+    return RunOptions(ca_file=app.config.get("IMAP_CA_FILE"))
+
+
+def sync_round(app: Flask) -> None:
+    """One scheduled round over the due mailboxes; a "sync now" pressed meanwhile runs next."""
+    engine = app.extensions["leadsync.engine"]
+    results = run_round(engine, app.extensions["leadsync.secrets"], run_options(app))
+    for result in results:
+        log.info(
+            "synced %s: %s%s",
+            result.address,
+            result.totals(),
+            f" error={result.error_code}" if result.error_code else "",
         )
-        return result.rowcount or 0
+    if due_mailbox_ids(engine, utcnow(), pressed_only=True):
+        wake(app)
+
+
+def wake(app: Flask) -> None:
+    """Move the next round forward to now (when the scheduler runs in this process)."""
+    scheduler: BackgroundScheduler = app.extensions["leadsync.scheduler"]
+    if scheduler.running:
+        scheduler.modify_job(SYNC_JOB, next_run_time=utcnow())
+
+
+def sync_now(app: Flask, mailbox_id: int, rescan_since: datetime | None = None) -> None:
+    """Make a mailbox due at once (optionally re-scanning from a day); never syncs inline."""
+    values: dict = {"next_sync_at": utcnow(), "failures": 0}
+    if rescan_since is not None:
+        values["rescan_since"] = rescan_since
+    with write_session(app.extensions["leadsync.engine"]) as session:
+        session.execute(update(Mailbox).where(Mailbox.id == mailbox_id).values(**values))
+    wake(app)
+
+
+def company_interval(app: Flask) -> int:
+    """The company's sync interval in minutes (5 before setup)."""
+    with write_session(app.extensions["leadsync.engine"]) as session:
+        company = session.scalars(select(Company).order_by(Company.id)).first()
+        return company.interval_minutes if company else 5
 
 
 def reschedule_sync(app: Flask, minutes: int) -> None:
-    """Apply a new sync interval to the running job at once (no restart needed)."""
+    """Apply a new sync interval to the sync job at once (no restart needed)."""
     scheduler: BackgroundScheduler = app.extensions["leadsync.scheduler"]
-    if scheduler.get_job(SYNC_JOB) is not None:
-        scheduler.reschedule_job(SYNC_JOB, trigger="interval", minutes=minutes)
-        log.info("sync interval is now %d minutes", minutes)
+    scheduler.reschedule_job(SYNC_JOB, trigger="interval", minutes=minutes)
+    log.info("sync interval is now %d minutes", minutes)
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
@@ -46,6 +91,14 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
     scheduler.add_job(
+        sync_round,
+        "interval",
+        minutes=company_interval(app),
+        id=SYNC_JOB,
+        args=[app],
+        replace_existing=True,
+    )
+    scheduler.add_job(
         prune_login_failures,
         "interval",
         hours=1,
@@ -53,4 +106,13 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
         args=[app],
         replace_existing=True,
     )
+    return scheduler
+
+
+def start(app: Flask) -> BackgroundScheduler:
+    """Start the scheduler once (run.py); the first sync round runs right away."""
+    scheduler: BackgroundScheduler = app.extensions["leadsync.scheduler"]
+    if not scheduler.running:
+        scheduler.start()
+        scheduler.modify_job(SYNC_JOB, next_run_time=utcnow())
     return scheduler
