@@ -56,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     """Attach every feature's blueprint."""
-    from dashboard import auth, home, mailbox, settings, setup, users
+    from dashboard import auth, emails, home, mailbox, settings, setup, sync_views, users
 
-    for module in (auth, home, setup, settings, users, mailbox):
+    for module in (auth, home, setup, settings, users, mailbox, sync_views, emails):
         app.register_blueprint(module.bp)

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     IntegerField,
     PasswordField,
@@ -171,3 +172,7 @@ class AliasesForm(FlaskForm):
             "for work. They count as the company's."
         ),
     )
+
+
+class RescanForm(FlaskForm):
+    since = DateField(_l("Re-scan from"), validators=[DataRequired(REQUIRED)])

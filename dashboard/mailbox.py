@@ -11,10 +11,12 @@ from dashboard import mailboxes
 from dashboard.accounts import AccountError
 from dashboard.db import get_session
 from dashboard.forms import ActionForm, FoldersForm, MailboxForm, show_error
-from dashboard.mailbox_messages import explain
+from dashboard.mailbox_messages import Explanation, explain
+from dashboard.models import Mailbox
 from dashboard.providers import PROVIDERS
 from dashboard.security import secret_box
 from dashboard.sync.imap_client import ImapError
+from dashboard.sync_views import sync_context
 from dashboard.web import render_page, require_fresh_login
 
 bp = Blueprint("mailbox", __name__, url_prefix="/settings/mailbox")
@@ -51,26 +53,39 @@ def request_from(form: MailboxForm) -> mailboxes.ConnectionRequest:
     )
 
 
-def page(form: MailboxForm | None = None, status: int = 200, failure=None):  # type: ignore[no-untyped-def]
-    """Render the page (or the form partial for HTMX) for the current user."""
-    mailbox = mailboxes.mailbox_of(get_session(), current_user.id)
+def page_context(
+    mailbox: Mailbox | None, form: MailboxForm | None = None, failure: Explanation | None = None
+) -> dict:
+    """Everything the page and its partials show."""
     if form is None:
         form = MailboxForm(obj=mailbox if mailbox and mailbox.connected else None, formdata=None)
     folders_form = FoldersForm(formdata=None)
     if mailbox:
         folders_form.folders.choices = [(f, f) for f in mailbox.available_folders]
         folders_form.folders.data = mailbox.folders
+    sync = sync_context(mailbox) if mailbox and mailbox.connected else {}
+    return {
+        "form": form,
+        "mailbox": mailbox,
+        "failure": failure,
+        "providers": PROVIDERS,
+        "folders_form": folders_form,
+        "action": ActionForm(),
+        "explain_mailbox": explain_mailbox,
+        **sync,
+    }
+
+
+def page(
+    form: MailboxForm | None = None, status: int = 200, failure: Explanation | None = None
+) -> tuple[str, int]:
+    """Render the page (or the form partial for HTMX) for the current user."""
+    mailbox = mailboxes.mailbox_of(get_session(), current_user.id)
     return render_page(
         "mailbox/index.html",
         "mailbox/_connect_form.html",
         status=status,
-        form=form,
-        mailbox=mailbox,
-        failure=failure,
-        providers=PROVIDERS,
-        folders_form=folders_form,
-        action=ActionForm(),
-        explain_mailbox=explain_mailbox,
+        **page_context(mailbox, form, failure),
     )
 
 
@@ -128,16 +143,7 @@ def test_connection():  # type: ignore[no-untyped-def]
     error = mailboxes.retest_mailbox(db, mailbox, box=secret_box(), **imap_options())
     db.commit()
     return render_page(
-        "mailbox/index.html",
-        "mailbox/_status.html",
-        mailbox=mailbox,
-        tested=error is None,
-        form=MailboxForm(formdata=None),
-        failure=None,
-        providers=PROVIDERS,
-        folders_form=FoldersForm(formdata=None),
-        action=ActionForm(),
-        explain_mailbox=explain_mailbox,
+        "mailbox/index.html", "mailbox/_status.html", tested=error is None, **page_context(mailbox)
     )
 
 

@@ -90,6 +90,19 @@ def error_page(error: Any) -> tuple[str, int]:
     return render_template("error.html", code=code, error=error), code
 
 
+def mailbox_alert() -> Any:
+    """The viewer's mailbox when it stopped syncing and needs reconnecting, else None."""
+    if not current_user.is_authenticated:
+        return None
+    from dashboard.db import get_session
+    from dashboard.mailboxes import mailbox_of
+
+    mailbox = mailbox_of(get_session(), current_user.id)
+    return (
+        mailbox if mailbox and mailbox.connected and mailbox.status == "needs_reconnect" else None
+    )
+
+
 def template_globals() -> dict[str, Any]:
     """Helpers every template can use."""
     return {
@@ -97,6 +110,7 @@ def template_globals() -> dict[str, Any]:
         "get_locale": get_locale,
         "nav_active": g.get("nav_active"),
         "has_endpoint": lambda name: name in current_app.view_functions,
+        "mailbox_alert": mailbox_alert,
     }
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy import delete, select, update
+from sqlmodel import Session
 
 from dashboard.db import write_session
 from dashboard.models import Company, LoginFailure, Mailbox, utcnow
@@ -60,14 +61,13 @@ def wake(app: Flask) -> None:
         scheduler.modify_job(SYNC_JOB, next_run_time=utcnow())
 
 
-def sync_now(app: Flask, mailbox_id: int, rescan_since: datetime | None = None) -> None:
-    """Make a mailbox due at once (optionally re-scanning from a day); never syncs inline."""
+def request_sync(session: Session, mailbox_id: int, rescan_since: datetime | None = None) -> None:
+    """Make a mailbox due at once (optionally re-scanning from a day) in the caller's
+    transaction; after committing, call `wake` so the round starts now."""
     values: dict = {"next_sync_at": utcnow(), "failures": 0}
     if rescan_since is not None:
         values["rescan_since"] = rescan_since
-    with write_session(app.extensions["leadsync.engine"]) as session:
-        session.execute(update(Mailbox).where(Mailbox.id == mailbox_id).values(**values))
-    wake(app)
+    session.execute(update(Mailbox).where(Mailbox.id == mailbox_id).values(**values))
 
 
 def company_interval(app: Flask) -> int:

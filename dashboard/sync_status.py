@@ -1,0 +1,115 @@
+"""Read-side of sync for the pages: progress, counts, history, and "why is this email not here?"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from dashboard.models import (
+    Email,
+    FolderCursor,
+    Mailbox,
+    Sighting,
+    SkippedAddress,
+    SkippedMessage,
+    SyncRun,
+)
+
+HISTORY_SHOWN = 50
+
+
+@dataclass
+class FolderProgress:
+    """One folder's import progress (n of m)."""
+
+    folder: str
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        """Progress in percent (100 when there is nothing to do)."""
+        return 100 if not self.total else min(100, round(100 * self.done / self.total))
+
+
+def progress(session: Session, mailbox_id: int) -> list[FolderProgress]:
+    """Per-folder progress of the current (or last) pass."""
+    rows = session.scalars(
+        select(FolderCursor)
+        .where(FolderCursor.mailbox_id == mailbox_id)
+        .order_by(FolderCursor.folder)
+    )
+    return [FolderProgress(c.folder, min(c.done, c.total), c.total) for c in rows]
+
+
+def stored_count(session: Session, mailbox_id: int) -> int:
+    """Emails seen in this mailbox and stored."""
+    query = select(func.count(func.distinct(Sighting.email_id))).where(
+        Sighting.mailbox_id == mailbox_id
+    )
+    return session.scalar(query) or 0
+
+
+def skipped_counts(session: Session, mailbox_id: int) -> dict[str, int]:
+    """Messages not stored, by reason."""
+    rows = session.execute(
+        select(SkippedMessage.reason, func.count())
+        .where(SkippedMessage.mailbox_id == mailbox_id)
+        .group_by(SkippedMessage.reason)
+    )
+    return dict(rows.all())
+
+
+def history(session: Session, mailbox_id: int) -> list[SyncRun]:
+    """The last rounds, newest first."""
+    return list(
+        session.scalars(
+            select(SyncRun)
+            .where(SyncRun.mailbox_id == mailbox_id)
+            .order_by(SyncRun.id.desc())
+            .limit(HISTORY_SHOWN)
+        )
+    )
+
+
+@dataclass
+class WhyAnswer:
+    """Where a searched email went: stored, or skipped with its reason."""
+
+    stored: list[Email]
+    skipped: list[SkippedMessage]
+
+
+def why_not_here(session: Session, mailbox: Mailbox, query: str, limit: int = 20) -> WhyAnswer:
+    """Find messages of this mailbox by address or subject, stored or skipped."""
+    text = query.strip().lower()
+    if len(text) < 3:
+        return WhyAnswer([], [])
+    pattern = f"%{text}%"
+    skipped = session.scalars(
+        select(SkippedMessage)
+        .where(SkippedMessage.mailbox_id == mailbox.id)
+        .where(
+            or_(
+                func.lower(SkippedMessage.subject).like(pattern),
+                SkippedMessage.sender.like(pattern),
+                SkippedMessage.id.in_(
+                    select(SkippedAddress.skipped_id).where(SkippedAddress.address.like(pattern))
+                ),
+            )
+        )
+        .order_by(SkippedMessage.date.desc())
+        .limit(limit)
+    ).all()
+    stored = session.scalars(
+        select(Email)
+        .join(Sighting, Sighting.email_id == Email.id)
+        .where(Sighting.mailbox_id == mailbox.id)
+        .where(or_(func.lower(Email.subject).like(pattern), Email.sender.like(pattern)))
+        .distinct()
+        .order_by(Email.date.desc())
+        .limit(limit)
+    ).all()
+    return WhyAnswer(list(stored), list(skipped))
