@@ -15,7 +15,7 @@ from dashboard.db import get_session
 from dashboard.forms import LoginForm
 from dashboard.i18n import LANGUAGE_NAMES
 from dashboard.models import User, utcnow
-from dashboard.web import render_page
+from dashboard.web import render_page, start_fresh_session
 
 bp = Blueprint("auth", __name__)
 
@@ -73,10 +73,7 @@ def finish_login(user: User, remember: bool) -> Response:
     accounts.clear_failures(db, user.email, older_than=utcnow() - 4 * throttle_window())
     user.last_login_at = utcnow()
     db.commit()
-    language = session.get("language")
-    session.clear()  # a new session on every login: nothing carried over from before
-    if language:
-        session["language"] = language
+    start_fresh_session()
     login_user(user, remember=remember)
     return redirect(safe_next(request.args.get("next")))
 

@@ -9,7 +9,7 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlmodel import select
 
 from dashboard import accounts
@@ -39,6 +39,7 @@ def fail(error: Exception) -> None:
 
 
 @click.command("setup")
+@with_appcontext
 @click.option("--company", required=True, help="Company name.")
 @click.option("--domain", "domains", multiple=True, required=True, help="Company email domain.")
 @click.option("--admin-email", required=True)

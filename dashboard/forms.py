@@ -160,8 +160,11 @@ class SyncSettingsForm(FlaskForm):
             ("all", _l("From emails sent and received")),
         ],
     )
-    import_days = IntegerField(_l("First import reaches back (days)"), validators=[Optional()])
-    interval_minutes = IntegerField(_l("Sync every (minutes)"), validators=[Optional()])
+    # Text fields: the shared validation (also used by the CLI) reports every bad value at once.
+    import_days = StringField(
+        _l("First import reaches back (days)"), render_kw={"inputmode": "numeric"}
+    )
+    interval_minutes = StringField(_l("Sync every (minutes)"), render_kw={"inputmode": "numeric"})
 
 
 class AliasesForm(FlaskForm):

@@ -17,7 +17,7 @@ from dashboard.providers import PROVIDERS
 from dashboard.security import secret_box
 from dashboard.sync.imap_client import ImapError
 from dashboard.sync_views import sync_context
-from dashboard.web import render_page, require_fresh_login
+from dashboard.web import redirect_page, render_page, require_fresh_login
 
 bp = Blueprint("mailbox", __name__, url_prefix="/settings/mailbox")
 bp.before_request(require_fresh_login)
@@ -130,7 +130,7 @@ def index():  # type: ignore[no-untyped-def]
         return page(form, 422, failure)
     db.commit()
     flash(_("Mailbox connected. The first sync starts shortly."), "success")
-    return redirect(url_for("mailbox.index"))
+    return redirect_page(url_for("mailbox.index"))
 
 
 @bp.post("/test")

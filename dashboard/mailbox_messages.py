@@ -105,7 +105,9 @@ def explain(
             "%(host)s refused the connection on port %(port)s. Check the server name and port.",
             **where,
         ),
-        "dns_failed": _l("The server name %(host)s could not be found. Check for typos.", **where),
+        "dns_failed": _l(
+            "The server name %(host)s (port %(port)s) could not be found. Check for typos.", **where
+        ),
         "timeout": _l(
             "%(host)s:%(port)s did not answer within %(seconds)d seconds. Try again later "
             "or check the server name and port.",

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from dashboard import accounts
 from dashboard.db import get_session
 from dashboard.forms import SetupForm, show_error
-from dashboard.web import redirect_page, render_page
+from dashboard.web import redirect_page, render_page, start_fresh_session
 
 bp = Blueprint("setup", __name__)
 
@@ -39,6 +39,7 @@ def first_run() -> Response | tuple[str, int]:
         else:
             db.commit()
             current_app.extensions["leadsync.setup_done"] = True
+            start_fresh_session()
             login_user(admin)
             flash(_("Welcome! Your company is ready. Add your team next."), "success")
             return redirect_page(url_for("users.index"))

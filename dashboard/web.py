@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, redirect, render_template, request, url_for
+from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user, login_fresh
 from werkzeug.wrappers import Response
@@ -27,6 +27,14 @@ def render_page(
     if partial and htmx and not htmx.boosted:
         return render_template(partial, **context), status
     return render_template(template, **context), status
+
+
+def start_fresh_session() -> None:
+    """Drop everything from the session before a login (no fixation); keep the language."""
+    language = session.get("language")
+    session.clear()
+    if language:
+        session["language"] = language
 
 
 def redirect_page(target: str) -> Response:
@@ -67,21 +75,41 @@ def redirect_to_setup() -> Response | None:
 
 
 def add_security_headers(response: Response) -> Response:
-    """Apply CSP, framing, referrer and sniffing rules; mark cookies Secure over HTTPS."""
+    """Apply CSP, framing, referrer and sniffing rules; keep private pages out of caches."""
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if request.is_secure:
-        cookies = response.headers.getlist("Set-Cookie")
-        response.headers.remove("Set-Cookie")
-        for cookie in cookies:
-            secure = "; secure" in cookie.lower()
-            response.headers.add("Set-Cookie", cookie if secure else f"{cookie}; Secure")
     if current_user and current_user.is_authenticated:
         response.headers.setdefault("Cache-Control", "no-store")  # pages hold private mail
     return response
+
+
+class SecureCookiesOverHTTPS:
+    """WSGI middleware: over HTTPS every cookie gets the Secure flag.
+
+    It must wrap the whole app: Flask writes the session cookie, and flask-login the
+    remember-me cookie, after every after_request hook has run.
+    """
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        if environ.get("wsgi.url_scheme") != "https":
+            return self.wsgi_app(environ, start_response)
+
+        def secure_start_response(status: str, headers: list, *args: Any) -> Any:
+            headers = [
+                (name, f"{value}; Secure")
+                if name.lower() == "set-cookie" and "; secure" not in value.lower()
+                else (name, value)
+                for name, value in headers
+            ]
+            return start_response(status, headers, *args)
+
+        return self.wsgi_app(environ, secure_start_response)
 
 
 def error_page(error: Any) -> tuple[str, int]:
@@ -118,6 +146,7 @@ def init_app(app: Flask) -> None:
     """Register the request hooks, error pages and template helpers."""
     app.before_request(redirect_to_setup)
     app.after_request(add_security_headers)
+    app.wsgi_app = SecureCookiesOverHTTPS(app.wsgi_app)
     app.context_processor(template_globals)
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, error_page)

@@ -1,0 +1,118 @@
+"""run.py: one process serving the dashboard with the scheduler, stopped cleanly by SIGTERM."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A run.py process, its port, instance folder and log file."""
+
+    process: subprocess.Popen
+    port: int
+    instance: Path
+    log: Path
+
+    def output(self) -> str:
+        """Everything the process logged so far."""
+        return self.log.read_text(errors="replace")
+
+    def get(self, path: str) -> http.client.HTTPResponse:
+        """GET a path without following redirects."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        return response
+
+    def wait_until_serving(self, timeout: float = 30) -> http.client.HTTPResponse:
+        """Poll / until the server answers."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"run.py exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                return self.get("/")
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail(f"run.py did not answer within {timeout} s:\n{self.output()}")
+
+    def stop(self, timeout: float = 10) -> int:
+        """Send SIGTERM and return the exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator:
+    """Start run.py with a temporary instance; killed at the end if still running."""
+    started: list[Server] = []
+
+    def start(args: list[str], port: int, extra_env: dict[str, str] | None = None) -> Server:
+        instance, log = tmp_path / "instance", tmp_path / "run.log"
+        env = {**os.environ, "LEADSYNC_INSTANCE": str(instance), **(extra_env or {})}
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, str(ROOT / "run.py"), *args],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        server = Server(process, port, instance, log)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=10)
+
+
+def test_run_serves_the_dashboard_and_stops_cleanly_on_sigterm(start_server):
+    port = free_port()
+    server = start_server(["--port", str(port)], port)
+    response = server.wait_until_serving()
+    assert response.status == 302
+    assert response.getheader("Location").endswith("/setup")
+    assert server.get("/setup").status == 200
+    assert server.output().count("Scheduler started") == 1  # in this process, once
+
+    assert stat.S_IMODE(server.instance.stat().st_mode) == 0o700
+    for name in ("secret_key", "fernet.key", "leadsync.db"):
+        assert stat.S_IMODE((server.instance / name).stat().st_mode) == 0o600, name
+
+    assert server.stop() == 0
+    assert "scheduler stopped" in server.output()
+
+
+def test_run_honours_leadsync_port(start_server):
+    port = free_port()
+    server = start_server([], port, {"LEADSYNC_PORT": str(port)})
+    assert server.wait_until_serving().status == 302
+    assert f":{port}" in server.output()
+    assert server.stop() == 0
