@@ -4,10 +4,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import dashboard.models  # noqa: F401
+import dashboard.models
 
 
 def test_migrations_match_the_models(engine) -> None:
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        context = MigrationContext.configure(
+            connection, opts={"include_name": dashboard.models.schema_name_is_ours})
+        differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []

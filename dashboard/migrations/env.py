@@ -3,7 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import dashboard.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import dashboard.models  # registers the tables on SQLModel.metadata
 
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:
@@ -17,6 +17,7 @@ with engine.connect() as connection:
                 connection=connection,
                 target_metadata=SQLModel.metadata,
                 render_as_batch=True,  # SQLite alters tables by copying them
+                include_name=dashboard.models.schema_name_is_ours,
             )
             context.run_migrations()
     finally:

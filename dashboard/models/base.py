@@ -1,0 +1,20 @@
+"""Helpers shared by the tables. Times are stored in UTC; views convert to the viewer's zone."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+ROLES = ("admin", "rep")
+VISIBILITY = ("all", "subject", "metadata")
+AUTO_CREATE = ("never", "suggest", "sent", "all")
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC (aware); every table stores UTC."""
+    return datetime.now(UTC)
+
+
+def new_session_token() -> str:
+    """Return a fresh random token; changing it logs out every copy of a user's cookies."""
+    return secrets.token_urlsafe(24)

@@ -1,0 +1,83 @@
+"""Smart emails: what reps send from LeadSync, templates, tracking and notifications."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+from dashboard.models.base import utcnow
+
+
+class OutgoingEmail(SQLModel, table=True):
+    """A smart email from compose to sent (or failed, kept with its reason for a retry)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    lead_id: int | None = Field(
+        default=None, foreign_key="lead.id", index=True, ondelete="SET NULL"
+    )
+    message_id: str = Field(unique=True)
+    to_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cc_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    bcc_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    subject: str = ""
+    body: str = ""  # what the rep wrote (simple formatting), signature included
+    in_reply_to: str | None = None
+    references: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    tracking: bool = False
+    state: str = "sending"  # sending | sent | failed
+    error_code: str | None = None
+    error_detail: str = ""
+    attempts: int = 0
+    email_id: int | None = Field(default=None, foreign_key="email.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class TrackedLink(SQLModel, table=True):
+    """A link of a smart email, rewritten to pass through the click counter."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    outgoing_id: int = Field(foreign_key="outgoingemail.id", index=True, ondelete="CASCADE")
+    url: str
+
+
+class TrackingEvent(SQLModel, table=True):
+    """One open (pixel loaded) or click of a smart email by one recipient."""
+
+    __table_args__ = (Index("ix_trackingevent_outgoing_kind", "outgoing_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    outgoing_id: int = Field(foreign_key="outgoingemail.id", ondelete="CASCADE")
+    recipient: str
+    kind: str  # open | click
+    link_id: int | None = Field(default=None, foreign_key="trackedlink.id", ondelete="SET NULL")
+    at: datetime = Field(default_factory=utcnow)
+
+
+class EmailTemplate(SQLModel, table=True):
+    """A company-wide template with placeholders ({{ first_name }}, {{ company }}, ...)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    subject: str = ""
+    body: str = ""
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Notification(SQLModel, table=True):
+    """Tells a rep that a lead opened, clicked or replied."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    kind: str  # open | click | reply
+    lead_id: int | None = Field(default=None, foreign_key="lead.id", ondelete="CASCADE")
+    outgoing_id: int | None = Field(
+        default=None, foreign_key="outgoingemail.id", ondelete="CASCADE"
+    )
+    email_id: int | None = Field(default=None, foreign_key="email.id", ondelete="CASCADE")
+    detail: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    read_at: datetime | None = None
