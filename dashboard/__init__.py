@@ -56,7 +56,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     """Attach every feature's blueprint."""
-    from dashboard import auth, emails, home, mailbox, settings, setup, sync_views, users
+    from dashboard import auth, emails, home, leads, mailbox, settings, setup, sync_views, users
 
-    for module in (auth, home, setup, settings, users, mailbox, sync_views, emails):
+    modules = (auth, home, setup, settings, users, mailbox, sync_views, emails, leads)
+    for module in modules:
         app.register_blueprint(module.bp)

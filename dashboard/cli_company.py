@@ -177,7 +177,6 @@ def keys_rotate() -> None:
             mailbox.secret = box.rotate(mailbox.secret)
             session.add(mailbox)
     write_keys(path, [new_key])
-    current_app.extensions["leadsync.secrets"] = SecretBox([new_key])
     click.echo(f"New key in place; {len(stored)} mailbox secret(s) re-encrypted.")
 
 

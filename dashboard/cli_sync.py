@@ -12,6 +12,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from dashboard.security import secret_box
 from dashboard.sync.runner import RunOptions, run_round
 
 
@@ -58,7 +59,7 @@ def sync_command(once: bool, address: str | None, as_json: bool) -> None:
     started = time.perf_counter()
     results = run_round(
         app.extensions["leadsync.engine"],
-        app.extensions["leadsync.secrets"],
+        secret_box(app),
         RunOptions(ca_file=app.config.get("IMAP_CA_FILE")),
         address=address,
     )

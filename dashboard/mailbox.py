@@ -113,7 +113,12 @@ def index():  # type: ignore[no-untyped-def]
         connection.password = secret_box().decrypt(saved.secret)  # "••• saved": keep it
     try:
         mailboxes.connect_mailbox(
-            db, user=current_user, request=connection, box=secret_box(), **imap_options()
+            db,
+            user=current_user,
+            request=connection,
+            box=secret_box(),
+            actor=current_user,
+            **imap_options(),
         )
     except AccountError as error:
         db.rollback()

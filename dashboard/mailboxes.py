@@ -80,7 +80,10 @@ def normalized(request: ConnectionRequest) -> ConnectionRequest:
     preset = PROVIDERS.get(request.provider)
     if preset is None:
         raise AccountError(_l("Choose your mail provider."), "provider")
-    address = normalize_email(request.address)
+    try:
+        address = normalize_email(request.address)
+    except AccountError as error:
+        raise AccountError(str(error), "address") from None
     password = clean_password(request.password)
     if not password:
         raise AccountError(_l("Enter the app password."), "password")
@@ -246,9 +249,9 @@ def connect_mailbox(
         None,
         f"{request.imap_host}:{request.imap_port} sent={result.sent_folder!r}",
     )
-    audit.record(
+    audit.record(  # actor None: the command line
         session,
-        actor or user,
+        actor,
         "mailbox.connect",
         {"user": user.email, "address": request.address, "provider": request.provider},
     )

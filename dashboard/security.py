@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from flask import abort, current_app
+from flask import Flask, abort, current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -82,9 +82,17 @@ class SecretBox:
         return self._fernet.rotate(token)
 
 
-def secret_box() -> SecretBox:
-    """Return the current app's secret box."""
-    return current_app.extensions["leadsync.secrets"]
+def secret_box(app: Flask | None = None) -> SecretBox:
+    """The app's secret box, reloaded when `keys rotate` (maybe another process) replaced
+    the key file, so a running server never holds only a retired key."""
+    app = app or current_app
+    path = Path(app.instance_path) / "fernet.key"
+    status = path.stat()
+    stamp = (status.st_ino, status.st_mtime_ns)  # os.replace gives the file a new inode
+    if app.extensions.get("leadsync.secrets_stamp") != stamp:
+        app.extensions["leadsync.secrets"] = SecretBox.from_file(path)
+        app.extensions["leadsync.secrets_stamp"] = stamp
+    return app.extensions["leadsync.secrets"]
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:

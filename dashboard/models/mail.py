@@ -64,7 +64,10 @@ class MailboxEvent(SQLModel, table=True):
 class Email(SQLModel, table=True):
     """One message, however many folders or mailboxes it was seen in (see Sighting)."""
 
-    __table_args__ = (Index("ix_email_identity", "message_id", "sender", unique=True),)
+    __table_args__ = (
+        Index("ix_email_identity", "message_id", "sender", unique=True),
+        Index("ix_email_in_reply_to", "in_reply_to"),  # a late parent finds its replies
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: str

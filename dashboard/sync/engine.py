@@ -271,16 +271,59 @@ def sync_folders(engine: Engine, job: MailboxJob, folders: list[str]) -> list[Fo
 
 
 def sync_mailbox(engine: Engine, job: MailboxJob) -> list[FolderReport]:
-    """Sync every folder of a mailbox over at most `job.connections` (max 2) connections."""
-    lanes = max(1, min(2, job.connections, len(job.folders)))
+    """Sync every folder over at most `job.connections` (max 2) connections.
+
+    Folders run in parallel, so one may skip a reply ("no lead") just before the other
+    creates that lead from our sent mail; a second pass links such messages right away.
+    """
+    reports = run_lanes(engine, job, job.folders)
+    again = folders_with_relinks(engine, job.mailbox_id)
+    if again:
+        merge_reports(reports, sync_folders(engine, job, again))
+    return reports
+
+
+def run_lanes(engine: Engine, job: MailboxJob, folders: list[str]) -> list[FolderReport]:
+    """Sync the folders, split over one or two connections."""
+    lanes = max(1, min(2, job.connections, len(folders)))
     if lanes == 1:
-        return sync_folders(engine, job, job.folders)
-    shares = [job.folders[i::lanes] for i in range(lanes)]
+        return sync_folders(engine, job, folders)
+    shares = [folders[i::lanes] for i in range(lanes)]
     with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="imap") as pool:
         futures = [pool.submit(sync_folders, engine, job, share) for share in shares]
         results = [f.result() for f in futures]  # re-raises the first failure
-    order = {name: i for i, name in enumerate(job.folders)}
+    order = {name: i for i, name in enumerate(folders)}
     return sorted((r for lane in results for r in lane), key=lambda r: order[r.folder])
+
+
+def folders_with_relinks(engine: Engine, mailbox_id: int) -> list[str]:
+    """Folders holding skipped messages that a lead now claims."""
+    with write_session(engine) as session:
+        rows = session.scalars(
+            select(SkippedMessage.folder)
+            .where(SkippedMessage.mailbox_id == mailbox_id, SkippedMessage.relink)
+            .distinct()
+        )
+        return sorted(rows)
+
+
+def merge_reports(reports: list[FolderReport], extra: list[FolderReport]) -> None:
+    """Fold a relink pass into the first pass: a message it stores is no longer a skip."""
+    by_folder = {r.folder: r for r in reports}
+    for report in extra:
+        target = by_folder.get(report.folder)
+        if target is None:
+            reports.append(report)
+            continue
+        linked = report.stored + report.sighted
+        target.fetched += report.fetched
+        target.stored += report.stored
+        target.sighted += report.sighted
+        target.leads_created += report.leads_created
+        target.seconds += report.seconds
+        target.skipped["no_lead"] = max(0, target.skipped.get("no_lead", 0) - linked)
+        if not target.skipped["no_lead"]:
+            del target.skipped["no_lead"]
 
 
 def current_cursors(engine: Engine, mailbox_id: int) -> list[FolderCursor]:

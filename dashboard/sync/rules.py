@@ -144,6 +144,7 @@ class SyncPolicy:
     skip_internal: bool = True
     auto_create: str = "sent"  # never | suggest | sent | all
     max_size: int = 100 * 1024 * 1024
+    dismissed: frozenset[str] = frozenset()  # suggestions turned down: never again
 
 
 @dataclass(frozen=True)

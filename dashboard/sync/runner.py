@@ -22,7 +22,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 
 from dashboard.db import read_session, write_session
-from dashboard.models import Company, Lead, LeadAddress, Mailbox, SyncRun, User, UserAddress, utcnow
+from dashboard.models import (
+    Company,
+    Lead,
+    LeadAddress,
+    Mailbox,
+    SyncRun,
+    User,
+    UserAddress,
+    utcnow,
+)
 from dashboard.security import SecretBox
 from dashboard.sync.engine import FolderReport, HardStop, MailboxJob, StepCounter, sync_mailbox
 from dashboard.sync.imap_client import ErrorCode, ImapError, ServerSettings

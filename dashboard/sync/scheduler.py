@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from dashboard.db import write_session
 from dashboard.models import Company, LoginFailure, Mailbox, utcnow
+from dashboard.security import secret_box
 from dashboard.sync.runner import RunOptions, due_mailbox_ids, run_round
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def run_options(app: Flask) -> RunOptions:
 def sync_round(app: Flask) -> None:
     """One scheduled round over the due mailboxes; a "sync now" pressed meanwhile runs next."""
     engine = app.extensions["leadsync.engine"]
-    results = run_round(engine, app.extensions["leadsync.secrets"], run_options(app))
+    results = run_round(engine, secret_box(app), run_options(app))
     for result in results:
         log.info(
             "synced %s: %s%s",

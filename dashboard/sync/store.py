@@ -9,11 +9,12 @@ No Flask here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlmodel import Session
 
 from dashboard.models import (
@@ -72,6 +73,28 @@ class BatchResult:
     sighted: int = 0  # already known emails seen again here
     leads_created: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+
+
+STATS_SQL = text("""
+UPDATE lead SET
+  email_count = (SELECT count(*) FROM emaillead el WHERE el.lead_id = lead.id),
+  first_contact_at = (SELECT min(e.date) FROM email e JOIN emaillead el ON el.email_id = e.id
+                      WHERE el.lead_id = lead.id),
+  last_contact_at = (SELECT max(e.date) FROM email e JOIN emaillead el ON el.email_id = e.id
+                     WHERE el.lead_id = lead.id),
+  last_direction = (SELECT e.direction FROM email e JOIN emaillead el ON el.email_id = e.id
+                    WHERE el.lead_id = lead.id ORDER BY e.date DESC, e.id DESC LIMIT 1),
+  last_contact_user_id = (SELECT e.user_id FROM email e JOIN emaillead el ON el.email_id = e.id
+                          WHERE el.lead_id = lead.id ORDER BY e.date DESC, e.id DESC LIMIT 1)
+WHERE lead.id IN (SELECT value FROM json_each(:ids))
+""")
+
+
+def refresh_stats(session: Session, lead_ids: Iterable[int]) -> None:
+    """Recompute the email summaries (count, first/last contact, direction) of some leads."""
+    ids = sorted(set(lead_ids))
+    if ids:
+        session.execute(STATS_SQL, {"ids": json.dumps(ids)})
 
 
 def lead_ids_for(session: Session, addresses: Iterable[str]) -> dict[str, int]:
@@ -169,6 +192,17 @@ def thread_key_of(meta: MessageMeta, known: dict[str, str]) -> str:
     return next((known[r] for r in candidates if r in known), meta.message_id)
 
 
+ADOPT_SQL = text(
+    "UPDATE email SET thread_key = :key WHERE thread_key IN "
+    "(SELECT thread_key FROM email WHERE in_reply_to = :mid AND thread_key != :key)"
+)
+
+
+def adopt_replies(session: Session, message_id: str, thread: str) -> None:
+    """A parent stored after its replies pulls their thread into its own."""
+    session.execute(ADOPT_SQL, {"key": thread, "mid": message_id})
+
+
 def email_row(item: ToStore, thread_key: str, user_id: int) -> dict:
     """Column values of a new Email."""
     meta, sender = item.meta, item.meta.sender
@@ -230,6 +264,8 @@ def insert_new_emails(
         ).scalar_one()
         known[key] = email_id
         threads[item.meta.message_id] = thread
+        if not item.meta.gm_thrid:
+            adopt_replies(session, item.meta.message_id, thread)
         created += 1
         if item.meta.attachments:
             session.execute(
@@ -349,6 +385,15 @@ def commit_batch(
     result.stored = insert_new_emails(session, stored, emails, place.user_id)
     result.sighted = len({identity(i) for i in stored}) - result.stored if before else 0
     link_and_sight(session, stored, emails, leads, place)
+    refresh_stats(
+        session,
+        {
+            leads[canonical_address(a)]
+            for i in stored
+            for a in (*i.decision.lead_addresses, *i.decision.new_lead_addresses)
+            if canonical_address(a) in leads
+        },
+    )
     forget_skips(session, place, [i.meta.uid for i in stored])
     record_skips(session, skipped, place)
     for skip in skipped:

@@ -109,6 +109,9 @@ def upgrade() -> None:
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.add_column(sa.Column("signature", sa.String(), nullable=False, server_default=""))
 
+    with op.batch_alter_table("email", schema=None) as batch_op:
+        batch_op.create_index("ix_email_in_reply_to", ["in_reply_to"], unique=False)
+
     # Full-text search over subject and body, accents folded ("sincronizacao" finds
     # "sincronização"). External content: the index stores no second copy of the text.
     for statement in FTS_SQL:
@@ -117,6 +120,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("email", schema=None) as batch_op:
+        batch_op.drop_index("ix_email_in_reply_to")
     for name in ("email_fts_ai", "email_fts_ad", "email_fts_au"):
         op.execute(f"DROP TRIGGER IF EXISTS {name}")
     op.execute("DROP TABLE IF EXISTS email_fts")

@@ -1,0 +1,119 @@
+"""An email's body as its own sandboxed document, and the iframe partial that shows it.
+
+Email markup never enters the HTMX-driven page: it is served here, sanitized, as a
+separate document with its own CSP (no scripts, no requests except images) and framed
+by a `sandbox` iframe. The CSP `sandbox` directive repeats the iframe's sandbox so the
+body stays inert even when its URL is opened directly in a tab.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlmodel import Session, select
+from werkzeug.wrappers import Response
+
+from dashboard.accounts import get_company
+from dashboard.bodies import body_document, has_remote_images, sanitize_html, text_to_html
+from dashboard.db import get_session
+from dashboard.models import Attachment, Email, PrivateThread, User
+from dashboard.visibility import can_read_body
+
+bp = Blueprint("email_body", __name__)
+
+SANDBOX = "sandbox allow-popups allow-popups-to-escape-sandbox"
+
+
+def body_visible(session: Session, user: User, email: Email) -> bool:
+    """May this user read the body? Private threads: only their owner; else company rules."""
+    private = session.get(PrivateThread, email.thread_key)
+    if private is not None:
+        return private.user_id == user.id
+    company = get_company(session)
+    return can_read_body(
+        session,
+        user_id=user.id,
+        email_id=email.id,
+        email_user_id=email.user_id,
+        visibility=company.visibility if company else "metadata",
+    )
+
+
+def body_policy(images: bool) -> str:
+    """The body document's CSP: nothing but our inline styles and (maybe remote) images."""
+    img_src = "'self' data: https: http:" if images else "'self' data:"
+    return (
+        f"default-src 'none'; img-src {img_src}; style-src 'unsafe-inline'; "
+        f"base-uri 'none'; form-action 'none'; frame-ancestors 'self'; {SANDBOX}"
+    )
+
+
+def readable_email(email_id: int) -> Email:
+    """The email, or 404 when missing and 403 when the viewer may not read its body."""
+    session = get_session()
+    email = session.get(Email, email_id) or abort(404)
+    if not body_visible(session, current_user, email):
+        abort(403)
+    return email
+
+
+def inline_image_urls(session: Session, email_id: int) -> dict[str, str]:
+    """Content-ID -> app URL of each image attachment a cid: reference may point at.
+
+    The URL is the on-demand download route for now (it fetches from the mail server);
+    a cached inline-image route can replace it without touching the sanitizer.
+    """
+    rows = session.exec(
+        select(Attachment).where(
+            Attachment.email_id == email_id, Attachment.content_id.is_not(None)
+        )
+    )
+    return {
+        item.content_id: url_for("emails.attachment", attachment_id=item.id)
+        for item in rows
+        if item.content_id and item.content_type.lower().startswith("image/")
+    }
+
+
+def inner_html(email: Email, images: bool) -> str:
+    """The sanitized HTML part, or the plain-text part made into HTML."""
+    if email.body_html.strip():
+        inline = inline_image_urls(get_session(), email.id)
+        return sanitize_html(email.body_html, allow_remote_images=images, inline_images=inline)
+    return text_to_html(email.body_text, summary=_("Show quoted text"))
+
+
+def wants_images() -> bool:
+    """True when this request asked for remote images (images=1)."""
+    return request.args.get("images") == "1"
+
+
+@bp.get("/emails/<int:email_id>/body")
+@login_required
+def body(email_id: int) -> Response:
+    """The body document the iframe loads."""
+    email = readable_email(email_id)
+    images = wants_images()
+    response = Response(body_document(inner_html(email, images)), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = body_policy(images)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/emails/<int:email_id>/frame")
+@login_required
+def frame(email_id: int) -> str:
+    """The iframe partial alone, for "Show images" to swap in."""
+    return render_template(
+        "emails/_body_frame.html", email=readable_email(email_id), images=wants_images()
+    )
+
+
+@bp.app_template_global()
+def remote_images_blocked(email: Email, images: bool) -> bool:
+    """For the partial: does this body have remote images the reader has not allowed yet?"""
+    return not images and bool(email.body_html) and has_remote_images(email.body_html)

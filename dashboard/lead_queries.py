@@ -1,0 +1,203 @@
+"""Read queries for the lead list: filters, search (names, addresses, email full text), keyset
+pages. The number of queries per page is fixed, whatever the number of rows shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select, text
+from sqlmodel import Session
+
+from dashboard.models import Email, Lead, LeadAddress, Mailbox, PrivateThread, Sighting, User
+from dashboard.text import fold, fts_query
+
+PAGE_SIZE = 50
+SORTS = {
+    "last_contact": (Lead.last_contact_at, True),
+    "name": (Lead.name, False),
+    "created": (Lead.created_at, True),
+}
+
+
+@dataclass
+class LeadFilters:
+    """What the list shows, as read from the URL."""
+
+    q: str = ""
+    owner_id: int | None = None  # "meus leads"
+    status: str = ""  # "" | awaiting | reply
+    source: str = ""  # "" | sync | manual
+    sort: str = "last_contact"
+    after: str = ""  # keyset cursor: "<value>|<id>"
+
+
+@dataclass
+class LeadRow:
+    """One line of the list."""
+
+    lead: Lead
+    addresses: list[str] = field(default_factory=list)
+    owner: str = ""
+    last_rep: str = ""
+    badge: str = ""  # "" | awaiting | reply
+
+
+def badge(lead: Lead, now: datetime, stale_days: int) -> str:
+    """ "aguardando resposta" when our last email waits N days; "responder" when theirs waits."""
+    if lead.last_direction == "in":
+        return "reply"
+    if (
+        lead.last_direction == "out"
+        and lead.last_contact_at
+        and lead.last_contact_at < now - timedelta(days=stale_days)
+    ):
+        return "awaiting"
+    return ""
+
+
+def visible_email_ids(viewer_id: int, visibility: str, match: str | None):  # type: ignore[no-untyped-def]
+    """Email ids whose searchable text the viewer may see, matching an FTS query."""
+    own = or_(
+        Email.user_id == viewer_id,
+        exists(
+            select(Sighting.id)
+            .join(Mailbox, Mailbox.id == Sighting.mailbox_id)
+            .where(Sighting.email_id == Email.id, Mailbox.user_id == viewer_id)
+        ),
+    )
+    private = exists(
+        select(PrivateThread.thread_key).where(
+            PrivateThread.thread_key == Email.thread_key, PrivateThread.user_id != viewer_id
+        )
+    )
+    fts = text("SELECT rowid FROM email_fts WHERE email_fts MATCH :m")
+    full = select(Email.id).where(Email.id.in_(fts.bindparams(m=match)), own)
+    if visibility == "metadata":
+        return full
+    others_query = fts_query_for_others(match, visibility)
+    others = select(Email.id).where(
+        Email.id.in_(
+            text("SELECT rowid FROM email_fts WHERE email_fts MATCH :o").bindparams(o=others_query)
+        ),
+        ~private,
+    )
+    return full.union(others)
+
+
+def fts_query_for_others(match: str, visibility: str) -> str:
+    """Teammates' mail is searched by subject only when bodies are hidden from the viewer."""
+    return match if visibility == "all" else f"subject : ({match})"
+
+
+def search_condition(q: str, viewer_id: int, visibility: str):  # type: ignore[no-untyped-def]
+    """Leads whose name, company or address contains `q`, or whose visible emails match it."""
+    folded = fold(q).strip()
+    by_fields = Lead.search_text.like(f"%{folded}%")
+    match = fts_query(q)
+    if match is None:
+        return by_fields
+    from dashboard.models import EmailLead
+
+    in_emails = Lead.id.in_(
+        select(EmailLead.lead_id).where(
+            EmailLead.email_id.in_(visible_email_ids(viewer_id, visibility, match))
+        )
+    )
+    return or_(by_fields, in_emails)
+
+
+def keyset(sort: str, after: str):  # type: ignore[no-untyped-def]
+    """The WHERE clause that starts a page after the given (value, id)."""
+    column, descending = SORTS[sort]
+    value, _, last_id = after.rpartition("|")
+    if not last_id.isdigit():
+        return None
+    parsed = parse_sort_value(sort, value)
+    if parsed is None:  # leads without a value sort last
+        return and_(column.is_(None), Lead.id < int(last_id)) if descending else None
+    if descending:
+        return or_(
+            column < parsed, and_(column == parsed, Lead.id < int(last_id)), column.is_(None)
+        )
+    return or_(column > parsed, and_(column == parsed, Lead.id > int(last_id)))
+
+
+def parse_sort_value(sort: str, value: str):  # type: ignore[no-untyped-def]
+    """The cursor's value in the sort column's type."""
+    if value == "":
+        return None
+    if sort == "name":
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def cursor_of(lead: Lead, sort: str) -> str:
+    """The keyset cursor after this lead."""
+    value = getattr(lead, SORTS[sort][0].key)
+    shown = value.isoformat() if isinstance(value, datetime) else (value or "")
+    return f"{shown}|{lead.id}"
+
+
+def list_leads(
+    session: Session,
+    filters: LeadFilters,
+    *,
+    viewer_id: int,
+    visibility: str,
+    stale_days: int,
+    now: datetime,
+) -> tuple[list[LeadRow], str | None]:
+    """One page of leads and the cursor of the next page (None on the last page)."""
+    column, descending = SORTS.get(filters.sort, SORTS["last_contact"])
+    query = select(Lead).where(Lead.state == "active")
+    if filters.owner_id:
+        query = query.where(Lead.owner_id == filters.owner_id)
+    if filters.source in ("sync", "manual"):
+        query = query.where(Lead.source == filters.source)
+    if filters.status == "reply":
+        query = query.where(Lead.last_direction == "in")
+    elif filters.status == "awaiting":
+        query = query.where(
+            Lead.last_direction == "out", Lead.last_contact_at < now - timedelta(days=stale_days)
+        )
+    if filters.q.strip():
+        query = query.where(search_condition(filters.q, viewer_id, visibility))
+    if filters.after and (start := keyset(filters.sort, filters.after)) is not None:
+        query = query.where(start)
+    order = (column.desc().nulls_last(), Lead.id.desc()) if descending else (column, Lead.id)
+    leads = list(session.scalars(query.order_by(*order).limit(PAGE_SIZE + 1)))
+    more = len(leads) > PAGE_SIZE
+    leads = leads[:PAGE_SIZE]
+    rows = decorate(session, leads, now, stale_days)
+    return rows, cursor_of(
+        leads[-1], filters.sort if filters.sort in SORTS else "last_contact"
+    ) if more else None
+
+
+def decorate(session: Session, leads: list[Lead], now: datetime, stale_days: int) -> list[LeadRow]:
+    """Addresses and user names for a page of leads: two queries, however many rows."""
+    ids = [lead.id for lead in leads]
+    addresses: dict[int, list[str]] = {}
+    for lead_id, address in session.execute(
+        select(LeadAddress.lead_id, LeadAddress.address)
+        .where(LeadAddress.lead_id.in_(ids))
+        .order_by(LeadAddress.id)
+    ):
+        addresses.setdefault(lead_id, []).append(address)
+    user_ids = {u for lead in leads for u in (lead.owner_id, lead.last_contact_user_id) if u}
+    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all())
+    return [
+        LeadRow(
+            lead,
+            addresses.get(lead.id, []),
+            names.get(lead.owner_id, ""),
+            names.get(lead.last_contact_user_id, ""),
+            badge(lead, now, stale_days),
+        )
+        for lead in leads
+    ]
