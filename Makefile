@@ -45,7 +45,7 @@ install-test: $(VENV)/.installed-test
 translations: $(MO_FILES)
 
 %.mo: %.po | $(VENV)/.installed
-	$(BIN)/pybabel compile -q -i $< -o $@
+	$(BIN)/pybabel compile -i $< -o $@
 
 # Refresh the catalogs after changing UI text: extract, then merge into every language.
 extract: install
