@@ -123,13 +123,13 @@ def toggle_active(user_id: int) -> Response:
         except accounts.AccountError as error:
             flash(str(error), "error")
         else:
+            action = "user.activate" if user.active else "user.deactivate"
+            audit.record(db, current_user, action, {"user": user.email})
             db.commit()
-            message = (
-                _("%(name)s can log in again.")
-                if user.active
-                else _("%(name)s was deactivated and logged out.")
-            )
-            flash(message % {"name": user.name}, "success")
+            if user.active:
+                flash(_("%(name)s can log in again.", name=user.name), "success")
+            else:
+                flash(_("%(name)s was deactivated and logged out.", name=user.name), "success")
     return redirect(url_for("users.edit", user_id=user.id))
 
 

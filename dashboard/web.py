@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, format_decimal, get_locale
 from flask_login import current_user, login_fresh
 from werkzeug.wrappers import Response
 
@@ -135,6 +135,7 @@ def template_globals() -> dict[str, Any]:
     """Helpers every template can use."""
     return {
         "format_datetime": format_datetime,
+        "format_decimal": format_decimal,
         "get_locale": get_locale,
         "nav_active": g.get("nav_active"),
         "has_endpoint": lambda name: name in current_app.view_functions,

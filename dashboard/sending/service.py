@@ -201,7 +201,7 @@ def email_values(session: Session, outgoing: OutgoingEmail, prepared: Prepared) 
     return {
         "message_id": outgoing.message_id, "sender": prepared.from_addr.lower(),
         "thread_key": thread_key_for(session, outgoing),
-        "subject": str(prepared.message["Subject"]), "date": outgoing.sent_at,
+        "subject": str(prepared.message["Subject"]), "date": prepared.message["Date"].datetime,
         "from_name": prepared.from_name, "to_addrs": outgoing.to_addrs,
         "cc_addrs": outgoing.cc_addrs, "bcc_addrs": outgoing.bcc_addrs,
         "in_reply_to": outgoing.in_reply_to, "references": outgoing.references,
@@ -239,11 +239,8 @@ def record_sent(
     """Mark sent and store the Email; recipients refused among accepted ones are noted."""
     with write_session(engine) as session:
         outgoing = session.get(OutgoingEmail, outgoing_id)
-        outgoing.state, outgoing.sent_at, outgoing.attempts = (
-            "sent",
-            utcnow(),
-            outgoing.attempts + 1,
-        )
+        outgoing.state, outgoing.sent_at = "sent", utcnow()
+        outgoing.attempts += 1
         outgoing.error_code = smtp_client.SendErrorCode.RELAY_REFUSED.value if refused else None
         outgoing.error_detail = "; ".join(f"{a} ({r})" for a, r in refused.items())
         outgoing.email_id = store_email(session, outgoing, prepared)
@@ -254,7 +251,8 @@ def record_failure(engine: Engine, outgoing_id: int, code: str, detail: str) -> 
     """Keep the email as a failed draft with the reason (nothing the rep wrote changes)."""
     with write_session(engine) as session:
         outgoing = session.get(OutgoingEmail, outgoing_id)
-        outgoing.state, outgoing.attempts = "failed", outgoing.attempts + 1
+        outgoing.state = "failed"
+        outgoing.attempts += 1
         outgoing.error_code, outgoing.error_detail = code, detail[:2000]
         session.add(outgoing)
 
