@@ -83,7 +83,7 @@ def test_newcomer_sets_up_adds_a_rep_and_the_rep_sees_only_their_settings(
     expect(page).to_have_url(f"{base}/")
     expect(page.locator(".usermenu .username")).to_have_text("Rui Rep")
 
-    page.locator(".mainnav a").first.click()
+    page.locator(".mainnav a[href='/settings/']").click()
     expect(page).to_have_url(f"{base}/settings/profile")
     panel = page.locator("nav.sidepanel")
     expect(panel.locator("a[href='/settings/profile']")).to_have_count(1)
