@@ -116,3 +116,63 @@ def test_run_honours_leadsync_port(start_server):
     assert server.wait_until_serving().status == 302
     assert f":{port}" in server.output()
     assert server.stop() == 0
+
+
+def test_the_scheduler_in_run_py_syncs_a_connected_mailbox_on_its_own(
+    start_server, tmp_path, dovecot_server, mailbox_user
+):  # type: ignore[no-untyped-def]
+    """No button, no CLI: the scheduler started by run.py syncs at start-up."""
+    from email.message import EmailMessage
+
+    from dashboard import create_app
+    from tests import factories
+    from tests.mailbox_helpers import connect_form
+
+    instance = tmp_path / "instance"
+    app = create_app({"INSTANCE_PATH": str(instance), "IMAP_CA_FILE": dovecot_server.ca_file})
+    factories.setup_company(app.extensions["leadsync.engine"])
+    factories.make_user(app.extensions["leadsync.engine"], email=mailbox_user.address)
+    form = connect_form(mailbox_user)
+    cli = app.test_cli_runner().invoke(
+        args=[
+            "accounts",
+            "add",
+            "--owner",
+            mailbox_user.address,
+            "--provider",
+            "other",
+            "--address",
+            mailbox_user.address,
+            "--host",
+            form["imap_host"],
+            "--port",
+            str(form["imap_port"]),
+            "--security",
+            "tls",
+            "--password-stdin",
+        ],
+        input=mailbox_user.password + "\n",
+    )
+    assert cli.exit_code == 0, cli.output
+    app.extensions["leadsync.engine"].dispose()
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = (
+        mailbox_user.address,
+        "prospect@client.test",
+        "Proposta",
+    )
+    message["Message-ID"] = "<run-py-test@acme.test>"
+    message.set_content("Olá")
+    mailbox_user.append("[Gmail]/E-mails enviados", message.as_bytes())
+
+    port = free_port()
+    server = start_server(
+        ["--port", str(port)], port, {"LEADSYNC_IMAP_CA_FILE": dovecot_server.ca_file}
+    )
+    server.wait_until_serving()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "synced " + mailbox_user.address not in server.output():
+        time.sleep(0.2)
+    assert server.stop() == 0
+    assert f"synced {mailbox_user.address}: " in server.output(), server.output()
+    assert "'stored': 1" in server.output()

@@ -94,8 +94,10 @@ def transient_delay(failures: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(failures - 1, 0)), timedelta(hours=1))
 
 
-def due_mailbox_ids(engine: Engine, now: datetime, address: str | None = None) -> list[int]:
-    """Connected mailboxes whose turn it is (all connected ones when an address is named)."""
+def due_mailbox_ids(
+    engine: Engine, now: datetime, address: str | None = None, pressed_only: bool = False
+) -> list[int]:
+    """Connected mailboxes whose turn it is: not backing off, or named, or "sync now" pressed."""
     with read_session(engine) as session:
         query = select(Mailbox).where(
             Mailbox.secret.is_not(None), Mailbox.status != "needs_reconnect"
@@ -103,7 +105,9 @@ def due_mailbox_ids(engine: Engine, now: datetime, address: str | None = None) -
         if address:
             query = query.where(Mailbox.address == address.strip().lower())
         boxes = session.scalars(query).all()
-        return [m.id for m in boxes if address or not m.next_sync_at or m.next_sync_at <= now]
+    if pressed_only:
+        return [m.id for m in boxes if m.next_sync_at and m.next_sync_at <= now]
+    return [m.id for m in boxes if address or not m.next_sync_at or m.next_sync_at <= now]
 
 
 def build_policy(session, company: Company) -> SyncPolicy:  # type: ignore[no-untyped-def]

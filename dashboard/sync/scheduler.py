@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_JOB = "housekeeping"
 SYNC_JOB = "sync-round"
+MAX_FOLLOW_UPS = 3
 
 
 def prune_login_failures(app: Flask) -> int:
@@ -41,18 +42,22 @@ def run_options(app: Flask) -> RunOptions:
 
 
 def sync_round(app: Flask) -> None:
-    """One scheduled round over the due mailboxes; a "sync now" pressed meanwhile runs next."""
+    """One scheduled round over the due mailboxes.
+
+    "Sincronizar agora" pressed while this round runs cannot start a second instance of the
+    job (max_instances=1), so the round itself runs again for the mailboxes pressed meanwhile.
+    """
     engine = app.extensions["leadsync.engine"]
-    results = run_round(engine, secret_box(app), run_options(app))
-    for result in results:
-        log.info(
-            "synced %s: %s%s",
-            result.address,
-            result.totals(),
-            f" error={result.error_code}" if result.error_code else "",
-        )
-    if due_mailbox_ids(engine, utcnow(), pressed_only=True):
-        wake(app)
+    for _attempt in range(MAX_FOLLOW_UPS + 1):
+        for result in run_round(engine, secret_box(app), run_options(app)):
+            log.info(
+                "synced %s: %s%s",
+                result.address,
+                result.totals(),
+                f" error={result.error_code}" if result.error_code else "",
+            )
+        if not due_mailbox_ids(engine, utcnow(), pressed_only=True):
+            return
 
 
 def wake(app: Flask) -> None:
