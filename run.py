@@ -11,6 +11,7 @@ import sys
 from waitress import create_server
 
 from dashboard import create_app
+from dashboard.sending.service import fail_interrupted
 from dashboard.sync.scheduler import start as start_scheduler
 
 log = logging.getLogger("leadsync")
@@ -39,6 +40,13 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app()
     server = create_server(app, host=args.host, port=args.port, threads=args.threads)
     stop_on_sigterm()
+    interrupted = fail_interrupted(app.extensions["leadsync.engine"])
+    if interrupted:
+        log.warning(
+            "%d smart email(s) were being sent when LeadSync stopped: marked failed "
+            "so their reps can check and retry",
+            interrupted,
+        )
     scheduler = start_scheduler(app)
     log.info(
         "LeadSync on http://%s:%s (instance %s)",
@@ -54,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         server.close()
         scheduler.shutdown(wait=True)
         log.info("scheduler stopped")
+        app.extensions["leadsync.send_queue"].shutdown()
 
 
 if __name__ == "__main__":

@@ -51,13 +51,54 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     register_commands(app)
     app.extensions["leadsync.scheduler"] = build_scheduler(app)  # started by run.py only
+    app.extensions["leadsync.send_queue"] = build_send_queue(app)
     return app
+
+
+def build_send_queue(app: Flask):  # type: ignore[no-untyped-def]
+    """The pool that delivers smart emails off the request thread."""
+    from dashboard.security import LiveSecretBox
+    from dashboard.sending.service import SendQueue
+
+    return SendQueue(
+        app.extensions["leadsync.engine"],
+        LiveSecretBox(app),
+        ca_file=app.config.get("IMAP_CA_FILE"),
+        public_url=app.config.get("PUBLIC_URL"),
+        secret_key=app.secret_key,
+    )
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach every feature's blueprint."""
-    from dashboard import auth, emails, home, leads, mailbox, settings, setup, sync_views, users
+    from dashboard import (
+        auth,
+        email_templates,
+        emails,
+        home,
+        leads,
+        mailbox,
+        settings,
+        setup,
+        smart,
+        sync_views,
+        tracking_views,
+        users,
+    )
 
-    modules = (auth, home, setup, settings, users, mailbox, sync_views, emails, leads)
+    modules = (
+        auth,
+        home,
+        setup,
+        settings,
+        users,
+        mailbox,
+        sync_views,
+        emails,
+        leads,
+        smart,
+        tracking_views,
+        email_templates,
+    )
     for module in modules:
         app.register_blueprint(module.bp)

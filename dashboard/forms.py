@@ -8,6 +8,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -57,6 +58,11 @@ class ProfileForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
     language = SelectField(_l("Language"), choices=list(LANGUAGE_NAMES.items()))
     timezone = SelectField(_l("Time zone"))
+    signature = TextAreaField(
+        _l("Signature"),
+        validators=[Length(max=2000)],
+        description=_l("Added to the end of the emails you send from LeadSync."),
+    )
 
 
 class ChangePasswordForm(NewPasswordMixin, FlaskForm):
@@ -195,3 +201,25 @@ class MergeForm(FlaskForm):
     other = StringField(
         _l("Address of the lead to merge into this one"), validators=[DataRequired(REQUIRED)]
     )
+
+
+class ComposeForm(FlaskForm):
+    to = StringField(_l("To"), validators=[DataRequired(REQUIRED)])
+    cc = StringField(_l("Cc"))
+    bcc = StringField(_l("Bcc"))
+    subject = StringField(_l("Subject"), validators=[Length(max=300)])
+    body = TextAreaField(
+        _l("Message"),
+        description=_l(
+            "Blank line = new paragraph; **bold**, *italic*; links become clickable. "
+            "Placeholders: {{ first_name }}, {{ company }}, {{ rep_name }}."
+        ),
+    )
+    template = SelectField(_l("Template"), coerce=int)
+    reply_to = HiddenField()
+
+
+class TemplateForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    subject = StringField(_l("Subject"), validators=[Length(max=300)])
+    body = TextAreaField(_l("Message"), validators=[DataRequired(REQUIRED)])

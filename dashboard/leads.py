@@ -13,8 +13,8 @@ from dashboard.accounts import AccountError, get_company
 from dashboard.db import get_session
 from dashboard.forms import ActionForm, LeadForm, MergeForm, show_error
 from dashboard.lead_queries import LeadFilters, badge, list_leads
-from dashboard.models import Lead, LeadAddress, PrivateThread, User, utcnow
-from dashboard.timeline import lead_threads
+from dashboard.models import Lead, LeadAddress, OutgoingEmail, PrivateThread, User, utcnow
+from dashboard.timeline import lead_threads, tracking_summary
 from dashboard.web import redirect_page, render_page
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
@@ -156,7 +156,24 @@ def show(lead_id: int) -> tuple[str, int]:
         badge=badge(lead, utcnow(), company.stale_days),
         action=ActionForm(),
         merge_form=MergeForm(formdata=None),
+        outgoing=recent_outgoing(db, lead.id),
     )
+
+
+def recent_outgoing(db, lead_id: int) -> list[OutgoingEmail]:  # type: ignore[no-untyped-def]
+    """The viewer's smart emails to this lead that are sending or failed (sent ones are on the
+    timeline)."""
+    query = (
+        select(OutgoingEmail)
+        .where(
+            OutgoingEmail.lead_id == lead_id,
+            OutgoingEmail.user_id == current_user.id,
+            OutgoingEmail.state != "sent",
+        )
+        .order_by(OutgoingEmail.id.desc())
+        .limit(10)
+    )
+    return list(db.scalars(query))
 
 
 @bp.get("/<int:lead_id>/threads")
@@ -177,6 +194,8 @@ def threads(lead_id: int) -> tuple[str, int]:
             lead=lead,
             thread=found[0],
             action=ActionForm(),
+            tracking=tracking_summary(db, [m.email.id for m in found[0].messages]),
+            now=utcnow(),
         )
     page = max(0, request.args.get("page", 0, type=int))
     found, more = lead_threads(

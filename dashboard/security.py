@@ -95,6 +95,21 @@ def secret_box(app: Flask | None = None) -> SecretBox:
     return app.extensions["leadsync.secrets"]
 
 
+class LiveSecretBox:
+    """A SecretBox stand-in for background threads: always the app's current keys."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def decrypt(self, token: bytes) -> str:
+        """Decrypt with the keys in force now."""
+        return secret_box(self.app).decrypt(token)
+
+    def encrypt(self, plaintext: str) -> bytes:
+        """Encrypt with the newest key in force now."""
+        return secret_box(self.app).encrypt(plaintext)
+
+
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Allow only logged-in admins; others get 403 (anonymous users go to login)."""
 

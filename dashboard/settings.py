@@ -71,6 +71,7 @@ def profile() -> tuple[str, int]:
         db = get_session()
         current_user.name = form.name.data.strip()
         current_user.language, current_user.timezone = form.language.data, form.timezone.data
+        current_user.signature = (form.signature.data or "").strip()
         db.add(current_user)
         db.commit()
         form.saved = _("Profile saved.")

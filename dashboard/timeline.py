@@ -182,3 +182,27 @@ def message_views(
         )
         for e in emails
     ]
+
+
+@dataclass
+class TrackingStats:
+    """How often a smart email was opened (or clicked), and when last."""
+
+    count: int
+    last: datetime
+
+
+def tracking_summary(session: Session, email_ids: list[int]) -> dict[int, dict[str, TrackingStats]]:
+    """Opens and clicks of the smart emails among these emails: one query."""
+    from dashboard.models import OutgoingEmail, TrackingEvent
+
+    rows = session.execute(
+        select(OutgoingEmail.email_id, TrackingEvent.kind, func.count(), func.max(TrackingEvent.at))
+        .join(TrackingEvent, TrackingEvent.outgoing_id == OutgoingEmail.id)
+        .where(OutgoingEmail.email_id.in_(email_ids))
+        .group_by(OutgoingEmail.email_id, TrackingEvent.kind)
+    )
+    summary: dict[int, dict[str, TrackingStats]] = {}
+    for email_id, kind, count, last in rows:
+        summary.setdefault(email_id, {})[kind] = TrackingStats(count, last)
+    return summary

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime, format_decimal, get_locale
+from flask_babel import format_datetime, format_decimal, format_timedelta, get_locale
 from flask_login import current_user, login_fresh
 from werkzeug.wrappers import Response
 
@@ -131,6 +131,13 @@ def mailbox_alert() -> Any:
     )
 
 
+def send_error_message(code: str | None) -> str:
+    """Why a smart email failed, in the viewer's language, and what to do."""
+    from dashboard.sending.messages import send_error_text
+
+    return send_error_text(code)
+
+
 def template_globals() -> dict[str, Any]:
     """Helpers every template can use."""
     return {
@@ -140,6 +147,8 @@ def template_globals() -> dict[str, Any]:
         "nav_active": g.get("nav_active"),
         "has_endpoint": lambda name: name in current_app.view_functions,
         "mailbox_alert": mailbox_alert,
+        "send_error_message": send_error_message,
+        "format_timedelta": format_timedelta,
     }
 
 

@@ -16,7 +16,7 @@ from dashboard.db import make_engine
 from dashboard.migrate import upgrade
 from tests import factories
 
-pytest_plugins = ["tests.servers.dovecot", "tests.servers.browser"]
+pytest_plugins = ["tests.servers.dovecot", "tests.servers.browser", "tests.servers.smtp"]
 
 
 class CSRFClient(FlaskClient):

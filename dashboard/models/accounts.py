@@ -26,6 +26,7 @@ class Company(SQLModel, table=True):
     import_days: int = 30
     interval_minutes: int = 5
     stale_days: int = 3  # "aguardando resposta" after this many days without an answer
+    tracking: bool = True  # smart emails: open pixel and click links (needs LEADSYNC_PUBLIC_URL)
 
 
 class User(SQLModel, table=True):

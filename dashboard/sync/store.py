@@ -24,6 +24,8 @@ from dashboard.models import (
     FolderCursor,
     Lead,
     LeadAddress,
+    Notification,
+    OutgoingEmail,
     Sighting,
     SkippedAddress,
     SkippedMessage,
@@ -353,6 +355,29 @@ def record_skips(session: Session, skips: list[ToSkip], place: BatchPlace) -> No
             )
 
 
+def notify_replies(session: Session, replies: list[ToStore]) -> None:
+    """Tell a rep when a lead answers one of their smart emails."""
+    parents = {i.meta.in_reply_to: i for i in replies}
+    if not parents:
+        return
+    rows = session.execute(
+        select(
+            OutgoingEmail.id, OutgoingEmail.user_id, OutgoingEmail.lead_id, OutgoingEmail.message_id
+        ).where(OutgoingEmail.message_id.in_(list(parents)))
+    )
+    for outgoing_id, user_id, lead_id, message_id in rows:
+        sender = parents[message_id].meta.sender
+        session.add(
+            Notification(
+                user_id=user_id,
+                kind="reply",
+                lead_id=lead_id,
+                outgoing_id=outgoing_id,
+                detail=sender.email if sender else "",
+            )
+        )
+
+
 def forget_skips(session: Session, place: BatchPlace, uids: list[int]) -> None:
     """Drop ledger rows of messages that are now stored (retroactive linking)."""
     if uids:
@@ -385,6 +410,7 @@ def commit_batch(
     result.stored = insert_new_emails(session, stored, emails, place.user_id)
     result.sighted = len({identity(i) for i in stored}) - result.stored if before else 0
     link_and_sight(session, stored, emails, leads, place)
+    notify_replies(session, [i for i in stored if not i.decision.outbound and i.meta.in_reply_to])
     refresh_stats(
         session,
         {

@@ -105,8 +105,15 @@ def upgrade() -> None:
             "ix_trackingevent_outgoing_kind", ["outgoing_id", "kind"], unique=False
         )
 
+    with op.batch_alter_table("company", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("tracking", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("company", schema=None) as batch_op:
+        batch_op.drop_column("tracking")
     with op.batch_alter_table("trackingevent", schema=None) as batch_op:
         batch_op.drop_index("ix_trackingevent_outgoing_kind")
 
