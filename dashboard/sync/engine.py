@@ -28,7 +28,14 @@ from dashboard.sync import imap_fetch as imap
 from dashboard.sync.imap_client import ServerSettings, connect
 from dashboard.sync.parse import MessageMeta, ParseError, decode_part, html_to_text, meta_from_fetch
 from dashboard.sync.rules import MessageFacts, SyncPolicy, canonical_address, decide
-from dashboard.sync.store import BatchPlace, ToSkip, ToStore, commit_batch, cursor_for
+from dashboard.sync.store import (
+    BatchPlace,
+    ToSkip,
+    ToStore,
+    commit_batch,
+    cursor_for,
+    forget_folder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -146,19 +153,25 @@ class FolderSync:
             cursor = cursor_for(session, self.job.mailbox_id, self.folder)
             reset = cursor.uidvalidity != status.uidvalidity
             rescan = self.job.rescan_since
+            resuming = not reset and cursor.done < cursor.total  # a windowed pass was cut short
             nothing_new = status.uidnext and status.uidnext <= cursor.last_uid + 1
-            if not reset and not rescan and nothing_new:
+            if not reset and not rescan and not resuming and nothing_new:
                 return []
-            if reset or rescan:
+            if reset or rescan or resuming:
                 since = rescan or self.job.import_since
-                uids = imap.search_since(self.client, since)
+                floor = cursor.last_uid if resuming and not rescan else 0
+                uids = [u for u in imap.search_since(self.client, since) if u > floor]
                 if reset:
+                    forget_folder(session, self.job.mailbox_id, self.folder, status.uidvalidity)
                     cursor.uidvalidity, cursor.last_uid = status.uidvalidity, 0
             else:
                 uids = imap.search_above(self.client, cursor.last_uid)
             if rescan and not reset:
                 cursor.last_uid = 0  # replays are harmless; the cursor catches up batch by batch
-            cursor.total, cursor.done = len(uids), 0
+            if not uids:  # nothing in the window: everything below UIDNEXT is accounted for
+                cursor.last_uid = max(cursor.last_uid, status.uidnext - 1)
+            done = cursor.done if resuming and not rescan else 0
+            cursor.total, cursor.done = done + len(uids), done
             cursor.highestmodseq, cursor.updated_at = status.highestmodseq, utcnow()
             session.add(cursor)
         return uids

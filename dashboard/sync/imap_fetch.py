@@ -81,7 +81,10 @@ def _addresses(values: tuple[Any, ...] | None) -> tuple[RawAddress, ...]:
 def _date(value: dt.datetime | bytes | None) -> bytes | None:
     """imapclient parses the envelope Date; turn it back into RFC 5322 bytes for parse.py."""
     if isinstance(value, dt.datetime):
-        return format_datetime(value).encode("ascii")
+        try:
+            return format_datetime(value).encode("ascii")
+        except (ValueError, OverflowError):  # e.g. a zone of +9999: fall back to the header
+            return None
     return value if isinstance(value, bytes) else None
 
 
@@ -128,8 +131,41 @@ def fetch_headers(
 ) -> list[RawFetch]:
     """The lean FETCH of a batch: envelope, structure, a few headers, size, date, flags."""
     items = LEAN_FETCH + (GMAIL_FETCH if gmail else [])
-    response = client.fetch(uids, items)
-    return [raw_fetch(uid, response[uid]) for uid in uids if uid in response]
+    try:
+        response = client.fetch(uids, items)
+    except (ValueError, OverflowError, TypeError):
+        # imapclient could not parse one message's answer (e.g. an absurd Date in the
+        # ENVELOPE): split the batch until the culprit is alone, then fetch it without ENVELOPE.
+        if len(uids) == 1:
+            return [without_envelope(client, uids[0])]
+        half = len(uids) // 2
+        return [
+            *fetch_headers(client, uids[:half], gmail=gmail),
+            *fetch_headers(client, uids[half:], gmail=gmail),
+        ]
+    return [safe_raw_fetch(uid, response[uid]) for uid in uids if uid in response]
+
+
+FALLBACK_FIELDS = "FROM TO CC BCC SUBJECT MESSAGE-ID IN-REPLY-TO REPLY-TO SENDER"
+
+
+def without_envelope(client: imapclient.IMAPClient, uid: int) -> RawFetch:
+    """One message fetched with its header fields instead of ENVELOPE (parse.py builds it)."""
+    items = [i for i in LEAN_FETCH if i != "ENVELOPE"]
+    items[-1] = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS} {FALLBACK_FIELDS})]"
+    try:
+        data = client.fetch([uid], items).get(uid, {})
+    except (ValueError, OverflowError, TypeError):
+        data = {}
+    return safe_raw_fetch(uid, data)
+
+
+def safe_raw_fetch(uid: int, data: dict[bytes, Any]) -> RawFetch:
+    """raw_fetch, or an empty RawFetch that parse.py turns into a "parse_error" skip."""
+    try:
+        return raw_fetch(uid, data)
+    except (ValueError, OverflowError, TypeError):
+        return RawFetch(uid, None, None, b"", 0, None)
 
 
 def fetch_sections(

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from dashboard.db import read_session, write_session
 from dashboard.models import (
@@ -27,6 +27,7 @@ from dashboard.models import (
     Lead,
     LeadAddress,
     Mailbox,
+    SyncLease,
     SyncRun,
     User,
     UserAddress,
@@ -37,7 +38,7 @@ from dashboard.sync.engine import FolderReport, HardStop, MailboxJob, StepCounte
 from dashboard.sync.imap_client import ErrorCode, ImapError, ServerSettings
 from dashboard.sync.imap_fetch import is_gmail
 from dashboard.sync.rules import CompanyIdentity, NeverLogList, SyncPolicy, canonical_address
-from dashboard.sync.store import release_lease, take_lease
+from dashboard.sync.store import lease_holder, release_lease, take_lease
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +164,44 @@ def load_job(session, mailbox: Mailbox, box: SecretBox, options: RunOptions) -> 
     )
 
 
+def holder_is_dead(holder: str) -> bool:
+    """True when a lease holder ("host:pid:token") is a process of this host that is gone."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def start_run(
     engine: Engine, mailbox_id: int, box: SecretBox, options: RunOptions
 ) -> tuple[MailboxJob, int] | None:
     """Take the lease, mark the mailbox syncing and open its history row; None if busy."""
     with write_session(engine) as session:
         if not take_lease(session, mailbox_id, options.holder, LEASE_SECONDS):
-            return None
+            dead = lease_holder(session, mailbox_id)
+            if not (dead and holder_is_dead(dead)):
+                return None
+            log.warning("taking over the lease of %s, a process that no longer exists", dead)
+            session.execute(
+                update(SyncLease)
+                .where(SyncLease.mailbox_id == mailbox_id, SyncLease.holder == dead)
+                .values(
+                    holder=options.holder,
+                    expires_at=utcnow() + timedelta(seconds=LEASE_SECONDS),
+                )
+            )
+        session.execute(  # runs of a killed process never finished: say so in the history
+            update(SyncRun)
+            .where(SyncRun.mailbox_id == mailbox_id, SyncRun.seconds.is_(None))
+            .values(seconds=0.0, error_code="interrupted")
+        )
         mailbox = session.get(Mailbox, mailbox_id)
         job = load_job(session, mailbox, box, options)
         mailbox.status = "syncing"

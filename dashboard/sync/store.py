@@ -129,6 +129,35 @@ def create_leads(
     return created
 
 
+RELINKABLE = ("no_lead", "automated")  # reasons a lead appearing later overturns
+
+
+def forget_folder(session: Session, mailbox_id: int, folder: str, uidvalidity: int) -> None:
+    """Drop sightings and ledger rows of a folder's dead UIDVALIDITY (its UIDs mean nothing now)."""
+    for model in (Sighting, SkippedMessage):
+        session.execute(
+            delete(model).where(
+                model.mailbox_id == mailbox_id,
+                model.folder == folder,
+                model.uidvalidity != uidvalidity,
+            )
+        )
+
+
+def claimed(session: Session, addresses: Iterable[str]) -> bool:
+    """True when a (not dismissed) lead already has one of these addresses."""
+    wanted = {canonical_address(a) for a in addresses} - {""}
+    if not wanted:
+        return False
+    row = session.execute(
+        select(LeadAddress.id)
+        .join(Lead)
+        .where(LeadAddress.address.in_(wanted), Lead.state != "dismissed")
+        .limit(1)
+    ).first()
+    return row is not None
+
+
 def mark_relink(session: Session, addresses: Iterable[str]) -> int:
     """Flag "no lead" skips involving these addresses: the next round fetches and links them."""
     wanted = list({canonical_address(a) for a in addresses} - {""})
@@ -137,7 +166,7 @@ def mark_relink(session: Session, addresses: Iterable[str]) -> int:
     ids = select(SkippedAddress.skipped_id).where(SkippedAddress.address.in_(wanted))
     result = session.execute(
         update(SkippedMessage)
-        .where(SkippedMessage.id.in_(ids), SkippedMessage.reason == "no_lead")
+        .where(SkippedMessage.id.in_(ids), SkippedMessage.reason.in_(RELINKABLE))
         .values(relink=True)
     )
     return result.rowcount or 0
@@ -338,7 +367,9 @@ def record_skips(session: Session, skips: list[ToSkip], place: BatchPlace) -> No
             "date": meta.date if meta else None,
             "subject": meta.subject if meta else "",
             "sender": meta.sender.email if meta and meta.sender else "",
-            "relink": False,
+            # A lead created since this batch was classified (another mailbox, another lane)
+            # already ran mark_relink: flag the row now or it is never linked.
+            "relink": skip.reason in RELINKABLE and claimed(session, skip.outsiders),
             "created_at": utcnow(),
         }
         skipped_id = session.execute(
