@@ -234,6 +234,23 @@ def adopt_replies(session: Session, message_id: str, thread: str) -> None:
     session.execute(ADOPT_SQL, {"key": thread, "mid": message_id})
 
 
+def adopt_gmail_thread(session: Session, email_id: int, meta: MessageMeta) -> None:
+    """An email stored without Gmail's ids (a smart email, or a copy from another server)
+    takes them when Gmail shows it, and its thread joins Gmail's thread."""
+    old = session.scalar(
+        select(Email.thread_key).where(Email.id == email_id, Email.gm_thrid.is_(None))
+    )
+    if old is None:
+        return
+    new = f"gm:{meta.gm_thrid}"
+    session.execute(
+        update(Email)
+        .where(Email.id == email_id)
+        .values(gm_thrid=meta.gm_thrid, gm_msgid=meta.gm_msgid)
+    )
+    session.execute(update(Email).where(Email.thread_key == old).values(thread_key=new))
+
+
 def email_row(item: ToStore, thread_key: str, user_id: int) -> dict:
     """Column values of a new Email."""
     meta, sender = item.meta, item.meta.sender
@@ -288,6 +305,8 @@ def insert_new_emails(
     for item in batch:
         key = identity(item)
         if key in known:
+            if item.meta.gm_thrid:
+                adopt_gmail_thread(session, known[key], item.meta)
             continue
         thread = thread_key_of(item.meta, threads)
         email_id = session.execute(

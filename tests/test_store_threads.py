@@ -1,0 +1,154 @@
+"""Threads in the store, with plain parsed data (Gmail's thread ids cannot come from Dovecot)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from dashboard.db import read_session, write_session
+from dashboard.models import Email, Lead, LeadAddress, Mailbox
+from dashboard.sync.parse import Address, MessageMeta
+from dashboard.sync.rules import Decision
+from dashboard.sync.store import BatchPlace, ToStore, commit_batch
+
+
+def meta(
+    uid: int,
+    message_id: str,
+    *,
+    sender: str,
+    to: str,
+    in_reply_to: str | None = None,
+    gm_thrid: int | None = None,
+) -> MessageMeta:
+    """A parsed message as the engine hands it to the store."""
+    return MessageMeta(
+        uid=uid,
+        message_id=message_id,
+        synthetic_id=False,
+        subject="Proposta",
+        date=datetime(2026, 1, uid, tzinfo=UTC),
+        from_=(Address("", sender),),
+        to=(Address("", to),),
+        cc=(),
+        bcc=(),
+        reply_to=(),
+        in_reply_to=in_reply_to,
+        references=(in_reply_to,) if in_reply_to else (),
+        size=100,
+        flags=(),
+        text_part=None,
+        html_part=None,
+        attachments=(),
+        automated=False,
+        gm_msgid=gm_thrid and gm_thrid + uid,
+        gm_thrid=gm_thrid,
+        problems=(),
+    )
+
+
+def store(engine, mailbox_id: int, user_id: int, *metas: MessageMeta, outbound: bool) -> None:  # type: ignore[no-untyped-def]
+    """Commit one batch linking every message to the lead at lead@client.test."""
+    decision = Decision(True, None, outbound, ("lead@client.test",))
+    with write_session(engine) as session:
+        commit_batch(
+            session,
+            BatchPlace(mailbox_id, user_id, "INBOX", 1),
+            [ToStore(m, decision) for m in metas],
+            [],
+            last_uid=max(m.uid for m in metas),
+            lead_state="active",
+        )
+
+
+def test_a_smart_email_joins_gmails_thread_when_gmail_shows_its_copy(engine, rep) -> None:  # type: ignore[no-untyped-def]
+    with write_session(engine) as session:
+        lead = Lead(name="Lead")
+        session.add(lead)
+        session.flush()
+        session.add(LeadAddress(lead_id=lead.id, address="lead@client.test"))
+        box = Mailbox(
+            user_id=rep.id,
+            provider="gmail",
+            address=rep.email,
+            username=rep.email,
+            imap_host="imap.gmail.com",
+            imap_port=993,
+            imap_security="tls",
+        )
+        session.add(box)
+        session.flush()
+        session.add(
+            Email(
+                message_id="<smart@acme.test>",
+                sender=rep.email,
+                thread_key="<smart@acme.test>",
+                subject="Proposta",
+                date=datetime(2026, 1, 1, tzinfo=UTC),
+                direction="out",
+                origin="smart",
+                user_id=rep.id,
+            )
+        )
+    store(
+        engine,
+        box.id,
+        rep.id,
+        meta(2, "<smart@acme.test>", sender=rep.email, to="lead@client.test", gm_thrid=77),
+        outbound=True,
+    )
+    store(
+        engine,
+        box.id,
+        rep.id,
+        meta(
+            3,
+            "<reply@client.test>",
+            sender="lead@client.test",
+            to=rep.email,
+            in_reply_to="<smart@acme.test>",
+            gm_thrid=77,
+        ),
+        outbound=False,
+    )
+    with read_session(engine) as session:
+        keys = dict(session.execute(select(Email.message_id, Email.thread_key)).all())
+        count = len(session.scalars(select(Email.id)).all())
+    assert count == 2  # the Gmail copy is the same email, not a second one
+    assert keys == {"<smart@acme.test>": "gm:77", "<reply@client.test>": "gm:77"}
+
+
+def test_a_parent_stored_after_its_reply_pulls_the_reply_into_its_thread(engine, rep) -> None:  # type: ignore[no-untyped-def]
+    with write_session(engine) as session:
+        lead = Lead(name="Lead")
+        session.add(lead)
+        session.flush()
+        session.add(LeadAddress(lead_id=lead.id, address="lead@client.test"))
+        box = Mailbox(
+            user_id=rep.id,
+            provider="other",
+            address=rep.email,
+            username=rep.email,
+            imap_host="127.0.0.1",
+            imap_port=993,
+            imap_security="tls",
+        )
+        session.add(box)
+    store(
+        engine,
+        box.id,
+        rep.id,
+        meta(2, "<child@x>", sender="lead@client.test", to=rep.email, in_reply_to="<root@x>"),
+        outbound=False,
+    )
+    store(
+        engine,
+        box.id,
+        rep.id,
+        meta(3, "<root@x>", sender=rep.email, to="lead@client.test"),
+        outbound=True,
+    )
+    with read_session(engine) as session:
+        keys = set(session.scalars(select(Email.thread_key)).all())
+    assert keys == {"<root@x>"}
