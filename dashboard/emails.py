@@ -42,7 +42,9 @@ def attachment(attachment_id: int) -> Response | tuple[str, int]:
     item = db.get(Attachment, attachment_id) or abort(404)
     email = db.get(Email, item.email_id) or abort(404)
     visibility = get_company(db).visibility
-    if not can_read_body(
+    from dashboard.email_body import body_visible
+
+    if not body_visible(db, current_user, email) or not can_read_body(
         db,
         user_id=current_user.id,
         email_id=email.id,

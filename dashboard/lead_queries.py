@@ -5,7 +5,7 @@ pages. The number of queries per page is fixed, whatever the number of rows show
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, exists, or_, select, text
 from sqlmodel import Session
@@ -94,7 +94,8 @@ def fts_query_for_others(match: str, visibility: str) -> str:
 def search_condition(q: str, viewer_id: int, visibility: str):  # type: ignore[no-untyped-def]
     """Leads whose name, company or address contains `q`, or whose visible emails match it."""
     folded = fold(q).strip()
-    by_fields = Lead.search_text.like(f"%{folded}%")
+    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    by_fields = Lead.search_text.like(f"%{escaped}%", escape="\\")
     match = fts_query(q)
     if match is None:
         return by_fields
@@ -112,7 +113,7 @@ def keyset(sort: str, after: str):  # type: ignore[no-untyped-def]
     """The WHERE clause that starts a page after the given (value, id)."""
     column, descending = SORTS[sort]
     value, _, last_id = after.rpartition("|")
-    if not last_id.isdigit():
+    if not last_id.isdigit() or len(last_id) > 18:
         return None
     parsed = parse_sort_value(sort, value)
     if parsed is None:  # leads without a value sort last
@@ -126,14 +127,15 @@ def keyset(sort: str, after: str):  # type: ignore[no-untyped-def]
 
 def parse_sort_value(sort: str, value: str):  # type: ignore[no-untyped-def]
     """The cursor's value in the sort column's type."""
-    if value == "":
-        return None
     if sort == "name":
         return value
+    if value == "":
+        return None
     try:
-        return datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def cursor_of(lead: Lead, sort: str) -> str:

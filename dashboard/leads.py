@@ -12,7 +12,7 @@ from dashboard import lead_service
 from dashboard.accounts import AccountError, get_company
 from dashboard.db import get_session
 from dashboard.forms import ActionForm, LeadForm, MergeForm, show_error
-from dashboard.lead_queries import LeadFilters, badge, list_leads
+from dashboard.lead_queries import SORTS, LeadFilters, badge, list_leads
 from dashboard.models import Lead, LeadAddress, OutgoingEmail, PrivateThread, User, utcnow
 from dashboard.timeline import lead_threads, tracking_summary
 from dashboard.web import redirect_page, render_page
@@ -29,7 +29,7 @@ def filters_from_request() -> LeadFilters:
         status=args.get("status", ""),
         owner_id=current_user.id if args.get("owner") == "me" else None,
         source=args.get("source", ""),
-        sort=args.get("sort", "last_contact"),
+        sort=args.get("sort") if args.get("sort") in SORTS else "last_contact",
         after=args.get("after", ""),
     )
 
@@ -275,11 +275,42 @@ def review() -> tuple[str, int]:
         )
     )
     visibility = get_company(db).visibility
+    from dashboard.models import Email, EmailLead
+    from dashboard.timeline import ThreadView, message_views, private_threads
+
+    ids = [lead.id for lead in suggested]
+    rows = db.execute(
+        select(EmailLead.lead_id, Email)
+        .join(Email, Email.id == EmailLead.email_id)
+        .where(EmailLead.lead_id.in_(ids))
+        .order_by(Email.date, Email.id)
+    ).all()
+    emails = [e for _, e in rows]
+    private = private_threads(db, list({e.thread_key for e in emails}))
+    views = {v.email.id: v for v in message_views(db, emails, current_user.id, visibility, private)}
+    grouped = {}
+    for lead_id, e in rows:
+        grouped.setdefault(lead_id, {}).setdefault(e.thread_key, []).append(views[e.id])
     evidence = {
-        lead.id: lead_threads(db, lead.id, viewer_id=current_user.id, visibility=visibility)[0][:3]
+        lead.id: sorted(
+            (
+                ThreadView(
+                    k, len(m), m[-1].email.date, m, k in private, private.get(k) == current_user.id
+                )
+                for k, m in grouped.get(lead.id, {}).items()
+            ),
+            key=lambda t: t.last_date,
+            reverse=True,
+        )[:3]
         for lead in suggested
     }
-    addresses = {lead.id: lead_service.addresses_of(db, lead.id) for lead in suggested}
+    addresses = {}
+    for lead_id, address in db.execute(
+        select(LeadAddress.lead_id, LeadAddress.address)
+        .where(LeadAddress.lead_id.in_(ids))
+        .order_by(LeadAddress.id)
+    ):
+        addresses.setdefault(lead_id, []).append(address)
     return render_page(
         "leads/review.html",
         suggested=suggested,

@@ -36,6 +36,7 @@ class MessageView:
     access: str
     rep: str = ""
     attachments: list[Attachment] = field(default_factory=list)
+    own: bool = False
 
 
 @dataclass
@@ -54,6 +55,11 @@ class ThreadView:
         """The best access the viewer has to any email of the thread."""
         order = ("metadata", "subject", "full")
         return max((m.access for m in self.messages), key=order.index, default="metadata")
+
+    @property
+    def mine(self) -> bool:
+        """True when some email of the thread is the viewer's own mail."""
+        return any(m.own for m in self.messages)
 
     @property
     def subject(self) -> str:
@@ -179,6 +185,7 @@ def message_views(
             ),
             names.get(e.user_id, ""),
             files.get(e.id, []),
+            e.id in own or e.user_id == viewer_id,
         )
         for e in emails
     ]

@@ -24,7 +24,7 @@ def render_page(
     template: str, partial: str | None = None, status: int = 200, **context: Any
 ) -> tuple[str, int]:
     """Render the full page, or only its partial when HTMX asks for that piece."""
-    if partial and htmx and not htmx.boosted:
+    if partial and htmx and not htmx.boosted and not htmx.history_restore_request:
         return render_template(partial, **context), status
     return render_template(template, **context), status
 

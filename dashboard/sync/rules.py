@@ -185,7 +185,11 @@ def new_lead_candidates(
         return ()
     pool = outsiders if outbound else [a for a in outsiders if a == normalize_address(facts.sender)]
     return tuple(
-        a for a in pool if not looks_automated_address(a) and not policy.never_log.covers(a)
+        a
+        for a in pool
+        if not looks_automated_address(a)
+        and not policy.never_log.covers(a)
+        and canonical_address(a) not in policy.dismissed
     )
 
 

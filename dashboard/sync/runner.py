@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select, update
 from dashboard.db import read_session, write_session
 from dashboard.models import (
     Company,
+    DismissedAddress,
     Lead,
     LeadAddress,
     Mailbox,
@@ -119,6 +120,9 @@ def build_policy(session, company: Company) -> SyncPolicy:  # type: ignore[no-un
         NeverLogList.build(company.never_log),
         company.skip_internal,
         company.auto_create,
+        dismissed=frozenset(
+            canonical_address(a) for a in session.scalars(select(DismissedAddress.address))
+        ),
     )
 
 
