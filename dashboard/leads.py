@@ -184,7 +184,12 @@ def threads(lead_id: int) -> tuple[str, int]:
     key = request.args.get("key")
     if key:
         found, _more = lead_threads(
-            db, lead.id, viewer_id=current_user.id, visibility=visibility, keys=[key]
+            db,
+            lead.id,
+            viewer_id=current_user.id,
+            visibility=visibility,
+            keys=[key],
+            with_bodies=True,
         )
         if not found:
             abort(404)

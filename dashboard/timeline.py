@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from dashboard.models import Attachment, Email, EmailLead, Mailbox, PrivateThread, Sighting, User
@@ -50,7 +52,7 @@ class ThreadView:
     private: bool = False
     private_mine: bool = False
 
-    @property
+    @cached_property
     def access(self) -> str:
         """The best access the viewer has to any email of the thread."""
         order = ("metadata", "subject", "full")
@@ -61,13 +63,13 @@ class ThreadView:
         """True when some email of the thread is the viewer's own mail."""
         return any(m.own for m in self.messages)
 
-    @property
+    @cached_property
     def subject(self) -> str:
         """The subject of the thread's first email the viewer may read."""
         readable = [m for m in self.messages if m.access != "metadata"]
         return readable[0].email.subject if readable else ""
 
-    @property
+    @cached_property
     def participants(self) -> list[str]:
         """Addresses in the thread's readable emails."""
         seen: dict[str, None] = {}
@@ -115,23 +117,34 @@ def lead_threads(
     visibility: str,
     page: int = 0,
     keys: list[str] | None = None,
+    with_bodies: bool = False,
 ) -> tuple[list[ThreadView], bool]:
-    """The lead's threads (a page, or the given keys) with each message's access level."""
+    """The lead's threads (a page, or the given keys) with each message's access level.
+
+    The thread list needs no bodies or attachments: they load only for an expanded thread.
+    """
     if keys is None:
         heads, more = thread_page(session, lead_id, page)
     else:
         heads, more = [(k, 0, None) for k in keys], False
     wanted = [h[0] for h in heads]
-    emails = list(
-        session.scalars(
-            select(Email)
-            .join(EmailLead, EmailLead.email_id == Email.id)
-            .where(EmailLead.lead_id == lead_id, Email.thread_key.in_(wanted))
-            .order_by(Email.date, Email.id)
-        )
+    query = (
+        select(Email)
+        .join(EmailLead, EmailLead.email_id == Email.id)
+        .where(EmailLead.lead_id == lead_id, Email.thread_key.in_(wanted))
+        .order_by(Email.date, Email.id)
     )
+    if not with_bodies:
+        query = query.options(
+            defer(Email.body_text),
+            defer(Email.body_html),
+            defer(Email.problems),
+            defer(Email.references),
+            defer(Email.bcc_addrs),
+        )
+    emails = list(session.scalars(query))
     private = private_threads(session, wanted)
-    views = message_views(session, emails, viewer_id, visibility, private)
+    views = message_views(session, emails, viewer_id, visibility, private, with_bodies)
     by_key: dict[str, list[MessageView]] = {k: [] for k in wanted}
     for view in views:
         by_key[view.email.thread_key].append(view)
@@ -162,9 +175,14 @@ def private_threads(session: Session, keys: list[str]) -> dict[str, int]:
 
 
 def message_views(
-    session: Session, emails: list[Email], viewer_id: int, visibility: str, private: dict[str, int]
+    session: Session,
+    emails: list[Email],
+    viewer_id: int,
+    visibility: str,
+    private: dict[str, int],
+    with_attachments: bool = True,
 ) -> list[MessageView]:
-    """Access level, rep name and attachments of each email, in three queries."""
+    """Access level, rep name and attachments of each email, in three queries at most."""
     ids = [e.id for e in emails]
     own = own_email_ids(session, viewer_id, ids)
     names = dict(
@@ -173,8 +191,9 @@ def message_views(
         ).all()
     )
     files: dict[int, list[Attachment]] = {}
-    for item in session.scalars(select(Attachment).where(Attachment.email_id.in_(ids))):
-        files.setdefault(item.email_id, []).append(item)
+    if with_attachments:
+        for item in session.scalars(select(Attachment).where(Attachment.email_id.in_(ids))):
+            files.setdefault(item.email_id, []).append(item)
     return [
         MessageView(
             e,

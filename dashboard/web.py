@@ -6,10 +6,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime, format_decimal, format_timedelta, get_locale
+from flask_babel import format_decimal, format_timedelta, get_locale
 from flask_login import current_user, login_fresh
 from werkzeug.wrappers import Response
 
+from dashboard.datetimes import format_datetime
 from dashboard.extensions import htmx
 
 CONTENT_SECURITY_POLICY = (
