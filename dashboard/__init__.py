@@ -73,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
     """Attach every feature's blueprint."""
     from dashboard import (
         auth,
+        email_body,
         email_templates,
         emails,
         home,
@@ -99,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
         smart,
         tracking_views,
         email_templates,
+        email_body,
     )
     for module in modules:
         app.register_blueprint(module.bp)

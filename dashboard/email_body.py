@@ -8,16 +8,19 @@ body stays inert even when its URL is opened directly in a tab.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlmodel import Session, select
 from werkzeug.wrappers import Response
 
 from dashboard.accounts import get_company
+from dashboard.attachments import AttachmentGone, download
 from dashboard.bodies import body_document, has_remote_images, sanitize_html, text_to_html
 from dashboard.db import get_session
 from dashboard.models import Attachment, Email, PrivateThread, User
+from dashboard.security import secret_box
 from dashboard.visibility import can_read_body
 
 bp = Blueprint("email_body", __name__)
@@ -58,22 +61,64 @@ def readable_email(email_id: int) -> Email:
     return email
 
 
-def inline_image_urls(session: Session, email_id: int) -> dict[str, str]:
-    """Content-ID -> app URL of each image attachment a cid: reference may point at.
+RASTER_TYPES = frozenset({"image/png", "image/gif", "image/jpeg", "image/webp"})
+INLINE_MAX_AGE = 3600
 
-    The URL is the on-demand download route for now (it fetches from the mail server);
-    a cached inline-image route can replace it without touching the sanitizer.
-    """
+
+def inline_signer() -> URLSafeTimedSerializer:
+    """Signs inline-image URLs: the sandboxed frame sends no cookies with its image requests."""
+    return URLSafeTimedSerializer(current_app.secret_key, salt="leadsync-inline-image")
+
+
+def inline_image_urls(session: Session, email_id: int) -> dict[str, str]:
+    """Content-ID -> signed, short-lived URL of each raster image a cid: reference may name."""
     rows = session.exec(
         select(Attachment).where(
             Attachment.email_id == email_id, Attachment.content_id.is_not(None)
         )
     )
     return {
-        item.content_id: url_for("emails.attachment", attachment_id=item.id)
+        item.content_id: url_for(
+            "email_body.inline_image",
+            token=inline_signer().dumps([item.id, current_user.id]),
+        )
         for item in rows
-        if item.content_id and item.content_type.lower().startswith("image/")
+        if item.content_id and item.content_type.lower() in RASTER_TYPES
     }
+
+
+@bp.get("/emails/inline/<token>")
+def inline_image(token: str) -> Response:
+    """An inline image of a body the token's viewer may read (raster types only)."""
+    try:
+        attachment_id, viewer_id = inline_signer().loads(token, max_age=INLINE_MAX_AGE)
+    except (BadSignature, ValueError, TypeError):
+        abort(404)
+    session = get_session()
+    item = session.get(Attachment, attachment_id)
+    viewer = session.get(User, viewer_id)
+    email = session.get(Email, item.email_id) if item else None
+    if (
+        not (item and viewer and viewer.active and email)
+        or item.content_type.lower() not in RASTER_TYPES
+        or not body_visible(session, viewer, email)
+    ):
+        abort(404)
+    try:
+        data = download(
+            session,
+            item,
+            viewer_id=viewer.id,
+            box=secret_box(),
+            ca_file=current_app.config.get("IMAP_CA_FILE"),
+        )
+    except AttachmentGone:
+        abort(404)
+    response = Response(data, mimetype=item.content_type.lower())
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = f"private, max-age={INLINE_MAX_AGE}"
+    return response
 
 
 def inner_html(email: Email, images: bool) -> str:
