@@ -45,6 +45,8 @@ def company_show() -> None:
 @click.option("--auto-create", type=click.Choice(["never", "suggest", "sent", "all"]))
 @click.option("--import-days")
 @click.option("--interval-minutes")
+@click.option("--stale-days", help="Days before a lead shows 'awaiting reply'.")
+@click.option("--tracking", type=click.Choice(["on", "off"]), help="Smart-email tracking.")
 def company_set(
     name,
     domains,
@@ -54,6 +56,8 @@ def company_set(
     auto_create,  # type: ignore[no-untyped-def]
     import_days,
     interval_minutes,
+    stale_days,
+    tracking,
 ) -> None:
     """Change company settings, validated exactly like the page."""
     raw = {
@@ -61,6 +65,8 @@ def company_set(
         "auto_create": auto_create,
         "import_days": import_days,
         "interval_minutes": interval_minutes,
+        "stale_days": stale_days,
+        "tracking": None if tracking is None else tracking == "on",
         "never_log": list(never_log) or None,
         "skip_internal": None if internal_only is None else internal_only == "skip",
     }

@@ -19,7 +19,8 @@ SYNC_FIELDS = (
     "import_days",
     "interval_minutes",
 )
-LIMITS = {"import_days": (1, 3650), "interval_minutes": (1, 1440)}
+LEAD_FIELDS = ("stale_days", "tracking")  # "Leads and smart emails" section
+LIMITS = {"import_days": (1, 3650), "interval_minutes": (1, 1440), "stale_days": (1, 365)}
 
 
 def parse_bounded_int(name: str, value: Any) -> int:
@@ -82,6 +83,8 @@ def validate_sync_settings(raw: dict[str, Any]) -> dict[str, Any]:
         "auto_create": lambda v: parse_choice("auto_create", v, AUTO_CREATE),
         "import_days": lambda v: parse_bounded_int("import_days", v),
         "interval_minutes": lambda v: parse_bounded_int("interval_minutes", v),
+        "stale_days": lambda v: parse_bounded_int("stale_days", v),
+        "tracking": bool,
     }
     values, errors = {}, []
     for name, value in raw.items():
@@ -96,7 +99,7 @@ def validate_sync_settings(raw: dict[str, Any]) -> dict[str, Any]:
 
 def current_values(company: Company) -> dict[str, Any]:
     """The company's name, domains and sync settings as plain values."""
-    fields = ("name", "domains", *SYNC_FIELDS)
+    fields = ("name", "domains", *SYNC_FIELDS, *LEAD_FIELDS)
     return {name: getattr(company, name) for name in fields}
 
 

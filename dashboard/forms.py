@@ -173,6 +173,13 @@ class SyncSettingsForm(FlaskForm):
     interval_minutes = StringField(_l("Sync every (minutes)"), render_kw={"inputmode": "numeric"})
 
 
+class LeadSettingsForm(FlaskForm):
+    stale_days = StringField(
+        _l("Days before a lead shows “awaiting reply”"), render_kw={"inputmode": "numeric"}
+    )
+    tracking = BooleanField(_l("Track opens and link clicks of smart emails"))
+
+
 class AliasesForm(FlaskForm):
     aliases = TextAreaField(
         _l("Other addresses you send from"),

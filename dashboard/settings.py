@@ -11,12 +11,18 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from dashboard import accounts, audit
-from dashboard.company_settings import SYNC_FIELDS, apply_company_changes, validate_sync_settings
+from dashboard.company_settings import (
+    LEAD_FIELDS,
+    SYNC_FIELDS,
+    apply_company_changes,
+    validate_sync_settings,
+)
 from dashboard.db import get_session
 from dashboard.forms import (
     AliasesForm,
     ChangePasswordForm,
     CompanyForm,
+    LeadSettingsForm,
     ProfileForm,
     SyncSettingsForm,
     show_error,
@@ -131,8 +137,9 @@ def company_page(
     sync_form: SyncSettingsForm | None = None,
     status: int = 200,
     partial: str | None = None,
+    lead_form: LeadSettingsForm | None = None,
 ) -> tuple[str, int]:
-    """Render "Perfil da Empresa" with its two forms and the audit log."""
+    """Render "Perfil da Empresa" with its three forms and the audit log."""
     db = get_session()
     record = accounts.get_company(db)
     if form is None:
@@ -141,12 +148,14 @@ def company_page(
     if sync_form is None:
         sync_form = SyncSettingsForm(obj=record, formdata=None)
         sync_form.never_log.data = "\n".join(record.never_log)
+    lead_form = lead_form or LeadSettingsForm(obj=record, formdata=None)
     return render_page(
         "settings/company.html",
         partial,
         status=status,
         form=form,
         sync_form=sync_form,
+        lead_form=lead_form,
         events=audit.recent(db),
     )
 
@@ -168,7 +177,8 @@ def save_company(
             reschedule_sync(current_app, record.interval_minutes)
         form.saved = saved
     status = 422 if form.errors or form.form_errors else 200
-    forms = {"form": form} if isinstance(form, CompanyForm) else {"sync_form": form}
+    slot = {CompanyForm: "form", SyncSettingsForm: "sync_form", LeadSettingsForm: "lead_form"}
+    forms = {slot[type(form)]: form}
     return company_page(status=status, partial=partial, **forms)
 
 
@@ -206,4 +216,20 @@ def company_sync() -> tuple[str, int]:
         form,
         "settings/_sync_form.html",
         _("Settings saved. The next sync round uses them."),
+    )
+
+
+@bp.post("/company/leads")
+@admin_required
+def company_leads() -> tuple[str, int]:
+    """Save the "Leads and smart emails" settings."""
+    g.nav_active = "company"
+    form = LeadSettingsForm()
+    if not form.validate():
+        return company_page(lead_form=form, status=422, partial="settings/_lead_settings_form.html")
+    return save_company(
+        lambda: validate_sync_settings({name: getattr(form, name).data for name in LEAD_FIELDS}),
+        form,
+        "settings/_lead_settings_form.html",
+        _("Settings saved."),
     )

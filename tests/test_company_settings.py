@@ -332,7 +332,13 @@ def test_company_show_prints_json(app, admin, engine):
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
     record = company(engine)
-    assert shown == {"name": record.name, "domains": record.domains, **DEFAULTS}
+    assert shown == {
+        "name": record.name,
+        "domains": record.domains,
+        **DEFAULTS,
+        "stale_days": 3,
+        "tracking": True,
+    }
 
 
 def test_company_set_changes_exactly_the_given_settings(app, admin, engine):
@@ -478,3 +484,23 @@ def test_an_invalid_alias_is_refused(rep_client, rep, engine):
 def test_own_login_address_is_not_stored_as_alias(rep_client, rep, engine):
     rep_client.post(ALIASES_URL, data={"aliases": f"{rep.email.upper()}\nx@gmail.com"})
     assert aliases_in(engine, rep.id) == ["x@gmail.com"]
+
+
+def test_lead_settings_are_saved_and_validated(admin_client, engine):
+    saved = admin_client.post(
+        "/settings/company/leads", data={"stale_days": "7"}, headers={"HX-Request": "true"}
+    )
+    assert saved.status_code == 200
+    record = company(engine)
+    assert (record.stale_days, record.tracking) == (7, False)  # unticked box: tracking off
+    refused = admin_client.post(
+        "/settings/company/leads", data={"stale_days": "0", "tracking": "y"}
+    )
+    assert refused.status_code == 422
+    assert (company(engine).stale_days, company(engine).tracking) == (7, False)
+
+
+def test_cli_sets_lead_settings(app, admin, engine):
+    result = cli(app, "company", "set", "--stale-days", "5", "--tracking", "off")
+    assert result.exit_code == 0, result.output
+    assert (company(engine).stale_days, company(engine).tracking) == (5, False)
