@@ -12,13 +12,11 @@ import smtplib
 import socket
 import ssl
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from enum import StrEnum
 
-from dashboard.sync.imap_client import is_loopback_host, redact
-
-SECURITY_MODES = ("tls", "starttls", "none")
+from dashboard.sync.imap_client import ServerSettings, is_loopback_host, redact
 
 
 class SendErrorCode(StrEnum):
@@ -44,22 +42,10 @@ SIZE_WORDS = ("size", "too large", "too big", "5.3.4")
 
 
 @dataclass(frozen=True)
-class SmtpSettings:
-    """Where and how to reach the rep's SMTP server; the password never appears in repr()."""
+class SmtpSettings(ServerSettings):
+    """Where and how to reach the rep's SMTP server (same checks as IMAP, longer timeout)."""
 
-    host: str
-    port: int
-    security: str  # "tls" | "starttls" | "none"
-    username: str
-    password: str = field(repr=False)
-    ca_file: str | None = None
     timeout: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.security not in SECURITY_MODES:
-            raise ValueError(f"security must be one of {SECURITY_MODES}, not {self.security!r}")
-        if not 0 < self.port < 65536:
-            raise ValueError(f"port must be 1-65535, not {self.port}")
 
 
 class SendError(Exception):
