@@ -152,3 +152,51 @@ def test_a_parent_stored_after_its_reply_pulls_the_reply_into_its_thread(engine,
     with read_session(engine) as session:
         keys = set(session.scalars(select(Email.thread_key)).all())
     assert keys == {"<root@x>"}
+
+
+def test_a_lead_replying_to_a_smart_email_notifies_its_rep(engine, rep) -> None:  # type: ignore[no-untyped-def]
+    from dashboard.models import Notification, OutgoingEmail
+
+    with write_session(engine) as session:
+        lead = Lead(name="Lead")
+        session.add(lead)
+        session.flush()
+        session.add(LeadAddress(lead_id=lead.id, address="lead@client.test"))
+        box = Mailbox(
+            user_id=rep.id,
+            provider="other",
+            address=rep.email,
+            username=rep.email,
+            imap_host="127.0.0.1",
+            imap_port=993,
+            imap_security="tls",
+        )
+        session.add(box)
+        session.flush()
+        session.add(
+            OutgoingEmail(
+                user_id=rep.id,
+                lead_id=lead.id,
+                message_id="<ls.1@acme.test>",
+                to_addrs=["lead@client.test"],
+                state="sent",
+            )
+        )
+    store(
+        engine,
+        box.id,
+        rep.id,
+        meta(
+            4,
+            "<answer@client.test>",
+            sender="lead@client.test",
+            to=rep.email,
+            in_reply_to="<ls.1@acme.test>",
+        ),
+        outbound=False,
+    )
+    with read_session(engine) as session:
+        notes = session.scalars(select(Notification)).all()
+    assert [(n.kind, n.user_id, n.lead_id, n.detail) for n in notes] == [
+        ("reply", rep.id, lead.id, "lead@client.test")
+    ]
