@@ -98,7 +98,7 @@ class MailboxJob:
     connections: int = 2
     batch_size: int = BATCH_SIZE
     step: Callable[[str], None] = field(default_factory=StepCounter)
-    on_batch: Callable[[], None] = lambda: None  # renews the lease
+    on_batch: Callable[..., None] = lambda session=None: None  # renews the lease
     # Two folders may meet the same new person at once: lead creation takes turns.
     lead_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -255,8 +255,8 @@ class FolderSync:
                 last_uid=last_uid,
                 lead_state=self.job.lead_state,
             )
+            self.job.on_batch(session)  # PROTOTYPE: renew the lease in the same transaction
         self.job.step("commit")
-        self.job.on_batch()
         self.report.stored += result.stored
         self.report.sighted += result.sighted
         self.report.leads_created += result.leads_created

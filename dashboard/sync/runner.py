@@ -215,13 +215,10 @@ def start_run(
         return job, run.id
 
 
-def renew(engine: Engine, mailbox_id: int, holder: str) -> None:
-    """Extend the lease after each batch; losing it means another process took over."""
-    with write_session(engine) as session:
-        if not take_lease(session, mailbox_id, holder, LEASE_SECONDS):
-            raise ImapError(
-                ErrorCode.PROTOCOL, "sync lease lost to another process", host="-", port=0
-            )
+def renew(session, mailbox_id: int, holder: str) -> None:  # type: ignore[no-untyped-def]
+    """Extend the lease in the batch's transaction; losing it means another process took over."""
+    if not take_lease(session, mailbox_id, holder, LEASE_SECONDS):
+        raise ImapError(ErrorCode.PROTOCOL, "sync lease lost to another process", host="-", port=0)
 
 
 def finish_run(engine: Engine, run_id: int, result: RunResult, error: ImapError | None) -> None:
@@ -279,7 +276,7 @@ def run_mailbox(
         log.info("mailbox %s is being synced by another process; skipping it", address)
         return RunResult(mailbox_id, address, ran=False)
     job, run_id = started
-    job.on_batch = lambda: renew(engine, mailbox_id, options.holder)
+    job.on_batch = lambda session: renew(session, mailbox_id, options.holder)
     result, error, clock = RunResult(mailbox_id, address), None, time.perf_counter()
     try:
         result.folders = sync_mailbox(engine, job)
