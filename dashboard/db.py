@@ -53,6 +53,10 @@ def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # wait, don't fail
         cursor.execute("PRAGMA foreign_keys=ON")  # SQLite leaves them off by default
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, far fewer fsyncs
+        # Reads: map the file (one shared OS page cache, no read() per page) and keep a bigger
+        # private cache than the default 2 MB, which re-reads email pages on every lead page.
+        cursor.execute("PRAGMA mmap_size=4294967296")
+        cursor.execute("PRAGMA cache_size=-16000")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -11,13 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import defer
+from sqlalchemy import exists, func, select
 from sqlmodel import Session
 
 from dashboard.models import Attachment, Email, EmailLead, Mailbox, PrivateThread, Sighting, User
 
 THREADS_PER_PAGE = 30
+# What a collapsed thread shows (subject, participants, date, access).
+HEAD_COLUMNS = (
+    Email.id, Email.thread_key, Email.subject, Email.date, Email.sender, Email.to_addrs,
+    Email.cc_addrs, Email.user_id, Email.direction, Email.origin,
+)  # fmt: skip
 LEVELS = {"all": "full", "subject": "subject", "metadata": "metadata"}
 
 
@@ -128,21 +132,17 @@ def lead_threads(
     else:
         heads, more = [(k, 0, None) for k in keys], False
     wanted = [h[0] for h in heads]
-    query = (
-        select(Email)
-        .join(EmailLead, EmailLead.email_id == Email.id)
-        .where(EmailLead.lead_id == lead_id, Email.thread_key.in_(wanted))
-        .order_by(Email.date, Email.id)
+    # Drive from the thread keys (ix_email_thread_key), not from all the lead's emails: the
+    # join from emaillead read the 2,000 emails of a big lead to keep 115 (1.6 ms -> 0.2 ms).
+    where = (
+        Email.thread_key.in_(wanted),
+        exists().where(EmailLead.email_id == Email.id, EmailLead.lead_id == lead_id),
     )
-    if not with_bodies:
-        query = query.options(
-            defer(Email.body_text),
-            defer(Email.body_html),
-            defer(Email.problems),
-            defer(Email.references),
-            defer(Email.bcc_addrs),
-        )
-    emails = list(session.scalars(query))
+    order = (Email.date, Email.id)
+    if with_bodies:
+        emails = list(session.scalars(select(Email).where(*where).order_by(*order)))
+    else:  # collapsed threads: plain rows of the few columns shown, no ORM objects
+        emails = list(session.execute(select(*HEAD_COLUMNS).where(*where).order_by(*order)))
     private = private_threads(session, wanted)
     views = message_views(session, emails, viewer_id, visibility, private, with_bodies)
     by_key: dict[str, list[MessageView]] = {k: [] for k in wanted}

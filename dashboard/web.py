@@ -123,12 +123,21 @@ def mailbox_alert() -> Any:
     """The viewer's mailbox when it stopped syncing and needs reconnecting, else None."""
     if not current_user.is_authenticated:
         return None
-    from dashboard.db import get_session
-    from dashboard.mailboxes import mailbox_of
+    from sqlalchemy import select
 
-    mailbox = mailbox_of(get_session(), current_user.id)
+    from dashboard.db import get_session
+    from dashboard.models import Mailbox
+
     return (
-        mailbox if mailbox and mailbox.connected and mailbox.status == "needs_reconnect" else None
+        get_session()
+        .execute(
+            select(Mailbox.address).where(
+                Mailbox.user_id == current_user.id,
+                Mailbox.secret.is_not(None),
+                Mailbox.status == "needs_reconnect",
+            )
+        )
+        .first()
     )
 
 

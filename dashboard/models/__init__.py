@@ -29,7 +29,7 @@ FTS_TABLE = "email_fts"
 
 def schema_name_is_ours(name: str | None, type_: str, _parent: object) -> bool:
     """Alembic compares only model tables: the FTS5 index and its shadow tables are raw SQL."""
-    return not (type_ == "table" and name and name.startswith(FTS_TABLE))
+    return not (type_ == "table" and name and name.startswith((FTS_TABLE, "lead_trgm")))
 
 
 __all__ = [

@@ -107,10 +107,11 @@ class Sighting(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_sighting_place", "mailbox_id", "folder", "uidvalidity", "uid", unique=True),
+        Index("ix_sighting_email_mailbox", "email_id", "mailbox_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    email_id: int = Field(foreign_key="email.id", index=True, ondelete="CASCADE")
+    email_id: int = Field(foreign_key="email.id", ondelete="CASCADE")
     mailbox_id: int = Field(foreign_key="mailbox.id", ondelete="CASCADE")
     folder: str
     uidvalidity: int

@@ -49,6 +49,9 @@ def test_compose_send_and_see_the_open(
     page.locator(f"button[hx-get$='/leads/{lead.id}/compose']").click()
     form = page.locator("#compose-form")
     expect(form).to_be_visible()
+    # htmx wires up swapped-in content when it settles; choose the template only after that.
+    expect(page.locator("#compose")).not_to_have_class(re.compile("htmx-settling"))
+    expect(page.locator("#compose .htmx-added")).to_have_count(0)
     page.locator("#compose-template").select_option(label="Primeiro contato")
     expect(page.locator("#compose-form [name=subject]")).to_have_value("Olá {{ first_name }}")
     page.locator("#compose-form button[type=submit]").click()

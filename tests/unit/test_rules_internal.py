@@ -13,7 +13,9 @@ from dashboard.sync.rules import (
     only_never_logged_outsiders,
 )
 
-ACME = CompanyIdentity.build(["acme.com", "acme.com.br"], ["ana.personal@gmail.com", "Bob@Partner.io"])
+ACME = CompanyIdentity.build(
+    ["acme.com", "acme.com.br"], ["ana.personal@gmail.com", "Bob@Partner.io"]
+)
 
 
 @pytest.mark.parametrize(
