@@ -62,7 +62,8 @@ def store(engine, mailbox_id: int, user_id: int, *metas: MessageMeta, outbound: 
         )
 
 
-def test_a_smart_email_joins_gmails_thread_when_gmail_shows_its_copy(engine, rep) -> None:  # type: ignore[no-untyped-def]
+def lead_and_mailbox(engine, rep) -> tuple[Lead, Mailbox]:  # type: ignore[no-untyped-def]
+    """The lead at lead@client.test and the rep's mailbox."""
     with write_session(engine) as session:
         lead = Lead(name="Lead")
         session.add(lead)
@@ -70,15 +71,20 @@ def test_a_smart_email_joins_gmails_thread_when_gmail_shows_its_copy(engine, rep
         session.add(LeadAddress(lead_id=lead.id, address="lead@client.test"))
         box = Mailbox(
             user_id=rep.id,
-            provider="gmail",
+            provider="other",
             address=rep.email,
             username=rep.email,
-            imap_host="imap.gmail.com",
+            imap_host="127.0.0.1",
             imap_port=993,
             imap_security="tls",
         )
         session.add(box)
-        session.flush()
+    return lead, box
+
+
+def test_a_smart_email_joins_gmails_thread_when_gmail_shows_its_copy(engine, rep) -> None:  # type: ignore[no-untyped-def]
+    lead, box = lead_and_mailbox(engine, rep)
+    with write_session(engine) as session:
         session.add(
             Email(
                 message_id="<smart@acme.test>",
@@ -120,21 +126,7 @@ def test_a_smart_email_joins_gmails_thread_when_gmail_shows_its_copy(engine, rep
 
 
 def test_a_parent_stored_after_its_reply_pulls_the_reply_into_its_thread(engine, rep) -> None:  # type: ignore[no-untyped-def]
-    with write_session(engine) as session:
-        lead = Lead(name="Lead")
-        session.add(lead)
-        session.flush()
-        session.add(LeadAddress(lead_id=lead.id, address="lead@client.test"))
-        box = Mailbox(
-            user_id=rep.id,
-            provider="other",
-            address=rep.email,
-            username=rep.email,
-            imap_host="127.0.0.1",
-            imap_port=993,
-            imap_security="tls",
-        )
-        session.add(box)
+    lead, box = lead_and_mailbox(engine, rep)
     store(
         engine,
         box.id,
@@ -157,22 +149,8 @@ def test_a_parent_stored_after_its_reply_pulls_the_reply_into_its_thread(engine,
 def test_a_lead_replying_to_a_smart_email_notifies_its_rep(engine, rep) -> None:  # type: ignore[no-untyped-def]
     from dashboard.models import Notification, OutgoingEmail
 
+    lead, box = lead_and_mailbox(engine, rep)
     with write_session(engine) as session:
-        lead = Lead(name="Lead")
-        session.add(lead)
-        session.flush()
-        session.add(LeadAddress(lead_id=lead.id, address="lead@client.test"))
-        box = Mailbox(
-            user_id=rep.id,
-            provider="other",
-            address=rep.email,
-            username=rep.email,
-            imap_host="127.0.0.1",
-            imap_port=993,
-            imap_security="tls",
-        )
-        session.add(box)
-        session.flush()
         session.add(
             OutgoingEmail(
                 user_id=rep.id,
