@@ -6,6 +6,7 @@ user-facing message when a rule says no.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta
 
@@ -230,12 +231,9 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     """Return the user with this address and password (active or not), else None."""
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None:
-        password_matches(DUMMY_HASH, password)  # same cost either way: no account probing
+        password_matches(dummy_hash(), password)  # same cost either way: no account probing
         return None
     return user if password_matches(user.password_hash, password) else None
-
-
-DUMMY_HASH = hash_password("dummy-password-for-timing")
 
 
 def aliases_of(session: Session, user_id: int) -> list[str]:
@@ -267,3 +265,10 @@ def set_aliases(session: Session, user: User, text: str) -> list[str]:
     session.exec(delete(UserAddress).where(UserAddress.user_id == user.id))
     session.add_all(UserAddress(user_id=user.id, address=a) for a in wanted)
     return wanted
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash to check unknown accounts against (made once, on first use: scrypt costs
+    ~70 ms, which every CLI start would otherwise pay)."""
+    return hash_password("dummy-password-for-timing")

@@ -53,9 +53,9 @@ def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # wait, don't fail
         cursor.execute("PRAGMA foreign_keys=ON")  # SQLite leaves them off by default
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, far fewer fsyncs
-        # Reads: map the file (one shared OS page cache, no read() per page) and keep a bigger
-        # private cache than the default 2 MB, which re-reads email pages on every lead page.
-        cursor.execute("PRAGMA mmap_size=4294967296")
+        # A private page cache bigger than the default 2 MB: lead pages re-read email pages.
+        # No mmap: mapping the whole file counted into the sync's peak RSS (534 MB at 50,000
+        # messages against a 250 MB budget) for a sub-millisecond gain on one page query.
         cursor.execute("PRAGMA cache_size=-16000")
         cursor.close()
 
@@ -119,6 +119,6 @@ def init_app(app: Flask) -> None:
     app.extensions["leadsync.engine"] = engine
     app.teardown_appcontext(close_session)
     if app.config["AUTO_MIGRATE"]:
-        from dashboard.migrate import upgrade
+        from dashboard.migrate import upgrade_if_needed
 
-        upgrade(engine)
+        upgrade_if_needed(engine)
