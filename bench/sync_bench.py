@@ -21,6 +21,13 @@ folders makes Dovecot build its indexes; then one untimed warm-up pass of every 
 for LeadSync) and the page cache (message files for everybody). The warm-up pass is
 reported separately ("cold" figures). The order of the contenders rotates run by run.
 Prints the medians and every run; writes the raw figures to bench/out/results-*.json.
+
+Shared machine: before each timed contender the tool waits (at most --quiet-wait s) for a
+1 s sample with the CPUs nearly idle, and reports per run the CPU other processes used
+meanwhile ("foreign CPU"); compare runs with little of it.
+--snapshot REV measures a commit exported with `git archive` (others may be editing the
+working tree); --compare DIR also measures the LeadSync of another tree (a prototype
+copy) in the same runs; --profile adds one first sync under py-spy (collapsed stacks).
 """
 
 from __future__ import annotations
