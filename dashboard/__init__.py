@@ -39,8 +39,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     load_config(app, config)
     app.secret_key, _ = boot_config.instance_keys(Path(app.instance_path))
 
-    from dashboard import db, extensions, web
+    from dashboard import db, extensions, request_gate, web
 
+    request_gate.init_app(app)
     db.init_app(app)
     extensions.init_app(app)
     web.init_app(app)

@@ -20,6 +20,7 @@ from dashboard.attachments import AttachmentGone, download
 from dashboard.bodies import body_document, has_remote_images, sanitize_html, text_to_html
 from dashboard.db import get_session
 from dashboard.models import Attachment, Email, PrivateThread, User
+from dashboard.request_gate import turn_released
 from dashboard.security import secret_box
 from dashboard.visibility import can_read_body
 
@@ -105,13 +106,14 @@ def inline_image(token: str) -> Response:
     ):
         abort(404)
     try:
-        data = download(
-            session,
-            item,
-            viewer_id=viewer.id,
-            box=secret_box(),
-            ca_file=current_app.config.get("IMAP_CA_FILE"),
-        )
+        with turn_released():  # other pages run while the IMAP server answers
+            data = download(
+                session,
+                item,
+                viewer_id=viewer.id,
+                box=secret_box(),
+                ca_file=current_app.config.get("IMAP_CA_FILE"),
+            )
     except AttachmentGone:
         abort(404)
     response = Response(data, mimetype=item.content_type.lower())

@@ -12,6 +12,7 @@ from dashboard import attachments
 from dashboard.accounts import get_company
 from dashboard.db import get_session
 from dashboard.models import Attachment, Email
+from dashboard.request_gate import turn_released
 from dashboard.security import secret_box
 from dashboard.visibility import can_read_body
 from dashboard.web import render_page
@@ -53,13 +54,14 @@ def attachment(attachment_id: int) -> Response | tuple[str, int]:
     ):
         abort(403)
     try:
-        data = attachments.download(
-            db,
-            item,
-            viewer_id=current_user.id,
-            box=secret_box(),
-            ca_file=current_app.config.get("IMAP_CA_FILE"),
-        )
+        with turn_released():  # other pages run while the IMAP server answers
+            data = attachments.download(
+                db,
+                item,
+                viewer_id=current_user.id,
+                box=secret_box(),
+                ca_file=current_app.config.get("IMAP_CA_FILE"),
+            )
     except attachments.AttachmentGone:
         return render_page("emails/attachment_gone.html", status=410, attachment=item)
     response = send_file(

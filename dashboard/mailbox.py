@@ -14,6 +14,7 @@ from dashboard.forms import ActionForm, FoldersForm, MailboxForm, show_error
 from dashboard.mailbox_messages import Explanation, explain
 from dashboard.models import Mailbox
 from dashboard.providers import PROVIDERS
+from dashboard.request_gate import turn_released
 from dashboard.security import secret_box
 from dashboard.sync.imap_client import ImapError
 from dashboard.sync_views import sync_context
@@ -112,14 +113,15 @@ def index():  # type: ignore[no-untyped-def]
     if not connection.password.strip() and saved and saved.connected:
         connection.password = secret_box().decrypt(saved.secret)  # "••• saved": keep it
     try:
-        mailboxes.connect_mailbox(
-            db,
-            user=current_user,
-            request=connection,
-            box=secret_box(),
-            actor=current_user,
-            **imap_options(),
-        )
+        with turn_released():  # other pages run while the IMAP server answers
+            mailboxes.connect_mailbox(
+                db,
+                user=current_user,
+                request=connection,
+                box=secret_box(),
+                actor=current_user,
+                **imap_options(),
+            )
     except AccountError as error:
         db.rollback()
         show_error(form, error)
@@ -145,7 +147,8 @@ def test_connection():  # type: ignore[no-untyped-def]
     mailbox = mailboxes.mailbox_of(db, current_user.id)
     if mailbox is None or not mailbox.connected or not ActionForm().validate_on_submit():
         return redirect(url_for("mailbox.index"))
-    error = mailboxes.retest_mailbox(db, mailbox, box=secret_box(), **imap_options())
+    with turn_released():  # other pages run while the IMAP server answers
+        error = mailboxes.retest_mailbox(db, mailbox, box=secret_box(), **imap_options())
     db.commit()
     return render_page(
         "mailbox/index.html", "mailbox/_status.html", tested=error is None, **page_context(mailbox)
