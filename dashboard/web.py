@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,8 +11,9 @@ from flask_babel import format_decimal, format_timedelta, get_locale
 from flask_login import current_user, login_fresh
 from werkzeug.wrappers import Response
 
-from dashboard.datetimes import format_datetime
+from dashboard.datetimes import DateFormatter
 from dashboard.extensions import htmx
+from dashboard.i18n import page_gettext
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -123,21 +125,24 @@ def mailbox_alert() -> Any:
     """The viewer's mailbox when it stopped syncing and needs reconnecting, else None."""
     if not current_user.is_authenticated:
         return None
-    from sqlalchemy import select
-
     from dashboard.db import get_session
-    from dashboard.models import Mailbox
 
     return (
-        get_session()
-        .execute(
-            select(Mailbox.address).where(
-                Mailbox.user_id == current_user.id,
-                Mailbox.secret.is_not(None),
-                Mailbox.status == "needs_reconnect",
-            )
-        )
-        .first()
+        get_session().connection().execute(broken_mailbox(), {"user_id": current_user.id}).first()
+    )
+
+
+@cache
+def broken_mailbox():  # type: ignore[no-untyped-def]
+    """The query behind mailbox_alert, built once: it runs on every page."""
+    from sqlalchemy import bindparam, select
+
+    from dashboard.models import Mailbox
+
+    return select(Mailbox.address).where(
+        Mailbox.user_id == bindparam("user_id"),
+        Mailbox.secret.is_not(None),
+        Mailbox.status == "needs_reconnect",
     )
 
 
@@ -149,9 +154,10 @@ def send_error_message(code: str | None) -> str:
 
 
 def template_globals() -> dict[str, Any]:
-    """Helpers every template can use."""
+    """Helpers every template can use (computed once per render)."""
     return {
-        "format_datetime": format_datetime,
+        **page_gettext(),
+        "format_datetime": DateFormatter(),
         "format_decimal": format_decimal,
         "get_locale": get_locale,
         "nav_active": g.get("nav_active"),
