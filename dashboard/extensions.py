@@ -44,15 +44,13 @@ def init_app(app: Flask) -> None:
 @login_manager.user_loader
 def load_user(cookie_id: str):  # type: ignore[no-untyped-def]
     """Find the user named by a session or remember-me cookie, if its token is current."""
-    from sqlmodel import select
-
     from dashboard.db import get_session
     from dashboard.models import User
 
     user_id, _, token = cookie_id.partition(":")
     if not user_id.isdigit() or not token:
         return None
-    user = get_session().exec(select(User).where(User.id == int(user_id))).first()
+    user = get_session().get(User, int(user_id))
     if user is None or not user.active or user.session_token != token:
         return None
     return user

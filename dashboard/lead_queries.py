@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, or_, select, text
 from sqlalchemy.orm import aliased
@@ -34,11 +35,19 @@ class LeadFilters:
     after: str = ""  # keyset cursor: "<value>|<id>"
 
 
+# What a line of the list shows (and its sort keys): plain rows, not Lead objects, because a
+# page of 50 ORM objects with every column cost about 0.3 ms more per keystroke.
+LIST_COLUMNS = (
+    Lead.id, Lead.name, Lead.company_name, Lead.owner_id, Lead.created_at, Lead.email_count,
+    Lead.last_contact_at, Lead.last_direction, Lead.last_contact_user_id,
+)  # fmt: skip
+
+
 @dataclass
 class LeadRow:
     """One line of the list."""
 
-    lead: Lead
+    lead: Any  # a row of LIST_COLUMNS
     addresses: list[str] = field(default_factory=list)
     owner: str = ""
     last_rep: str = ""
@@ -174,7 +183,7 @@ def parse_sort_value(sort: str, value: str):  # type: ignore[no-untyped-def]
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def cursor_of(lead: Lead, sort: str) -> str:
+def cursor_of(lead: Any, sort: str) -> str:
     """The keyset cursor after this lead."""
     value = getattr(lead, SORTS[sort][0].key)
     shown = value.isoformat() if isinstance(value, datetime) else (value or "")
@@ -192,7 +201,7 @@ def list_leads(
 ) -> tuple[list[LeadRow], str | None]:
     """One page of leads and the cursor of the next page (None on the last page)."""
     column, descending = SORTS.get(filters.sort, SORTS["last_contact"])
-    query = select(Lead).where(Lead.state == "active")
+    query = select(*LIST_COLUMNS).where(Lead.state == "active")
     if filters.owner_id:
         query = query.where(Lead.owner_id == filters.owner_id)
     if filters.source in ("sync", "manual"):
@@ -208,7 +217,7 @@ def list_leads(
     if filters.after and (start := keyset(filters.sort, filters.after)) is not None:
         query = query.where(start)
     order = (column.desc().nulls_last(), Lead.id.desc()) if descending else (column, Lead.id)
-    leads = list(session.scalars(query.order_by(*order).limit(PAGE_SIZE + 1)))
+    leads = session.connection().execute(query.order_by(*order).limit(PAGE_SIZE + 1)).all()
     more = len(leads) > PAGE_SIZE
     leads = leads[:PAGE_SIZE]
     rows = decorate(session, leads, now, stale_days)
@@ -217,7 +226,7 @@ def list_leads(
     ) if more else None
 
 
-def decorate(session: Session, leads: list[Lead], now: datetime, stale_days: int) -> list[LeadRow]:
+def decorate(session: Session, leads: list, now: datetime, stale_days: int) -> list[LeadRow]:
     """Addresses and user names for a page of leads: two queries, however many rows."""
     ids = [lead.id for lead in leads]
     addresses: dict[int, list[str]] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlmodel import Session
 
 from dashboard.accounts import AccountError, normalize_email
@@ -17,11 +17,17 @@ from dashboard.models import DismissedAddress, Email, EmailLead, Lead, LeadAddre
 from dashboard.sync.store import mark_relink, refresh_stats
 from dashboard.text import lead_search_text
 
+# Built once: the lead page asks on every view.
+ADDRESSES_OF = (
+    select(LeadAddress.address)
+    .where(LeadAddress.lead_id == bindparam("lead_id"))
+    .order_by(LeadAddress.id)
+)
+
 
 def addresses_of(session: Session, lead_id: int) -> list[str]:
     """A lead's addresses, oldest first."""
-    query = select(LeadAddress.address).where(LeadAddress.lead_id == lead_id)
-    return list(session.scalars(query.order_by(LeadAddress.id)))
+    return list(session.connection().execute(ADDRESSES_OF, {"lead_id": lead_id}).scalars())
 
 
 def refresh_search_text(session: Session, lead: Lead) -> None:

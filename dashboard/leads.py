@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.wrappers import Response
 
 from dashboard import lead_service
@@ -14,7 +14,7 @@ from dashboard.db import get_session
 from dashboard.forms import ActionForm, LeadForm, MergeForm, show_error
 from dashboard.lead_queries import SORTS, LeadFilters, badge, list_leads
 from dashboard.models import Lead, LeadAddress, OutgoingEmail, PrivateThread, User, utcnow
-from dashboard.timeline import lead_threads, tracking_summary
+from dashboard.timeline import USER_NAMES, lead_threads, tracking_summary
 from dashboard.web import redirect_page, render_page
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
@@ -138,13 +138,8 @@ def show(lead_id: int) -> tuple[str, int]:
     threads, more = lead_threads(
         db, lead.id, viewer_id=current_user.id, visibility=company.visibility
     )
-    names = dict(
-        db.execute(
-            select(User.id, User.name).where(
-                User.id.in_({lead.owner_id, lead.last_contact_user_id} - {None})
-            )
-        ).all()
-    )
+    users = list({lead.owner_id, lead.last_contact_user_id} - {None})
+    names = dict(db.connection().execute(USER_NAMES, {"ids": users}).all())
     return render_page(
         "leads/show.html",
         lead=lead,
@@ -163,17 +158,20 @@ def show(lead_id: int) -> tuple[str, int]:
 def recent_outgoing(db, lead_id: int) -> list[OutgoingEmail]:  # type: ignore[no-untyped-def]
     """The viewer's smart emails to this lead that are sending or failed (sent ones are on the
     timeline)."""
-    query = (
-        select(OutgoingEmail)
-        .where(
-            OutgoingEmail.lead_id == lead_id,
-            OutgoingEmail.user_id == current_user.id,
-            OutgoingEmail.state != "sent",
-        )
-        .order_by(OutgoingEmail.id.desc())
-        .limit(10)
+    return list(db.scalars(UNSENT_OUTGOING, {"lead_id": lead_id, "user_id": current_user.id}))
+
+
+# Built once: asked on every lead page.
+UNSENT_OUTGOING = (
+    select(OutgoingEmail)
+    .where(
+        OutgoingEmail.lead_id == bindparam("lead_id"),
+        OutgoingEmail.user_id == bindparam("user_id"),
+        OutgoingEmail.state != "sent",
     )
-    return list(db.scalars(query))
+    .order_by(OutgoingEmail.id.desc())
+    .limit(10)
+)
 
 
 @bp.get("/<int:lead_id>/threads")
