@@ -255,7 +255,7 @@ class FolderSync:
                 last_uid=last_uid,
                 lead_state=self.job.lead_state,
             )
-            self.job.on_batch(session)  # PROTOTYPE: renew the lease in the same transaction
+            self.job.on_batch(session)  # renew the lease in the same transaction
         self.job.step("commit")
         self.report.stored += result.stored
         self.report.sighted += result.sighted

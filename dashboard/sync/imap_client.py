@@ -247,7 +247,7 @@ def _seconds_left(settings: ServerSettings, deadline: float | None) -> float:
 
 @functools.lru_cache(maxsize=16)
 def _shared_context(ca_file: str | None) -> ssl.SSLContext:
-    """PROTOTYPE: one verifying context per CA file (loading the system CAs costs ~30 ms)."""
+    """One verifying context per CA file (loading the system CAs costs ~30 ms)."""
     context = ssl.create_default_context()
     if ca_file:
         context.load_verify_locations(cafile=ca_file)

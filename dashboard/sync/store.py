@@ -251,6 +251,19 @@ def adopt_gmail_thread(session: Session, email_id: int, meta: MessageMeta) -> No
     session.execute(update(Email).where(Email.thread_key == old).values(thread_key=new))
 
 
+def bulk_insert(session: Session, model: type, rows: list[dict], prefix: str = "") -> None:
+    """One executemany of plain rows on the session's connection, in its transaction.
+
+    Core, not the ORM's bulk insert: the ORM sorts and checks every row against the mapper
+    first, which was ~9% of a first sync's CPU (py-spy, 10,000 messages). The rows carry
+    every NOT NULL column themselves (email_row, ...), so no model defaults are skipped.
+    """
+    statement = model.__table__.insert()  # type: ignore[attr-defined]
+    if prefix:
+        statement = statement.prefix_with(prefix)
+    session.connection().execute(statement, rows)
+
+
 def email_row(item: ToStore, thread_key: str, user_id: int) -> dict:
     """Column values of a new Email."""
     meta, sender = item.meta, item.meta.sender
@@ -301,9 +314,9 @@ def insert_new_emails(
 ) -> int:
     """Insert the emails not stored yet (and their attachments); fill `known` with new ids.
 
-    PROTOTYPE: one executemany for the emails and one for the attachments (a per-row
-    INSERT ... RETURNING through SQLAlchemy costs ~0.5 ms per email), one indexed SELECT
-    for the new ids, and adopt_replies only for the ids that really have replies stored.
+    One executemany for the emails and one for the attachments (a per-row INSERT ...
+    RETURNING through SQLAlchemy costs ~0.5 ms per email), one indexed SELECT for the new
+    ids, and adopt_replies only for the ids that really have replies stored.
     """
     threads = thread_keys(session, batch)
     fresh: dict[tuple[str, str], ToStore] = {}
@@ -322,7 +335,7 @@ def insert_new_emails(
         fresh[key] = item
     if not rows:
         return 0
-    session.execute(insert(Email), rows)
+    bulk_insert(session, Email, rows)
     mids = list({m for m, _s in fresh})
     for message_id, sender, email_id in session.execute(
         select(Email.message_id, Email.sender, Email.id).where(Email.message_id.in_(mids))
@@ -350,7 +363,7 @@ def insert_new_emails(
         for p in item.meta.attachments
     ]
     if attachments:
-        session.execute(insert(Attachment), attachments)
+        bulk_insert(session, Attachment, attachments)
     return len(rows)
 
 
@@ -379,19 +392,17 @@ def link_and_sight(
         if canonical_address(a) in leads
     }
     if sightings:
-        session.execute(insert(Sighting).prefix_with("OR IGNORE"), sightings)
+        bulk_insert(session, Sighting, sightings, "OR IGNORE")
     if links:
-        session.execute(
-            insert(EmailLead).prefix_with("OR IGNORE"),
-            [{"email_id": e, "lead_id": lead} for e, lead in links],
-        )
+        rows = [{"email_id": e, "lead_id": lead} for e, lead in links]
+        bulk_insert(session, EmailLead, rows, "OR IGNORE")
 
 
 def record_skips(session: Session, skips: list[ToSkip], place: BatchPlace) -> None:
     """Write the ledger rows (replacing an earlier verdict on the same message).
 
-    PROTOTYPE: one query for the claimed addresses, one executemany, one SELECT of the new
-    ids, one executemany of addresses (instead of 2-3 statements per skipped message).
+    One query for the claimed addresses, one executemany, one SELECT of the new ids, one
+    executemany of addresses (instead of 2-3 statements per skipped message).
     """
     if not skips:
         return
@@ -431,7 +442,7 @@ def record_skips(session: Session, skips: list[ToSkip], place: BatchPlace) -> No
                 "created_at": now,
             }
         )
-    session.execute(insert(SkippedMessage).prefix_with("OR REPLACE"), rows)
+    bulk_insert(session, SkippedMessage, rows, "OR REPLACE")
     wanted = {skip.uid: skip for skip in skips if skip.outsiders}
     if not wanted:
         return
@@ -449,7 +460,7 @@ def record_skips(session: Session, skips: list[ToSkip], place: BatchPlace) -> No
         for address in sorted({canonical_address(a) for a in wanted[uid].outsiders} - {""})
     ]
     if addresses:
-        session.execute(insert(SkippedAddress).prefix_with("OR IGNORE"), addresses)
+        bulk_insert(session, SkippedAddress, addresses, "OR IGNORE")
 
 
 def notify_replies(session: Session, replies: list[ToStore]) -> None:
