@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from dashboard.db import read_session, write_session
-from dashboard.models import Email, Lead, LeadAddress, Mailbox
+from dashboard.models import Email, EmailLead, Lead, LeadAddress, Mailbox
 from dashboard.sync.parse import Address, MessageMeta
 from dashboard.sync.rules import Decision
 from dashboard.sync.store import BatchPlace, ToStore, commit_batch
@@ -178,3 +178,68 @@ def test_a_lead_replying_to_a_smart_email_notifies_its_rep(engine, rep) -> None:
     assert [(n.kind, n.user_id, n.lead_id, n.detail) for n in notes] == [
         ("reply", rep.id, lead.id, "lead@client.test")
     ]
+
+
+def test_a_lead_promised_by_the_other_lane_is_created_by_whichever_commits_first(
+    engine, rep
+) -> None:  # type: ignore[no-untyped-def]
+    """Sent classifies a first email to new@client.test (a new lead) and INBOX then
+    classifies the reply as linked to it, but INBOX commits first: the reply creates the
+    lead, the sent email finds it, and both are linked to one lead."""
+    _lead, box = lead_and_mailbox(engine, rep)
+    promised = frozenset({"new@client.test"})
+    reply = meta(2, "<reply@client.test>", sender="new@client.test", to=rep.email)
+    first = meta(1, "<first@acme.test>", sender=rep.email, to="new@client.test")
+    with write_session(engine) as session:  # INBOX: links to the promised lead
+        inbox = commit_batch(
+            session,
+            BatchPlace(box.id, rep.id, "INBOX", 1),
+            [ToStore(reply, Decision(True, None, False, ("new@client.test",)))],
+            [],
+            last_uid=2,
+            lead_state="active",
+            promised=promised,
+        )
+    with write_session(engine) as session:  # Sent: the batch that promised it
+        sent = commit_batch(
+            session,
+            BatchPlace(box.id, rep.id, "Sent", 1),
+            [ToStore(first, Decision(True, None, True, (), ("new@client.test",)))],
+            [],
+            last_uid=1,
+            lead_state="active",
+            promised=promised,
+        )
+    assert (inbox.leads_created, sent.leads_created) == (1, 0)
+    with read_session(engine) as session:
+        owners = session.scalars(
+            select(LeadAddress.lead_id).where(LeadAddress.address == "new@client.test")
+        ).all()
+        assert len(owners) == 1
+        linked = session.scalars(
+            select(Email.message_id)
+            .join(EmailLead, EmailLead.email_id == Email.id)
+            .where(EmailLead.lead_id == owners[0])
+            .order_by(Email.message_id)
+        ).all()
+    assert linked == ["<first@acme.test>", "<reply@client.test>"]
+
+
+def test_an_unpromised_lead_that_is_gone_is_not_created_again(engine, rep) -> None:  # type: ignore[no-untyped-def]
+    """A lead deleted while the round ran is not brought back by a message linked to it."""
+    _lead, box = lead_and_mailbox(engine, rep)
+    reply = meta(2, "<late@client.test>", sender="gone@client.test", to=rep.email)
+    with write_session(engine) as session:
+        result = commit_batch(
+            session,
+            BatchPlace(box.id, rep.id, "INBOX", 1),
+            [ToStore(reply, Decision(True, None, False, ("gone@client.test",)))],
+            [],
+            last_uid=2,
+            lead_state="active",
+        )
+    assert result.leads_created == 0
+    with read_session(engine) as session:
+        assert not session.scalars(
+            select(LeadAddress).where(LeadAddress.address == "gone@client.test")
+        ).all()

@@ -95,8 +95,7 @@ def fast_gen_parsed_response(text: list[Any]) -> Iterator[Any]:
                             raise ProtocolError(f"No literal corresponds to {word!r}")
                         if len(literal) != int(word[1:-1]):
                             raise ProtocolError(
-                                f"Expecting literal of size {int(word[1:-1])}, "
-                                f"got {len(literal)}"
+                                f"Expecting literal of size {int(word[1:-1])}, got {len(literal)}"
                             )
                         value = literal
                     elif word.isdigit() and (word[:1] != b"0" or len(word) == 1):

@@ -179,9 +179,19 @@ def display_names(meta: MessageMeta) -> dict[str, str]:
 
 
 def resolve_leads(
-    session: Session, batch: list[ToStore], *, owner_id: int, state: str
+    session: Session,
+    batch: list[ToStore],
+    *,
+    owner_id: int,
+    state: str,
+    promised: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, int], int]:
-    """Lead ids for every address the batch links to, creating the new leads first."""
+    """Lead ids for every address the batch links to, creating the new leads first.
+
+    `promised`: leads another lane of this round decided to create. A message here may
+    link to one before that lane has committed it: then this commit creates it (the other
+    lane finds it when its turn comes), or the link would be lost.
+    """
     wanted = {
         canonical_address(a)
         for item in batch
@@ -191,7 +201,8 @@ def resolve_leads(
     people: dict[str, str] = {}
     for item in batch:
         names = display_names(item.meta)
-        for address in item.decision.new_lead_addresses:
+        linked = (a for a in item.decision.lead_addresses if canonical_address(a) in promised)
+        for address in (*item.decision.new_lead_addresses, *linked):
             key = canonical_address(address)
             if key not in known:
                 people.setdefault(key, names.get(key, ""))
@@ -507,11 +518,12 @@ def commit_batch(
     *,
     last_uid: int | None,
     lead_state: str,
+    promised: frozenset[str] = frozenset(),
 ) -> BatchResult:
     """Write one batch and move the cursor to `last_uid`, all in the caller's transaction."""
     result = BatchResult()
     leads, result.leads_created = resolve_leads(
-        session, stored, owner_id=place.user_id, state=lead_state
+        session, stored, owner_id=place.user_id, state=lead_state, promised=promised
     )
     emails = existing_emails(session, stored) if stored else {}
     before = len(emails)
