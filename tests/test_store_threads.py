@@ -180,6 +180,20 @@ def test_a_lead_replying_to_a_smart_email_notifies_its_rep(engine, rep) -> None:
     ]
 
 
+def commit_one(engine, box, folder: str, item: ToStore, promised=frozenset()):  # type: ignore[no-untyped-def]
+    """Commit a batch of one message from a folder of the rep's mailbox."""
+    with write_session(engine) as session:
+        return commit_batch(
+            session,
+            BatchPlace(box.id, box.user_id, folder, 1),
+            [item],
+            [],
+            last_uid=item.meta.uid,
+            lead_state="active",
+            promised=promised,
+        )
+
+
 def test_a_lead_promised_by_the_other_lane_is_created_by_whichever_commits_first(
     engine, rep
 ) -> None:  # type: ignore[no-untyped-def]
@@ -190,26 +204,10 @@ def test_a_lead_promised_by_the_other_lane_is_created_by_whichever_commits_first
     promised = frozenset({"new@client.test"})
     reply = meta(2, "<reply@client.test>", sender="new@client.test", to=rep.email)
     first = meta(1, "<first@acme.test>", sender=rep.email, to="new@client.test")
-    with write_session(engine) as session:  # INBOX: links to the promised lead
-        inbox = commit_batch(
-            session,
-            BatchPlace(box.id, rep.id, "INBOX", 1),
-            [ToStore(reply, Decision(True, None, False, ("new@client.test",)))],
-            [],
-            last_uid=2,
-            lead_state="active",
-            promised=promised,
-        )
-    with write_session(engine) as session:  # Sent: the batch that promised it
-        sent = commit_batch(
-            session,
-            BatchPlace(box.id, rep.id, "Sent", 1),
-            [ToStore(first, Decision(True, None, True, (), ("new@client.test",)))],
-            [],
-            last_uid=1,
-            lead_state="active",
-            promised=promised,
-        )
+    linked_to_it = Decision(True, None, False, ("new@client.test",))
+    creates_it = Decision(True, None, True, (), ("new@client.test",))
+    inbox = commit_one(engine, box, "INBOX", ToStore(reply, linked_to_it), promised)
+    sent = commit_one(engine, box, "Sent", ToStore(first, creates_it), promised)
     assert (inbox.leads_created, sent.leads_created) == (1, 0)
     with read_session(engine) as session:
         owners = session.scalars(
@@ -229,16 +227,8 @@ def test_an_unpromised_lead_that_is_gone_is_not_created_again(engine, rep) -> No
     """A lead deleted while the round ran is not brought back by a message linked to it."""
     _lead, box = lead_and_mailbox(engine, rep)
     reply = meta(2, "<late@client.test>", sender="gone@client.test", to=rep.email)
-    with write_session(engine) as session:
-        result = commit_batch(
-            session,
-            BatchPlace(box.id, rep.id, "INBOX", 1),
-            [ToStore(reply, Decision(True, None, False, ("gone@client.test",)))],
-            [],
-            last_uid=2,
-            lead_state="active",
-        )
-    assert result.leads_created == 0
+    linked_to_it = Decision(True, None, False, ("gone@client.test",))
+    assert commit_one(engine, box, "INBOX", ToStore(reply, linked_to_it)).leads_created == 0
     with read_session(engine) as session:
         assert not session.scalars(
             select(LeadAddress).where(LeadAddress.address == "gone@client.test")
