@@ -185,6 +185,17 @@ def apply_verification(mailbox: Mailbox, result: VerifyResult) -> None:
     mailbox.verified_at = utcnow()
 
 
+def end_transaction_before_waiting(session: Session) -> None:
+    """Close the session's transaction before a verification that may wait `timeout` s.
+
+    A web POST's transaction is a write transaction (BEGIN IMMEDIATE) from its first
+    query: held while a slow server answered, it made the sync's commits and every other
+    POST wait, and fail after the busy timeout. Nothing has been written yet here, and the
+    loaded objects stay usable (expire_on_commit=False).
+    """
+    session.commit()
+
+
 def connect_mailbox(
     session: Session,
     *,
@@ -199,10 +210,11 @@ def connect_mailbox(
     """Verify the account for real and save it; on failure log the answer and re-raise."""
     request = normalized(request)
     ensure_address_free(session, user, request.address)
-    existing = mailbox_of(session, user.id)
+    end_transaction_before_waiting(session)
     try:
         result = verifier(server_settings(request, ca_file=ca_file, timeout=timeout))
     except ImapError as error:
+        existing = mailbox_of(session, user.id)
         log_event(
             session,
             user.id,
@@ -213,6 +225,8 @@ def connect_mailbox(
         )
         session.commit()
         raise
+    ensure_address_free(session, user, request.address)  # still free after the wait?
+    existing = mailbox_of(session, user.id)
     mailbox = existing or Mailbox(
         user_id=user.id,
         provider=request.provider,
@@ -268,6 +282,7 @@ def retest_mailbox(
     verifier: Verifier = verify,
 ) -> ImapError | None:
     """Verify a stored mailbox again; update its status and log; return the error if any."""
+    end_transaction_before_waiting(session)
     try:
         result = verifier(mailbox_settings(mailbox, box, ca_file=ca_file, timeout=timeout))
     except ImapError as error:

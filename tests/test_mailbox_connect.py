@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 import socket
+import sqlite3
+import threading
+import time
+from pathlib import Path
 
 import imapclient
 import pytest
@@ -222,6 +226,30 @@ def test_a_server_that_never_answers_shows_the_timeout_message(
     assert f"127.0.0.1:{port} did not answer within 1 seconds." in response.data.decode()
     assert [e.code for e in mailbox_events(engine, rep.id)] == ["timeout"]
     assert all_mailboxes(engine) == []
+
+
+def test_a_slow_server_does_not_hold_the_database_while_it_is_checked(
+    app, rep_client, rep, mailbox_user, engine
+):
+    """The sync and other requests can still write while a verification waits."""
+    app.config["IMAP_TIMEOUT"] = 3
+    database = Path(app.instance_path) / "leadsync.db"
+    with socket.socket() as silent:  # accepts TCP (backlog) but never greets
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        answers = []
+        posting = threading.Thread(
+            target=lambda: answers.append(connect(rep_client, mailbox_user, imap_port=port))
+        )
+        posting.start()
+        time.sleep(1)  # the request is waiting for the server's greeting now
+        with sqlite3.connect(database, timeout=0.5, isolation_level=None) as other_writer:
+            other_writer.execute("BEGIN IMMEDIATE")  # "database is locked" if still held
+            other_writer.execute("ROLLBACK")
+        posting.join(10)
+    assert answers and answers[0].status_code == 422
+    assert [e.code for e in mailbox_events(engine, rep.id)] == ["timeout"]
 
 
 def test_spaces_in_the_app_password_are_stripped(app, rep_client, rep, mailbox_user, engine):
