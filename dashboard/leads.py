@@ -12,7 +12,7 @@ from dashboard import lead_service
 from dashboard.accounts import AccountError, get_company
 from dashboard.db import get_session
 from dashboard.forms import ActionForm, LeadForm, MergeForm, show_error
-from dashboard.lead_queries import SORTS, LeadFilters, badge, list_leads
+from dashboard.lead_queries import SORTS, LeadFilters, addresses_by_lead, badge, list_leads
 from dashboard.models import Lead, LeadAddress, OutgoingEmail, PrivateThread, User, utcnow
 from dashboard.timeline import USER_NAMES, lead_threads, tracking_summary
 from dashboard.web import redirect_page, render_page
@@ -307,13 +307,7 @@ def review() -> tuple[str, int]:
         )[:3]
         for lead in suggested
     }
-    addresses = {}
-    for lead_id, address in db.execute(
-        select(LeadAddress.lead_id, LeadAddress.address)
-        .where(LeadAddress.lead_id.in_(ids))
-        .order_by(LeadAddress.id)
-    ):
-        addresses.setdefault(lead_id, []).append(address)
+    addresses = addresses_by_lead(db, ids)
     return render_page(
         "leads/review.html",
         suggested=suggested,

@@ -41,14 +41,22 @@ IN_THREADS_OF_LEAD = (
     Email.thread_key.in_(bindparam("keys", expanding=True)),
     exists().where(EmailLead.email_id == Email.id, EmailLead.lead_id == bindparam("lead_id")),
 )
+
+
+def seen_by(viewer_id, email_id):  # type: ignore[no-untyped-def]
+    """The email was synced from the viewer's mailbox (index sighting(email_id, mailbox_id))."""
+    mailboxes = select(Mailbox.id).where(Mailbox.user_id == viewer_id)
+    return exists().where(Sighting.email_id == email_id, Sighting.mailbox_id.in_(mailboxes))
+
+
 # Collapsed threads: in the same statement, whether the viewer's mailbox saw each email
 # (own mail) and the name of its rep, instead of two more queries over 115 ids.
-SEEN_BY_VIEWER_MAILBOX = exists().where(
-    Sighting.email_id == Email.id,
-    Sighting.mailbox_id.in_(select(Mailbox.id).where(Mailbox.user_id == bindparam("viewer_id"))),
-)
 THREAD_HEADS = (
-    select(*HEAD_COLUMNS, SEEN_BY_VIEWER_MAILBOX.label("seen"), User.name.label("rep"))
+    select(
+        *HEAD_COLUMNS,
+        seen_by(bindparam("viewer_id"), Email.id).label("seen"),
+        User.name.label("rep"),
+    )
     .outerjoin(User, User.id == Email.user_id)
     .where(*IN_THREADS_OF_LEAD)
     .order_by(Email.date, Email.id)
@@ -57,11 +65,8 @@ THREAD_EMAILS = select(Email).where(*IN_THREADS_OF_LEAD).order_by(Email.date, Em
 PRIVATE_THREADS = select(PrivateThread.thread_key, PrivateThread.user_id).where(
     PrivateThread.thread_key.in_(bindparam("keys", expanding=True))
 )
-SEEN_BY_VIEWER = (
-    select(Sighting.email_id)
-    .join(Mailbox, Mailbox.id == Sighting.mailbox_id)
-    .where(Sighting.email_id.in_(bindparam("ids", expanding=True)))
-    .where(Mailbox.user_id == bindparam("viewer_id"))
+SEEN_BY_VIEWER = select(Email.id).where(
+    Email.id.in_(bindparam("ids", expanding=True)), seen_by(bindparam("viewer_id"), Email.id)
 )
 USER_NAMES = select(User.id, User.name).where(User.id.in_(bindparam("ids", expanding=True)))
 
@@ -156,7 +161,7 @@ def lead_threads(
     private = private_threads(session, wanted)
     if with_bodies:
         emails = list(session.scalars(THREAD_EMAILS, params))
-        views = message_views(session, emails, viewer_id, visibility, private, with_bodies)
+        views = message_views(session, emails, viewer_id, visibility, private)
     else:  # collapsed threads: plain rows of the few columns shown, no ORM objects
         params["viewer_id"] = viewer_id
         rows = session.connection().execute(THREAD_HEADS, params).all()
@@ -184,42 +189,56 @@ def private_threads(session: Session, keys: list[str]) -> dict[str, int]:
     return dict(session.connection().execute(PRIVATE_THREADS, {"keys": keys}).all())
 
 
+def message_view(
+    email, *, seen: bool, rep: str, attachments: list, viewer_id: int, visibility: str,
+    private: dict[str, int],
+) -> MessageView:  # fmt: skip
+    """One email as the viewer may see it; `seen`: synced from the viewer's mailbox."""
+    mine = seen or email.user_id == viewer_id
+    private_to_other = private.get(email.thread_key, viewer_id) != viewer_id
+    access = access_level(own=mine, private_to_other=private_to_other, visibility=visibility)
+    return MessageView(email, access, rep, attachments, mine)
+
+
 def head_views(rows: list, viewer_id: int, visibility: str, private: dict[str, int]) -> list:
     """MessageViews of THREAD_HEADS rows, which already say "seen by the viewer" and the rep."""
-    views = []
-    for row in rows:
-        mine = row.seen or row.user_id == viewer_id
-        private_to_other = private.get(row.thread_key, viewer_id) != viewer_id
-        access = access_level(own=mine, private_to_other=private_to_other, visibility=visibility)
-        views.append(MessageView(row, access, row.rep or "", [], mine))
-    return views
+    return [
+        message_view(
+            row,
+            seen=row.seen,
+            rep=row.rep or "",
+            attachments=[],
+            viewer_id=viewer_id,
+            visibility=visibility,
+            private=private,
+        )  # fmt: skip
+        for row in rows
+    ]
 
 
 def message_views(
-    session: Session,
-    emails: list[Email],
-    viewer_id: int,
-    visibility: str,
-    private: dict[str, int],
-    with_attachments: bool = True,
+    session: Session, emails: list[Email], viewer_id: int, visibility: str, private: dict[str, int]
 ) -> list[MessageView]:
-    """Access level, rep name and attachments of each email, in three queries at most."""
+    """Access level, rep name and attachments of each email, in three queries."""
     ids = [e.id for e in emails]
     own = own_email_ids(session, viewer_id, ids)
     users = list({e.user_id for e in emails if e.user_id})
     names = dict(session.connection().execute(USER_NAMES, {"ids": users}).all())
     files: dict[int, list[Attachment]] = {}
-    if with_attachments:
-        for item in session.scalars(select(Attachment).where(Attachment.email_id.in_(ids))):
-            files.setdefault(item.email_id, []).append(item)
-    views = []
-    for e in emails:  # a lead page has ~115: attributes read once each
-        email_id, user_id = e.id, e.user_id
-        mine = email_id in own or user_id == viewer_id
-        private_to_other = private.get(e.thread_key, viewer_id) != viewer_id
-        access = access_level(own=mine, private_to_other=private_to_other, visibility=visibility)
-        views.append(MessageView(e, access, names.get(user_id, ""), files.get(email_id, []), mine))
-    return views
+    for item in session.scalars(select(Attachment).where(Attachment.email_id.in_(ids))):
+        files.setdefault(item.email_id, []).append(item)
+    return [
+        message_view(
+            e,
+            seen=e.id in own,
+            rep=names.get(e.user_id, ""),
+            attachments=files.get(e.id, []),
+            viewer_id=viewer_id,
+            visibility=visibility,
+            private=private,
+        )  # fmt: skip
+        for e in emails
+    ]
 
 
 @dataclass

@@ -90,6 +90,23 @@ def rep(engine, admin):  # type: ignore[no-untyped-def]
     return factories.make_user(engine, role="rep")
 
 
+@pytest.fixture
+def relay(dovecot_server):  # type: ignore[no-untyped-def]
+    """A loopback relay to Dovecot (cuts after `limit` bytes, stalls while its gate is shut)."""
+    from tests.sync_helpers import CuttingRelay
+
+    relay = CuttingRelay(dovecot_server.port)
+    yield relay
+    relay.gate.set()
+    relay.close()
+
+
+@pytest.fixture
+def teammate(engine, admin):  # type: ignore[no-untyped-def]
+    """Another rep of the company."""
+    return factories.make_user(engine, role="rep", name="Tina Teammate")
+
+
 def log_in(
     client: FlaskClient, email: str, password: str = factories.PASSWORD, remember: bool = False
 ) -> FlaskClient:

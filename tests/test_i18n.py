@@ -181,3 +181,28 @@ def test_dates_are_shown_in_the_viewers_time_zone(admin_client, admin, rep, engi
     utc = format_datetime(moment, "short", tzinfo=ZoneInfo("UTC"), locale="en")
     assert tokyo in page
     assert utc not in page
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ _('Leads') }}", "Leads"),
+        ("{{ _('100%% done') }}", "100% done"),  # "%%" still means "%", as in Jinja's gettext
+        ("{{ _('%(n)d of %(total)d', n=2, total=5) }}", "2 of 5"),
+        ("{{ _('<b>%(name)s</b>', name='<i>') }}", "<b>&lt;i&gt;</b>"),  # variables escaped
+        ("{% trans %}Plain{% endtrans %}", "Plain"),
+    ],
+)
+def test_the_per_page_gettext_behaves_like_jinjas_newstyle_gettext(source, expected) -> None:  # type: ignore[no-untyped-def]
+    from jinja2 import Environment
+
+    from dashboard.i18n import newstyle_gettext
+
+    environment = Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
+    environment.install_gettext_callables(
+        gettext=lambda s: s, ngettext=lambda s, p, n: s if n == 1 else p, newstyle=True
+    )
+    ours = newstyle_gettext(lambda message: message)
+    template = environment.from_string(source)
+    assert template.render() == expected  # Jinja's own
+    assert template.render(gettext=ours, _=ours) == expected

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 
 from dashboard.timeline import THREADS_PER_PAGE
-from tests import factories
 from tests.lead_factories import BASE_DATE, ago, lead_data, set_company
 from tests.lead_helpers import (
     ENGLISH,
@@ -29,12 +28,6 @@ ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
 def app_config() -> dict:
     """English pages."""
     return dict(ENGLISH)
-
-
-@pytest.fixture
-def teammate(engine, admin):  # type: ignore[no-untyped-def]
-    """Another rep of the company."""
-    return factories.make_user(engine, role="rep", name="Tina Teammate")
 
 
 def body_route_registered(app) -> bool:  # type: ignore[no-untyped-def]

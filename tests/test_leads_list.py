@@ -29,12 +29,6 @@ def app_config() -> dict:
     return dict(ENGLISH)
 
 
-@pytest.fixture
-def teammate(engine, admin):  # type: ignore[no-untyped-def]
-    """Another rep of the company."""
-    return factories.make_user(engine, role="rep", name="Tina Teammate")
-
-
 def search(client, q: str, **params: str) -> list[int]:  # type: ignore[no-untyped-def]
     """Lead ids the list shows for a query."""
     return listed_ids(page(client, "/leads/", query_string={"q": q, **params}))

@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from dashboard.db import read_session
 from dashboard.models import PrivateThread, Sighting
-from tests import factories
 from tests.conftest import log_in
 from tests.lead_factories import ago, lead_data, set_company
 from tests.lead_helpers import ENGLISH, HTMX, listed_ids, page, text_of, thread_subjects
@@ -21,12 +20,6 @@ METADATA_HINT = "Only teammates involved can read this email."
 def app_config() -> dict:
     """English pages."""
     return dict(ENGLISH)
-
-
-@pytest.fixture
-def teammate(engine, admin):  # type: ignore[no-untyped-def]
-    """The rep whose mailbox the thread was synced from."""
-    return factories.make_user(engine, role="rep", name="Tina Teammate")
 
 
 @pytest.fixture

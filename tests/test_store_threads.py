@@ -11,6 +11,7 @@ from dashboard.models import Email, EmailLead, Lead, LeadAddress, Mailbox
 from dashboard.sync.parse import Address, MessageMeta
 from dashboard.sync.rules import Decision
 from dashboard.sync.store import BatchPlace, ToStore, commit_batch
+from tests.lead_factories import lead_data
 
 
 def meta(
@@ -64,21 +65,9 @@ def store(engine, mailbox_id: int, user_id: int, *metas: MessageMeta, outbound: 
 
 def lead_and_mailbox(engine, rep) -> tuple[Lead, Mailbox]:  # type: ignore[no-untyped-def]
     """The lead at lead@client.test and the rep's mailbox."""
-    with write_session(engine) as session:
-        lead = Lead(name="Lead")
-        session.add(lead)
-        session.flush()
-        session.add(LeadAddress(lead_id=lead.id, address="lead@client.test"))
-        box = Mailbox(
-            user_id=rep.id,
-            provider="other",
-            address=rep.email,
-            username=rep.email,
-            imap_host="127.0.0.1",
-            imap_port=993,
-            imap_security="tls",
-        )
-        session.add(box)
+    with lead_data(engine) as data:
+        lead = data.lead(name="Lead", addresses=["lead@client.test"])
+        box = data.session.get(Mailbox, data.mailbox(rep))
     return lead, box
 
 

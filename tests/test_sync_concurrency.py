@@ -19,7 +19,6 @@ from tests.sync_helpers import (
     L1,
     LEADS,
     STORED,
-    CuttingRelay,
     MailMaker,
     append_mails,
     connect,
@@ -57,15 +56,6 @@ def lease_taken(db: Path) -> bool:
 
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
         return conn.execute("SELECT COUNT(*) FROM synclease").fetchone()[0] > 0
-
-
-@pytest.fixture
-def relay(dovecot_server):  # type: ignore[no-untyped-def]
-    """A loopback relay to Dovecot (cuts after `limit` bytes, stalls while its gate is shut)."""
-    relay = CuttingRelay(dovecot_server.port)
-    yield relay
-    relay.gate.set()
-    relay.close()
 
 
 def test_two_sync_processes_at_once_one_syncs_the_other_skips(

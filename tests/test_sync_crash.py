@@ -30,7 +30,6 @@ from tests.sync_helpers import (
     SENT,
     STORED,
     STRANGER,
-    CuttingRelay,
     MailMaker,
     append_mails,
     connect,
@@ -235,15 +234,6 @@ def processed(db: Path) -> int:
 def app_config(dovecot_server):  # type: ignore[no-untyped-def]
     """Trust the test CA."""
     return {"IMAP_CA_FILE": dovecot_server.ca_file}
-
-
-@pytest.fixture
-def relay(dovecot_server):  # type: ignore[no-untyped-def]
-    """A loopback relay to Dovecot whose gate can stall the server's answers."""
-    relay = CuttingRelay(dovecot_server.port)
-    yield relay
-    relay.gate.set()
-    relay.close()
 
 
 def connect_with_cli(app, user, port: int | None = None) -> None:  # type: ignore[no-untyped-def]
