@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard.sync import parse  # noqa: E402
-from dashboard.sync.parse import RawAddress, RawEnvelope, RawFetch  # noqa: E402
+from dashboard.mail import parse  # noqa: E402
+from dashboard.mail.parse import RawAddress, RawEnvelope, RawFetch  # noqa: E402
 
 FIRST = ["Ana", "João", "Maria", "José", "Conceição", "Luís", "Bruno", "Sofia", "Tiago", "Inês"]
 LAST = ["Silva", "Conceição", "Araújo", "Gonçalves", "Souza", "Lima", "Pereira", "Antunes"]

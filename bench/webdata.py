@@ -305,7 +305,7 @@ def generate(leads: int, emails: int, seed: int):  # type: ignore[no-untyped-def
             else f"{ascii_local(name)}{c}.com"
         )
         companies.append((name, domain))
-    from dashboard.text import lead_search_text
+    from dashboard.leads.text import lead_search_text
 
     address_id = 0
     for i in range(leads):
@@ -516,8 +516,8 @@ def generate(leads: int, emails: int, seed: int):  # type: ignore[no-untyped-def
 
 def make_accounts(app) -> dict:  # type: ignore[no-untyped-def]
     """Company, admin and reps (user ids 1..REPS+1), one mailbox per rep, no secrets."""
-    from dashboard import accounts
-    from dashboard.db import write_session
+    from dashboard.accounts import service as accounts
+    from dashboard.db.engine import write_session
     from dashboard.models import Mailbox
 
     engine = app.extensions["leadsync.engine"]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
 from dashboard import config as boot_config
+
+if TYPE_CHECKING:
+    from dashboard.sending.service import SendQueue
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,26 +42,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     load_config(app, config)
     app.secret_key, _ = boot_config.instance_keys(Path(app.instance_path))
 
-    from dashboard import db, extensions, request_gate, web
+    # Imported here, not at the top: `import dashboard.mail.parse` (the sync, the benchmarks)
+    # must not pull in Flask and every blueprint.
+    from dashboard.cli import register_commands
+    from dashboard.db import flask as db
+    from dashboard.sync.scheduler import build_scheduler
+    from dashboard.web import extensions, pages, request_gate
 
     request_gate.init_app(app)
     db.init_app(app)
     extensions.init_app(app)
-    web.init_app(app)
+    pages.init_app(app)
     register_blueprints(app)
-
-    from dashboard.cli import register_commands
-    from dashboard.sync.scheduler import build_scheduler
-
     register_commands(app)
     app.extensions["leadsync.scheduler"] = build_scheduler(app)  # started by run.py only
     app.extensions["leadsync.send_queue"] = build_send_queue(app)
     return app
 
 
-def build_send_queue(app: Flask):  # type: ignore[no-untyped-def]
+def build_send_queue(app: Flask) -> SendQueue:
     """The pool that delivers smart emails off the request thread."""
-    from dashboard.security import LiveSecretBox
+    from dashboard.db.flask import LiveSecretBox
     from dashboard.sending.service import SendQueue
 
     return SendQueue(
@@ -71,37 +75,13 @@ def build_send_queue(app: Flask):  # type: ignore[no-untyped-def]
 
 
 def register_blueprints(app: Flask) -> None:
-    """Attach every feature's blueprint."""
-    from dashboard import (
-        auth,
-        email_body,
-        email_templates,
-        emails,
-        home,
-        leads,
-        mailbox,
-        settings,
-        setup,
-        smart,
-        sync_views,
-        tracking_views,
-        users,
-    )
+    """Attach every feature's blueprint: one per package, named as the package."""
+    from dashboard.accounts.views import bp as accounts
+    from dashboard.emails.views import bp as emails
+    from dashboard.leads.views import bp as leads
+    from dashboard.mailboxes.views import bp as mailboxes
+    from dashboard.sending.views import bp as sending
+    from dashboard.web.views import bp as web
 
-    modules = (
-        auth,
-        home,
-        setup,
-        settings,
-        users,
-        mailbox,
-        sync_views,
-        emails,
-        leads,
-        smart,
-        tracking_views,
-        email_templates,
-        email_body,
-    )
-    for module in modules:
-        app.register_blueprint(module.bp)
+    for blueprint in (accounts, web, mailboxes, emails, leads, sending):
+        app.register_blueprint(blueprint)

@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 
 from dashboard import create_app
-from dashboard.db import make_engine
-from dashboard.migrate import upgrade
+from dashboard.db.engine import make_engine
+from dashboard.db.migrate import upgrade
 from tests import factories
 
 pytest_plugins = ["tests.servers.dovecot", "tests.servers.browser", "tests.servers.smtp"]

@@ -6,8 +6,8 @@ import itertools
 
 from sqlalchemy import Engine
 
-from dashboard import accounts
-from dashboard.db import write_session
+from dashboard.accounts import service as accounts
+from dashboard.db.engine import write_session
 from dashboard.models import User
 
 PASSWORD = "correct-horse-42"

@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, insert, select
 from sqlmodel import Session
 
-from dashboard.db import read_session, write_session
+from dashboard.db.engine import read_session, write_session
+from dashboard.leads.text import lead_search_text
 from dashboard.models import (
     Attachment,
     Company,
@@ -36,7 +37,6 @@ from dashboard.models import (
     User,
 )
 from dashboard.sync.store import refresh_stats
-from dashboard.text import lead_search_text
 
 _sequence = itertools.count(1)
 BASE_DATE = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

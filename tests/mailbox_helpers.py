@@ -6,7 +6,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import select
 
-from dashboard.db import read_session
+from dashboard.db.engine import read_session
 from dashboard.models import AuditEvent, Company, Mailbox, MailboxEvent
 from tests.conftest import log_in
 from tests.servers.dovecot import MailboxUser

@@ -32,8 +32,8 @@ from flask import Flask
 from sqlalchemy import Engine, select, update
 
 from dashboard import create_app
-from dashboard.db import read_session, write_session
-from dashboard.mailboxes import ConnectionRequest, connect_mailbox
+from dashboard.db.engine import read_session, write_session
+from dashboard.mailboxes.service import ConnectionRequest, connect_mailbox
 from dashboard.models import (
     Attachment,
     Company,

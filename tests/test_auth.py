@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from dashboard import accounts
-from dashboard.db import read_session, write_session
+from dashboard.accounts import service as accounts
+from dashboard.db.engine import read_session, write_session
 from dashboard.models import User
 from tests.conftest import log_in
 from tests.factories import PASSWORD

@@ -6,8 +6,8 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlmodel import select
 
-from dashboard.db import read_session
-from dashboard.migrate import alembic_config
+from dashboard.db.engine import read_session
+from dashboard.db.migrate import alembic_config
 from dashboard.models import Company, User
 from tests.factories import PASSWORD
 

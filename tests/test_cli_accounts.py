@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import mailboxes
-from dashboard.db import write_session
-from dashboard.security import SecretBox
+from dashboard.db.engine import write_session
+from dashboard.db.secrets import SecretBox
+from dashboard.mailboxes import service as mailboxes
 from tests.mailbox_helpers import all_mailboxes, audit_events, mailbox_events, mailbox_of
 from tests.servers.dovecot import free_port
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
-from dashboard import accounts
-from dashboard.company_settings import company_addresses
-from dashboard.db import read_session
+from dashboard.accounts import service as accounts
+from dashboard.accounts.company import company_addresses
+from dashboard.db.engine import read_session
 from dashboard.sync.scheduler import SYNC_JOB
 from tests import factories
 from tests.mailbox_helpers import audit_events, company, connect, english_client

@@ -13,7 +13,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from dashboard.db import get_session, make_engine, write_session
+from dashboard.db.engine import make_engine, write_session
+from dashboard.db.flask import get_session
 
 UPDATE = text("UPDATE counter SET value = :v WHERE id = 1")
 

@@ -10,7 +10,7 @@ from imapclient import response_lexer, response_parser
 from imapclient.exceptions import ProtocolError
 from imapclient.response_parser import parse_fetch_response, parse_response
 
-from dashboard.sync import imap_fetch
+from dashboard.mail import imap_fetch
 from tests.sync_helpers import append_mails, realistic_mailbox
 
 
@@ -65,7 +65,7 @@ def test_tokens_match_the_original_lexer(text: bytes) -> None:
     [
         [rb"1 (UID 7 FLAGS () RFC822.SIZE 0123 X 0 Y 10)"],
         [(rb"2 (UID 8 BODY[HEADER.FIELDS (DATE)] {5}", b"Date:"), rb")"],
-        [(rb'3 (UID 9 ENVELOPE (NIL {3}', b"abc"), rb' NIL NIL NIL NIL NIL NIL NIL "<i>"))'],
+        [(rb"3 (UID 9 ENVELOPE (NIL {3}", b"abc"), rb' NIL NIL NIL NIL NIL NIL NIL "<i>"))'],
         [rb'4 (UID 10 X ("NIL" NIL "" "12" %))'],
         [rb") NIL ("],  # stray closer, then a tuple that never ends
         [(rb"5 (UID 11 BODY[1] {9}", b"short"), rb")"],  # literal shorter than announced

@@ -17,7 +17,7 @@ from babel.dates import format_datetime
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
-from dashboard.db import write_session
+from dashboard.db.engine import write_session
 from dashboard.models import User
 from tests.conftest import log_in
 
@@ -196,7 +196,7 @@ def test_dates_are_shown_in_the_viewers_time_zone(admin_client, admin, rep, engi
 def test_the_per_page_gettext_behaves_like_jinjas_newstyle_gettext(source, expected) -> None:  # type: ignore[no-untyped-def]
     from jinja2 import Environment
 
-    from dashboard.i18n import newstyle_gettext
+    from dashboard.web.i18n import newstyle_gettext
 
     environment = Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
     environment.install_gettext_callables(

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from dashboard.sync.imap_client import ImapError, ServerSettings, connect, verify
+from dashboard.mail.imap_client import ImapError, ServerSettings, connect, verify
 from tests.servers.dovecot import DovecotServer, MailboxUser, free_port, new_user
 
 pytest_plugins = ["tests.servers.dovecot"]

@@ -10,7 +10,7 @@ from email.utils import formatdate, make_msgid
 import pytest
 from sqlalchemy import select
 
-from dashboard.db import read_session
+from dashboard.db.engine import read_session
 from dashboard.models import Email
 from tests.conftest import log_in
 from tests.sync_helpers import connect, sync

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from dashboard.db import read_session
+from dashboard.db.engine import read_session
 from dashboard.models import Company, DismissedAddress, Email, Lead, SkippedMessage
 from dashboard.sync.rules import CompanyIdentity, MessageFacts, NeverLogList, SyncPolicy, decide
 from tests.lead_factories import (

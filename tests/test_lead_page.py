@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from dashboard.timeline import THREADS_PER_PAGE
+from dashboard.leads.timeline import THREADS_PER_PAGE
 from tests.lead_factories import BASE_DATE, ago, lead_data, set_company
 from tests.lead_helpers import (
     ENGLISH,
@@ -32,7 +32,7 @@ def app_config() -> dict:
 
 def body_route_registered(app) -> bool:  # type: ignore[no-untyped-def]
     """True once the sandboxed email body route is part of the app (issue 5, "Bodies")."""
-    return "email_body.body" in app.view_functions
+    return "emails.body" in app.view_functions
 
 
 def expand(client, lead_id: int, key: str, **kwargs) -> str:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from dashboard.lead_queries import PAGE_SIZE
+from dashboard.leads.queries import PAGE_SIZE
 from tests import factories
 from tests.conftest import log_in
 from tests.lead_factories import BASE_DATE, ago, lead_data, set_company
@@ -426,7 +426,7 @@ def expected_order(engine, sort: str, source: str = "") -> list[int]:  # type: i
     """The whole list in the order the app promises, computed from the stored leads."""
     from sqlalchemy import select
 
-    from dashboard.db import read_session
+    from dashboard.db.engine import read_session
     from dashboard.models import Lead
 
     with read_session(engine) as session:

@@ -13,9 +13,9 @@ import imapclient
 import pytest
 from sqlmodel import select
 
-from dashboard.db import write_session
+from dashboard.db.engine import write_session
+from dashboard.db.secrets import SecretBox
 from dashboard.models import Mailbox
-from dashboard.security import SecretBox
 from tests import factories
 from tests.mailbox_helpers import (
     MAILBOX_URL,
@@ -360,7 +360,7 @@ def test_disconnect_removes_the_secret_and_keeps_the_row(rep_client, rep, connec
     assert mailbox is not None and mailbox.id == connected.id
     assert mailbox.secret is None
     assert mailbox.status == "disconnected"
-    assert [e.action for e in audit_events(engine)][-1] == "mailbox.disconnect"
+    assert [e.action for e in audit_events(engine)][-1] == "mailboxes.disconnect"
     html = rep_client.get(MAILBOX_URL).data.decode()
     assert 'id="mailbox-status"' not in html
     assert "Connect your mailbox" in html

@@ -11,10 +11,10 @@ from sqlalchemy import Engine, text
 from sqlmodel import select
 
 from dashboard import create_app
-from dashboard.db import make_engine, read_session
-from dashboard.migrate import alembic_config, current_revision, upgrade
+from dashboard.accounts.security import hash_password
+from dashboard.db.engine import make_engine, read_session
+from dashboard.db.migrate import alembic_config, current_revision, upgrade
 from dashboard.models import Company, User
-from dashboard.security import hash_password
 from tests.factories import PASSWORD
 
 FIRST = "0001"

@@ -11,7 +11,7 @@ from typing import Any
 import imapclient
 import pytest
 
-from dashboard.sync.parse import (
+from dashboard.mail.parse import (
     Address,
     MessageMeta,
     RawAddress,
@@ -34,7 +34,8 @@ SMTP = email.policy.SMTP  # CRLF line endings, as mail arrives
 APPENDED_AT = dt.datetime(2025, 6, 30, 18, 45, tzinfo=dt.timezone(dt.timedelta(hours=-3)))
 
 
-# --- conversion helper: meant to move into dashboard/sync/imap_client.py as is -------------
+# --- imapclient's reading of a real answer, mapped to parse.py's raw types: parse.py is
+# checked on an independent parser's output (the app itself uses mail/imap_fetch.py).
 
 
 def _raw_addresses(addresses: tuple[Any, ...] | None) -> tuple[RawAddress, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from dashboard.db import read_session
+from dashboard.db.engine import read_session
 from dashboard.models import PrivateThread, Sighting
 from tests.conftest import log_in
 from tests.lead_factories import ago, lead_data, set_company
@@ -297,7 +297,7 @@ def test_attachments_of_hidden_bodies_are_not_downloadable(engine, story, rep_cl
 def test_private_bodies_are_refused_by_the_body_route(
     app, engine, story, rep_client, teammate_client
 ):
-    if "email_body.body" not in app.view_functions:
+    if "emails.body" not in app.view_functions:
         pytest.skip("the sandboxed body route (email_body blueprint) is not registered yet")
     set_company(engine, visibility="all")
     email_id = story["theirs"][0].id

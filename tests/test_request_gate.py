@@ -9,7 +9,7 @@ import time
 import pytest
 from flask import Flask
 
-from dashboard.request_gate import FairTurns, RequestGate, turn_released
+from dashboard.web.request_gate import FairTurns, RequestGate, turn_released
 
 
 def test_turns_are_handed_over_in_arrival_order() -> None:

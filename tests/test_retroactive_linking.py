@@ -12,7 +12,7 @@ from email.utils import format_datetime, make_msgid
 import pytest
 from sqlalchemy import select
 
-from dashboard.db import read_session
+from dashboard.db.engine import read_session
 from dashboard.models import Email, EmailLead, Lead, SkippedMessage
 from tests.lead_helpers import ENGLISH, listed_ids, page, thread_subjects
 from tests.test_cli_accounts import add_account

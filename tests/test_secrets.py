@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
 from dashboard import create_app
-from dashboard.security import SecretBox
+from dashboard.db.secrets import SecretBox
 from tests.mailbox_helpers import (
     MAILBOX_URL,
     audit_events,

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import func, select
 
 from dashboard import create_app
-from dashboard.db import read_session
+from dashboard.db.engine import read_session
 from dashboard.models import User
 from tests.conftest import log_in
 from tests.factories import PASSWORD

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import Engine, func, select
 
-from dashboard.db import read_session, write_session
+from dashboard.db.engine import read_session, write_session
 from dashboard.models import (
     Email,
     EmailLead,

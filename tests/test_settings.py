@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from dashboard import accounts
-from dashboard.db import read_session
+from dashboard.accounts import service as accounts
+from dashboard.db.engine import read_session
 from dashboard.models import User
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dashboard.db import read_session, write_session
+from dashboard.db.engine import read_session, write_session
 from dashboard.models import Email, EmailTemplate, Notification, OutgoingEmail, TrackingEvent
 from tests import factories
 from tests.conftest import log_in

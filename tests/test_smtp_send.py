@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dashboard.sending import compose, smtp_client
+from dashboard.mail import smtp_client
+from dashboard.mail.smtp_client import SendError, SmtpSettings
+from dashboard.sending import compose
 from dashboard.sending.compose import TrackingPlan
-from dashboard.sending.smtp_client import SendError, SmtpSettings
 from tests.factories import next_number
 from tests.servers.dovecot import free_port
 

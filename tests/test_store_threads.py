@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from dashboard.db import read_session, write_session
+from dashboard.db.engine import read_session, write_session
+from dashboard.mail.parse import Address, MessageMeta
 from dashboard.models import Email, EmailLead, Lead, LeadAddress, Mailbox
-from dashboard.sync.parse import Address, MessageMeta
 from dashboard.sync.rules import Decision
 from dashboard.sync.store import BatchPlace, ToStore, commit_batch
 from tests.lead_factories import lead_data

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from dashboard.db import read_session
+from dashboard.db.engine import read_session
 from dashboard.models import Email, FolderCursor, Sighting, SkippedMessage, SyncLease
 from dashboard.sync.runner import RunOptions, run_mailbox
 from tests.servers.dovecot import new_user

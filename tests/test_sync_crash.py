@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from dashboard import create_app
-from dashboard.db import read_session
+from dashboard.db.engine import read_session
 from dashboard.models import Email, FolderCursor, Sighting, SkippedMessage, SyncLease, SyncRun
 from dashboard.sync.engine import HardStop, StepCounter
 from tests import factories

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from dashboard.db import read_session, write_session
+from dashboard.db.engine import read_session, write_session
 from dashboard.models import (
     Attachment,
     Email,
@@ -890,7 +890,7 @@ def test_rescan_replays_the_window_and_stores_nothing_twice(app, engine, box, mo
 
 
 def test_attachment_is_downloaded_on_demand_and_a_deleted_message_says_so(app, engine, box) -> None:  # type: ignore[no-untyped-def]
-    from dashboard.attachments import AttachmentGone, download
+    from dashboard.emails.attachments import AttachmentGone, download
     from tests.sync_helpers import PDF
 
     make_lead(engine, L1, LEAD1)

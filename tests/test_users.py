@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from dashboard.db import read_session
+from dashboard.db.engine import read_session
 from dashboard.models import User
 from tests import factories
 from tests.conftest import log_in

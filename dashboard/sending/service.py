@@ -18,7 +18,10 @@ from email.message import EmailMessage
 from sqlalchemy import Engine, insert, select, update
 from sqlmodel import Session
 
-from dashboard.db import write_session
+from dashboard.db.engine import write_session
+from dashboard.db.secrets import SecretBox
+from dashboard.mail import smtp_client
+from dashboard.mail.smtp_client import SendError, SmtpSettings
 from dashboard.models import (
     Email,
     EmailLead,
@@ -32,10 +35,8 @@ from dashboard.models import (
     User,
     utcnow,
 )
-from dashboard.security import SecretBox
-from dashboard.sending import compose, smtp_client
+from dashboard.sending import compose
 from dashboard.sending.compose import ComposeError, split_recipients, with_signature
-from dashboard.sending.smtp_client import SendError, SmtpSettings
 from dashboard.sending.tracking import TokenPayload, TrackingTokens, click_url, pixel_url
 from dashboard.sync.store import lead_ids_for
 

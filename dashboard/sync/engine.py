@@ -22,11 +22,11 @@ from datetime import date
 
 from sqlalchemy import Engine, select
 
-from dashboard.db import write_session
+from dashboard.db.engine import write_session
+from dashboard.mail import imap_fetch as imap
+from dashboard.mail.imap_client import ServerSettings, connect
+from dashboard.mail.parse import MessageMeta, ParseError, decode_part, html_to_text, meta_from_fetch
 from dashboard.models import FolderCursor, SkippedMessage, utcnow
-from dashboard.sync import imap_fetch as imap
-from dashboard.sync.imap_client import ServerSettings, connect
-from dashboard.sync.parse import MessageMeta, ParseError, decode_part, html_to_text, meta_from_fetch
 from dashboard.sync.rules import MessageFacts, SyncPolicy, canonical_address, decide
 from dashboard.sync.store import (
     BatchPlace,

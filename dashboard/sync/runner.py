@@ -21,7 +21,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
-from dashboard.db import read_session, write_session
+from dashboard.db.engine import read_session, write_session
+from dashboard.db.secrets import SecretBox
+from dashboard.mail.imap_client import ErrorCode, ImapError, ServerSettings
+from dashboard.mail.imap_fetch import is_gmail
 from dashboard.models import (
     Company,
     DismissedAddress,
@@ -34,10 +37,7 @@ from dashboard.models import (
     UserAddress,
     utcnow,
 )
-from dashboard.security import SecretBox
 from dashboard.sync.engine import FolderReport, HardStop, MailboxJob, StepCounter, sync_mailbox
-from dashboard.sync.imap_client import ErrorCode, ImapError, ServerSettings
-from dashboard.sync.imap_fetch import is_gmail
 from dashboard.sync.rules import CompanyIdentity, NeverLogList, SyncPolicy, canonical_address
 from dashboard.sync.store import lease_holder, release_lease, take_lease
 

@@ -17,9 +17,9 @@ from flask import Flask
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
-from dashboard.db import write_session
+from dashboard.db.engine import write_session
+from dashboard.db.flask import secret_box
 from dashboard.models import Company, LoginFailure, Mailbox, utcnow
-from dashboard.security import secret_box
 from dashboard.sync.runner import RunOptions, due_mailbox_ids, run_round
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy import delete, insert, select, text, update
 from sqlmodel import Session
 
+from dashboard.mail.parse import MessageMeta
 from dashboard.models import (
     Attachment,
     Email,
@@ -32,7 +33,6 @@ from dashboard.models import (
     SyncLease,
     utcnow,
 )
-from dashboard.sync.parse import MessageMeta
 from dashboard.sync.rules import Decision, canonical_address
 
 

@@ -20,9 +20,9 @@ from flask import Flask, abort, render_template_string
 from flask_login import login_required
 from playwright.sync_api import ConsoleMessage, Dialog, Page, Request, expect
 
-from dashboard.db import get_session, write_session
-from dashboard.email_body import body_policy
-from dashboard.email_body import bp as email_body_bp
+from dashboard.db.engine import write_session
+from dashboard.db.flask import get_session
+from dashboard.emails.views import body_policy
 from dashboard.models import Email, PrivateThread
 from tests import factories
 
@@ -105,9 +105,7 @@ def add_test_pages(app: Flask) -> None:
 
 @pytest.fixture
 def app(app: Flask) -> Flask:
-    """The test app with the body blueprint and the test pages, before its first request."""
-    if "email_body" not in app.blueprints:
-        app.register_blueprint(email_body_bp)
+    """The test app with the test pages, added before its first request."""
     add_test_pages(app)
     return app
 

@@ -7,9 +7,9 @@ import re
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from dashboard import mailboxes
-from dashboard.db import write_session
-from dashboard.security import SecretBox
+from dashboard.db.engine import write_session
+from dashboard.db.secrets import SecretBox
+from dashboard.mailboxes import service as mailboxes
 from tests.factories import PASSWORD
 from tests.mailbox_helpers import company, mailbox_of
 

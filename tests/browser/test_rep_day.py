@@ -124,8 +124,3 @@ def test_a_reps_day(page: Page, live_server, rep, day, problems):
     expect(page.locator("#lead-q")).to_have_value("")
 
     assert problems == []
-
-
-@pytest.mark.skip(reason="show images and attachment download depend on other work in progress")
-def test_a_rep_shows_images_and_downloads_an_attachment():
-    """Placeholder for the rest of the day (issue 5): "show images" and an attachment download."""

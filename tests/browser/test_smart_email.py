@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from dashboard import build_send_queue
-from dashboard.db import write_session
+from dashboard.db.engine import write_session
 from dashboard.models import EmailTemplate
 from tests.factories import PASSWORD
 from tests.test_sending_service import connect_smtp, make_lead

@@ -11,8 +11,8 @@ from email.utils import formatdate, make_msgid
 import pytest
 from playwright.sync_api import Page, expect
 
+from dashboard.db.flask import secret_box
 from dashboard.models import utcnow
-from dashboard.security import secret_box
 from dashboard.sync.runner import RunOptions, due_mailbox_ids, run_round
 from tests import factories
 from tests.mailbox_helpers import connect, english_client

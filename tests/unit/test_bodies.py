@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.bodies import (
+from dashboard.emails.sanitize import (
     ATTRIBUTES,
     TAGS,
     body_document,

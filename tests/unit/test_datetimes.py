@@ -10,7 +10,7 @@ import pytest
 from babel import Locale
 from babel.dates import format_datetime as babel_format_datetime
 
-from dashboard.datetimes import as_zoneinfo, format_in
+from dashboard.web.dates import as_zoneinfo, format_in
 
 
 @pytest.mark.parametrize("language", ["pt_BR", "en", "de", "ja", "ar"])

@@ -8,7 +8,7 @@ import ssl
 import pytest
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from dashboard.sync.imap_client import (
+from dashboard.mail.imap_client import (
     ErrorCode,
     FolderInfo,
     ImapError,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from imapclient.exceptions import LoginError
 
-from dashboard.mailbox_messages import explain
-from dashboard.sync.imap_client import ServerSettings, login_error
+from dashboard.mail.imap_client import ServerSettings, login_error
+from dashboard.mailboxes.messages import explain
 
 GMAIL = ServerSettings("imap.gmail.com", 993, "tls", "rep@acme.test", "abcdefghijklmnop")
 DOVECOT = ServerSettings("mail.acme.test", 993, "tls", "rep@acme.test", "abcdefghijklmnop")

@@ -20,8 +20,13 @@ def policy(**changes) -> SyncPolicy:
     return SyncPolicy(**{**base, **changes})
 
 
-def facts(sender: str, *recipients: str, bcc: tuple[str, ...] = (), automated: bool = False,
-          size: int = 1000) -> MessageFacts:
+def facts(
+    sender: str,
+    *recipients: str,
+    bcc: tuple[str, ...] = (),
+    automated: bool = False,
+    size: int = 1000,
+) -> MessageFacts:
     return MessageFacts(sender, tuple(recipients), bcc, automated, size)
 
 
@@ -33,39 +38,105 @@ def facts(sender: str, *recipients: str, bcc: tuple[str, ...] = (), automated: b
         (facts("lead@client.com", "rep@acme.com"), {}, True, None, ("lead@client.com",), ()),
         # internal-only mail: skipped when the switch is on, otherwise still needs a lead
         (facts("rep@acme.com", "boss@acme.com"), {}, False, "internal", (), ()),
-        (facts("rep@acme.com", "boss@acme.com"), {"skip_internal": False, "auto_create": "never"},
-         False, "no_lead", (), ()),
+        (
+            facts("rep@acme.com", "boss@acme.com"),
+            {"skip_internal": False, "auto_create": "never"},
+            False,
+            "no_lead",
+            (),
+            (),
+        ),
         # never-log: only never-log outsiders -> skipped; mixed with a lead -> stored, lead only
         (facts("rep@acme.com", "mom@family.org"), {}, False, "never_log", (), ()),
-        (facts("rep@acme.com", "mom@family.org", "lead@client.com"), {}, True, None,
-         ("lead@client.com",), ()),
+        (
+            facts("rep@acme.com", "mom@family.org", "lead@client.com"),
+            {},
+            True,
+            None,
+            ("lead@client.com",),
+            (),
+        ),
         # auto-creation: "sent" creates from outbound only
         (facts("rep@acme.com", "new@prospect.com"), {}, True, None, (), ("new@prospect.com",)),
         (facts("new@prospect.com", "rep@acme.com"), {}, False, "no_lead", (), ()),
-        (facts("new@prospect.com", "rep@acme.com"), {"auto_create": "all"}, True, None, (),
-         ("new@prospect.com",)),
-        (facts("rep@acme.com", "new@prospect.com"), {"auto_create": "never"}, False, "no_lead",
-         (), ()),
-        (facts("rep@acme.com", "new@prospect.com"), {"auto_create": "suggest"}, True, None, (),
-         ("new@prospect.com",)),
+        (
+            facts("new@prospect.com", "rep@acme.com"),
+            {"auto_create": "all"},
+            True,
+            None,
+            (),
+            ("new@prospect.com",),
+        ),
+        (
+            facts("rep@acme.com", "new@prospect.com"),
+            {"auto_create": "never"},
+            False,
+            "no_lead",
+            (),
+            (),
+        ),
+        (
+            facts("rep@acme.com", "new@prospect.com"),
+            {"auto_create": "suggest"},
+            True,
+            None,
+            (),
+            ("new@prospect.com",),
+        ),
         # inbound "all": only the sender becomes a lead, not everyone in Cc
-        (facts("new@prospect.com", "rep@acme.com", "cc@other.com"), {"auto_create": "all"}, True,
-         None, (), ("new@prospect.com",)),
+        (
+            facts("new@prospect.com", "rep@acme.com", "cc@other.com"),
+            {"auto_create": "all"},
+            True,
+            None,
+            (),
+            ("new@prospect.com",),
+        ),
         # automated senders never become leads
-        (facts("no-reply@shop.com", "rep@acme.com"), {"auto_create": "all"}, False, "automated",
-         (), ()),
-        (facts("news@shop.com", "rep@acme.com", automated=True), {"auto_create": "all"}, False,
-         "automated", (), ()),
+        (
+            facts("no-reply@shop.com", "rep@acme.com"),
+            {"auto_create": "all"},
+            False,
+            "automated",
+            (),
+            (),
+        ),
+        (
+            facts("news@shop.com", "rep@acme.com", automated=True),
+            {"auto_create": "all"},
+            False,
+            "automated",
+            (),
+            (),
+        ),
         (facts("rep@acme.com", "noreply@shop.com"), {}, False, "no_lead", (), ()),
         # a newsletter from a known lead is still that lead's mail
-        (facts("lead@client.com", "rep@acme.com", automated=True), {}, True, None,
-         ("lead@client.com",), ()),
+        (
+            facts("lead@client.com", "rep@acme.com", automated=True),
+            {},
+            True,
+            None,
+            ("lead@client.com",),
+            (),
+        ),
         # Bcc counts on mail we send, not on mail we receive
-        (facts("rep@acme.com", "rep@acme.com", bcc=("boss@client.com",)), {}, True, None,
-         ("boss@client.com",), ()),
+        (
+            facts("rep@acme.com", "rep@acme.com", bcc=("boss@client.com",)),
+            {},
+            True,
+            None,
+            ("boss@client.com",),
+            (),
+        ),
         # a personal alias counts as the company: outbound
-        (facts("rep.personal@gmail.com", "lead@client.com"), {}, True, None,
-         ("lead@client.com",), ()),
+        (
+            facts("rep.personal@gmail.com", "lead@client.com"),
+            {},
+            True,
+            None,
+            ("lead@client.com",),
+            (),
+        ),
         # too large
         (facts("lead@client.com", "rep@acme.com", size=10**9), {}, False, "too_large", (), ()),
     ],
@@ -78,8 +149,9 @@ def test_decide(message, settings, store, reason, leads, new) -> None:
 
 
 def test_no_lead_skip_keeps_the_outsiders_for_retroactive_linking() -> None:
-    decision = decide(facts("stranger@x.org", "rep@acme.com", "mom@family.org"), OWNER, LEADS,
-                      policy())
+    decision = decide(
+        facts("stranger@x.org", "rep@acme.com", "mom@family.org"), OWNER, LEADS, policy()
+    )
     assert decision.reason == "no_lead"
     assert decision.outsiders == ("stranger@x.org",)
 

@@ -34,7 +34,7 @@ ACME = CompanyIdentity.build(
         (["ana@acme.com", "", "not-an-address"], True),  # junk entries are ignored
         ([], False),  # nothing known: not internal
         (["ana@acme.community"], False),  # a longer domain is not the domain
-        (["\"Acme, Sales\" <sales@acme.com>", "ana@acme.com"], True),
+        (['"Acme, Sales" <sales@acme.com>', "ana@acme.com"], True),
     ],
 )
 def test_internal_only_rule(participants: list[str], internal: bool) -> None:
@@ -63,9 +63,16 @@ def test_never_log_list(entries: list[str], outsiders: list[str], skipped: bool)
 
 @pytest.mark.parametrize(
     ("address", "automated"),
-    [("no-reply@x.com", True), ("NoReply@x.com", True), ("mailer-daemon@x.com", True),
-     ("postmaster@x.com", True), ("noreply+abc@x.com", True), ("notifications@github.com", True),
-     ("ana@x.com", False), ("replying@x.com", False)],
+    [
+        ("no-reply@x.com", True),
+        ("NoReply@x.com", True),
+        ("mailer-daemon@x.com", True),
+        ("postmaster@x.com", True),
+        ("noreply+abc@x.com", True),
+        ("notifications@github.com", True),
+        ("ana@x.com", False),
+        ("replying@x.com", False),
+    ],
 )
 def test_automated_addresses(address: str, automated: bool) -> None:
     assert looks_automated_address(address) is automated
@@ -73,9 +80,13 @@ def test_automated_addresses(address: str, automated: bool) -> None:
 
 @pytest.mark.parametrize(
     ("sender", "owner", "outbound"),
-    [("rep@acme.com", ["rep@acme.com"], True), ("other@acme.com", ["rep@acme.com"], True),
-     ("me@gmail.com", ["me@gmail.com"], True), ("lead@client.com", ["rep@acme.com"], False),
-     ("Ana.Personal@gmail.com", ["rep@acme.com"], True)],
+    [
+        ("rep@acme.com", ["rep@acme.com"], True),
+        ("other@acme.com", ["rep@acme.com"], True),
+        ("me@gmail.com", ["me@gmail.com"], True),
+        ("lead@client.com", ["rep@acme.com"], False),
+        ("Ana.Personal@gmail.com", ["rep@acme.com"], True),
+    ],
 )
 def test_direction(sender: str, owner: list[str], outbound: bool) -> None:
     assert is_outbound(sender, owner, ACME) is outbound

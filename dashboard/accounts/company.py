@@ -1,0 +1,123 @@
+"""The company's "Sincronização de e-mail" settings: validation shared by the page and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlmodel import Session, select
+
+from dashboard.accounts import audit
+from dashboard.accounts.service import AccountError, normalize_domain, normalize_email
+from dashboard.models import AUTO_CREATE, VISIBILITY, Company, User, UserAddress
+
+SYNC_FIELDS = (
+    "skip_internal",
+    "visibility",
+    "never_log",
+    "auto_create",
+    "import_days",
+    "interval_minutes",
+)
+LEAD_FIELDS = ("stale_days", "tracking")  # "Leads and smart emails" section
+LIMITS = {"import_days": (1, 3650), "interval_minutes": (1, 1440), "stale_days": (1, 365)}
+
+
+def parse_bounded_int(name: str, value: Any) -> int:
+    """An integer within the field's limits, or AccountError naming them."""
+    low, high = LIMITS[name]
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise AccountError(
+            _l("Enter a whole number from %(low)d to %(high)d.", low=low, high=high), name
+        )
+    return number
+
+
+def parse_never_log(entries: list[str] | str) -> list[str]:
+    """Addresses ("ana@x.com") and domains ("@gmail.com" or "family.org"), normalized."""
+    if isinstance(entries, str):
+        entries = entries.replace(",", "\n").split()
+    result: list[str] = []
+    for entry in (e.strip() for e in entries if e.strip()):
+        try:
+            value = (
+                normalize_email(entry)
+                if "@" in entry.lstrip("@")
+                else ("@" + normalize_domain(entry))
+            )
+        except AccountError:
+            raise AccountError(
+                _l("“%(entry)s” is neither an email address nor a domain.", entry=entry),
+                "never_log",
+            ) from None
+        if value not in result:
+            result.append(value)
+    return result
+
+
+def parse_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """One of the allowed values."""
+    if value not in choices:
+        raise AccountError(_l("Choose one of the options."), name)
+    return value
+
+
+class InvalidSettings(AccountError):
+    """Several fields were refused at once; `errors` holds each field's AccountError."""
+
+    def __init__(self, errors: list[AccountError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def validate_sync_settings(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate the given subset of sync settings; raise InvalidSettings naming every bad one."""
+    parsers = {
+        "skip_internal": bool,
+        "visibility": lambda v: parse_choice("visibility", v, VISIBILITY),
+        "never_log": parse_never_log,
+        "auto_create": lambda v: parse_choice("auto_create", v, AUTO_CREATE),
+        "import_days": lambda v: parse_bounded_int("import_days", v),
+        "interval_minutes": lambda v: parse_bounded_int("interval_minutes", v),
+        "stale_days": lambda v: parse_bounded_int("stale_days", v),
+        "tracking": bool,
+    }
+    values, errors = {}, []
+    for name, value in raw.items():
+        try:
+            values[name] = parsers[name](value)
+        except AccountError as error:
+            errors.append(error)
+    if errors:
+        raise InvalidSettings(errors)
+    return values
+
+
+def current_values(company: Company) -> dict[str, Any]:
+    """The company's name, domains and sync settings as plain values."""
+    fields = ("name", "domains", *SYNC_FIELDS, *LEAD_FIELDS)
+    return {name: getattr(company, name) for name in fields}
+
+
+def apply_company_changes(
+    session: Session, company: Company, changes: dict[str, Any], actor: User | None
+) -> dict[str, list[Any]]:
+    """Store validated changes and audit what really changed; return that diff."""
+    changed = audit.diff(current_values(company), changes)
+    for name, (_old, new) in changed.items():
+        setattr(company, name, list(new) if isinstance(new, list) else new)
+    if changed:
+        session.add(company)
+        audit.record(session, actor, "company.update", changed)
+    return changed
+
+
+def company_addresses(session: Session) -> list[str]:
+    """Every user's address and alias: they count as the company's for the sync rules."""
+    users = session.exec(select(User.email)).all()
+    aliases = session.exec(select(UserAddress.address)).all()
+    return [*users, *aliases]

@@ -1,0 +1,135 @@
+"""Forms of the accounts screens: setup, login, profile, company settings, users."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from dashboard.web.forms import REQUIRED
+from dashboard.web.i18n import LANGUAGE_NAMES
+
+
+def role_choices() -> list[tuple[str, object]]:
+    """Roles with their translated labels."""
+    return [("rep", _l("Sales rep")), ("admin", _l("Administrator"))]
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED)])
+    remember = BooleanField(_l("Remember me"))
+
+
+class NewPasswordMixin:
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED)])
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(REQUIRED), EqualTo("password", _l("The passwords differ."))],
+    )
+
+
+class SetupForm(NewPasswordMixin, FlaskForm):
+    company = StringField(_l("Company name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    domains = TextAreaField(
+        _l("Company email domains"),
+        validators=[DataRequired(REQUIRED)],
+        description=_l("One per line, e.g. acme.com and acme.com.br"),
+    )
+    name = StringField(_l("Your name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    email = EmailField(_l("Your email"), validators=[DataRequired(REQUIRED)])
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    language = SelectField(_l("Language"), choices=list(LANGUAGE_NAMES.items()))
+    timezone = SelectField(_l("Time zone"))
+    signature = TextAreaField(
+        _l("Signature"),
+        validators=[Length(max=2000)],
+        description=_l("Added to the end of the emails you send from LeadSync."),
+    )
+
+
+class ChangePasswordForm(NewPasswordMixin, FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(REQUIRED)])
+
+
+class CompanyForm(FlaskForm):
+    name = StringField(_l("Company name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    domains = TextAreaField(
+        _l("Company email domains"),
+        validators=[DataRequired(REQUIRED)],
+        description=_l("One per line, e.g. acme.com and acme.com.br"),
+    )
+
+
+class UserForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED)])
+    role = SelectField(_l("Role"), choices=role_choices)
+
+
+class NewUserForm(NewPasswordMixin, UserForm):
+    pass
+
+
+class ResetPasswordForm(NewPasswordMixin, FlaskForm):
+    pass
+
+
+class SyncSettingsForm(FlaskForm):
+    skip_internal = BooleanField(
+        _l("Keep emails exchanged only between the company's employees from being synced")
+    )
+    visibility = SelectField(
+        _l("What teammates see of emails synced from other reps' mailboxes"),
+        choices=lambda: [
+            ("all", _l("Everything")),
+            ("subject", _l("Subject only")),
+            ("metadata", _l("Only date, direction and rep")),
+        ],
+    )
+    never_log = TextAreaField(
+        _l("Never log these addresses or domains"),
+        description=_l("One per line: ana@example.com, @gmail.com or family.org"),
+    )
+    auto_create = SelectField(
+        _l("Create leads automatically"),
+        choices=lambda: [
+            ("never", _l("Never")),
+            ("suggest", _l("Suggest them for review")),
+            ("sent", _l("From emails we send")),
+            ("all", _l("From emails sent and received")),
+        ],
+    )
+    # Text fields: the shared validation (also used by the CLI) reports every bad value at once.
+    import_days = StringField(
+        _l("First import reaches back (days)"), render_kw={"inputmode": "numeric"}
+    )
+    interval_minutes = StringField(_l("Sync every (minutes)"), render_kw={"inputmode": "numeric"})
+
+
+class LeadSettingsForm(FlaskForm):
+    stale_days = StringField(
+        _l("Days before a lead shows “awaiting reply”"), render_kw={"inputmode": "numeric"}
+    )
+    tracking = BooleanField(_l("Track opens and link clicks of smart emails"))
+
+
+class AliasesForm(FlaskForm):
+    aliases = TextAreaField(
+        _l("Other addresses you send from"),
+        description=_l(
+            "One per line: aliases, or a personal address you use "
+            "for work. They count as the company's."
+        ),
+    )

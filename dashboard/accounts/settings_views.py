@@ -1,0 +1,238 @@
+"""Settings area: "Meu perfil" for everyone, "Perfil da Empresa" for admins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, current_app, g, redirect, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+
+from dashboard.accounts import audit
+from dashboard.accounts import service as accounts
+from dashboard.accounts.company import (
+    LEAD_FIELDS,
+    SYNC_FIELDS,
+    apply_company_changes,
+    validate_sync_settings,
+)
+from dashboard.accounts.forms import (
+    AliasesForm,
+    ChangePasswordForm,
+    CompanyForm,
+    LeadSettingsForm,
+    ProfileForm,
+    SyncSettingsForm,
+)
+from dashboard.accounts.security import admin_required, password_matches
+from dashboard.db.flask import get_session
+from dashboard.sync.scheduler import reschedule_sync
+from dashboard.web.forms import show_error
+from dashboard.web.i18n import select_timezone, timezone_choices
+from dashboard.web.pages import render_page, require_fresh_login
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+bp.before_request(require_fresh_login)
+
+
+@bp.get("/")
+def index() -> Response:
+    """Open the first item of the settings panel."""
+    return redirect(url_for("accounts.settings.profile"))
+
+
+def profile_form() -> ProfileForm:
+    """The profile form filled with the current user's values."""
+    form = ProfileForm(obj=current_user)
+    form.timezone.choices = timezone_choices()
+    if not form.is_submitted():
+        form.language.data = current_user.language or str(g.get("locale", "pt_BR"))
+        form.timezone.data = select_timezone()
+    return form
+
+
+def profile_page(
+    partial: str | None = None, status: int = 200, **forms: FlaskForm
+) -> tuple[str, int]:
+    """Render "Meu perfil" with its three forms; `forms` replaces the submitted one."""
+    g.nav_active = "profile"
+    aliases = AliasesForm(formdata=None)
+    aliases.aliases.data = "\n".join(accounts.aliases_of(get_session(), current_user.id))
+    context = {
+        "form": None,
+        "password_form": ChangePasswordForm(formdata=None),
+        "aliases_form": aliases,
+        **forms,
+    }
+    context["form"] = context["form"] or profile_form()
+    return render_page("accounts/settings/profile.html", partial, status=status, **context)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile() -> tuple[str, int]:
+    """Edit one's own name, language and time zone."""
+    form = profile_form()
+    if form.validate_on_submit():
+        db = get_session()
+        current_user.name = form.name.data.strip()
+        current_user.language, current_user.timezone = form.language.data, form.timezone.data
+        current_user.signature = (form.signature.data or "").strip()
+        db.add(current_user)
+        db.commit()
+        form.saved = _("Profile saved.")
+    status = 422 if form.errors else 200
+    return profile_page("accounts/settings/_profile_form.html", status, form=form)
+
+
+@bp.post("/password")
+def change_password() -> tuple[str, int]:
+    """Change one's own password; every other session of the user ends."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not password_matches(current_user.password_hash, form.current.data):
+            form.current.errors = [_("The current password is wrong.")]
+        else:
+            try:
+                accounts.set_password(
+                    current_user, form.password.data, current_app.config["PASSWORD_MIN_LENGTH"]
+                )
+            except accounts.AccountError as error:
+                show_error(form, error)
+            else:
+                return password_changed()
+    return profile_page("accounts/settings/_password_form.html", 422, password_form=form)
+
+
+def password_changed() -> tuple[str, int]:
+    """Save the new password and keep this browser logged in with the new token."""
+    db = get_session()
+    db.add(current_user)
+    db.commit()
+    login_user(current_user._get_current_object())  # the cookie must carry the new token
+    form = ChangePasswordForm(formdata=None)
+    form.saved = _("Password changed. Other sessions were logged out.")
+    return profile_page("accounts/settings/_password_form.html", password_form=form)
+
+
+@bp.post("/profile/aliases")
+def aliases() -> tuple[str, int]:
+    """Save the other addresses the user sends from."""
+    form, db = AliasesForm(), get_session()
+    if form.validate():
+        try:
+            accounts.set_aliases(db, current_user, form.aliases.data or "")
+        except accounts.AccountError as error:
+            db.rollback()
+            show_error(form, error)
+        else:
+            db.commit()
+            form.saved = _("Addresses saved.")
+    status = 422 if form.errors or form.form_errors else 200
+    return profile_page("accounts/settings/_aliases_form.html", status, aliases_form=form)
+
+
+def company_page(
+    form: CompanyForm | None = None,
+    sync_form: SyncSettingsForm | None = None,
+    status: int = 200,
+    partial: str | None = None,
+    lead_form: LeadSettingsForm | None = None,
+) -> tuple[str, int]:
+    """Render "Perfil da Empresa" with its three forms and the audit log."""
+    db = get_session()
+    record = accounts.get_company(db)
+    if form is None:
+        form = CompanyForm(obj=record, formdata=None)
+        form.domains.data = "\n".join(record.domains)
+    if sync_form is None:
+        sync_form = SyncSettingsForm(obj=record, formdata=None)
+        sync_form.never_log.data = "\n".join(record.never_log)
+    lead_form = lead_form or LeadSettingsForm(obj=record, formdata=None)
+    return render_page(
+        "accounts/settings/company.html",
+        partial,
+        status=status,
+        form=form,
+        sync_form=sync_form,
+        lead_form=lead_form,
+        events=audit.recent(db),
+    )
+
+
+def save_company(
+    changes_from_form: Callable[[], dict], form: FlaskForm, partial: str, saved: str
+) -> tuple[str, int]:
+    """Validate a form's values with the shared rules, store them, and re-render its partial."""
+    db = get_session()
+    try:
+        changes = changes_from_form()
+    except accounts.AccountError as error:
+        show_error(form, error)
+    else:
+        record = accounts.get_company(db)
+        changed = apply_company_changes(db, record, changes, current_user)
+        db.commit()
+        if "interval_minutes" in changed:
+            reschedule_sync(current_app, record.interval_minutes)
+        form.saved = saved
+    status = 422 if form.errors or form.form_errors else 200
+    slot = {CompanyForm: "form", SyncSettingsForm: "sync_form", LeadSettingsForm: "lead_form"}
+    forms = {slot[type(form)]: form}
+    return company_page(status=status, partial=partial, **forms)
+
+
+@bp.route("/company", methods=["GET", "POST"])
+@admin_required
+def company() -> tuple[str, int]:
+    """Edit the company's name and email domains."""
+    g.nav_active = "company"
+    form = CompanyForm()
+    if not form.is_submitted():
+        return company_page()
+    if not form.validate():
+        return company_page(form=form, status=422, partial="accounts/settings/_company_form.html")
+    return save_company(
+        lambda: {
+            "name": form.name.data.strip(),
+            "domains": accounts.normalize_domains(form.domains.data),
+        },
+        form,
+        "accounts/settings/_company_form.html",
+        _("Company profile saved."),
+    )
+
+
+@bp.post("/company/sync")
+@admin_required
+def company_sync() -> tuple[str, int]:
+    """Save the "Sincronização de e-mail" settings."""
+    g.nav_active = "company"
+    form = SyncSettingsForm()
+    if not form.validate():
+        return company_page(sync_form=form, status=422, partial="accounts/settings/_sync_form.html")
+    return save_company(
+        lambda: validate_sync_settings({name: getattr(form, name).data for name in SYNC_FIELDS}),
+        form,
+        "accounts/settings/_sync_form.html",
+        _("Settings saved. The next sync round uses them."),
+    )
+
+
+@bp.post("/company/leads")
+@admin_required
+def company_leads() -> tuple[str, int]:
+    """Save the "Leads and smart emails" settings."""
+    g.nav_active = "company"
+    form = LeadSettingsForm()
+    if not form.validate():
+        return company_page(
+            lead_form=form, status=422, partial="accounts/settings/_lead_settings_form.html"
+        )
+    return save_company(
+        lambda: validate_sync_settings({name: getattr(form, name).data for name in LEAD_FIELDS}),
+        form,
+        "accounts/settings/_lead_settings_form.html",
+        _("Settings saved."),
+    )

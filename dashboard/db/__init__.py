@@ -1,0 +1,1 @@
+"""Storage: engine and sessions, encrypted secrets, Alembic migrations."""

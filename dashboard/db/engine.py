@@ -1,0 +1,83 @@
+"""Engine and sessions for the embedded SQLite database (no Flask: the sync and CLI use it too).
+
+Reads use ordinary deferred transactions so they never wait for a writer (WAL).
+Writes go through `write_session()` (and every non-GET request), which opens the
+transaction with BEGIN IMMEDIATE: a transaction that starts as a reader and later
+writes can otherwise fail with "database is locked" when another writer got there
+first, because SQLite cannot upgrade its snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine.url import make_url
+from sqlmodel import Session
+
+IMMEDIATE = "leadsync_begin_immediate"
+
+
+def _create_sqlite_file(url: str) -> None:
+    """Create the database file with mode 0600 before SQLite opens it."""
+    path = make_url(url).database
+    if not path or path == ":memory:":
+        return
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
+def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
+    """Build an engine with the pragmas and BEGIN handling this app relies on."""
+    if url.startswith("sqlite"):
+        _create_sqlite_file(url)
+    engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=10)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # Take BEGIN out of the driver's hands so the "begin" hook below decides its kind.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # wait, don't fail
+        cursor.execute("PRAGMA foreign_keys=ON")  # SQLite leaves them off by default
+        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, far fewer fsyncs
+        # A private page cache bigger than the default 2 MB: lead pages re-read email pages.
+        # No mmap: mapping the whole file counted into the sync's peak RSS (534 MB at 50,000
+        # messages against a 250 MB budget) for a sub-millisecond gain on one page query.
+        cursor.execute("PRAGMA cache_size=-16000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        immediate = conn.get_execution_options().get(IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """Return a view of the engine whose transactions begin IMMEDIATE."""
+    return engine.execution_options(**{IMMEDIATE: True})
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """A session for one write transaction: commits on success, rolls back on error."""
+    with Session(writer(engine), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session for reads outside a request."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session

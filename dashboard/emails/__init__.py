@@ -1,0 +1,1 @@
+"""Emails as read in the dashboard: safe bodies and attachments."""

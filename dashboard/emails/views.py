@@ -1,0 +1,226 @@
+"""An email as the dashboard serves it: its body as its own sandboxed document, the iframe
+partial that shows it, its inline images and its attachments.
+
+Email markup never enters the HTMX-driven page: it is served here, sanitized, as a
+separate document with its own CSP (no scripts, no requests except images) and framed
+by a `sandbox` iframe. The CSP `sandbox` directive repeats the iframe's sandbox so the
+body stays inert even when its URL is opened directly in a tab.
+"""
+
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, abort, current_app, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlmodel import Session, select
+from werkzeug.wrappers import Response
+
+from dashboard.accounts.service import get_company
+from dashboard.db.flask import get_session, secret_box
+from dashboard.emails import attachments
+from dashboard.emails.attachments import AttachmentGone, download
+from dashboard.emails.sanitize import body_document, has_remote_images, sanitize_html, text_to_html
+from dashboard.leads.access import can_read_body
+from dashboard.models import Attachment, Email, PrivateThread, User
+from dashboard.web.pages import render_page
+from dashboard.web.request_gate import turn_released
+
+bp = Blueprint("emails", __name__)
+
+SANDBOX = "sandbox allow-popups allow-popups-to-escape-sandbox"
+
+
+def body_visible(session: Session, user: User, email: Email) -> bool:
+    """May this user read the body? Private threads: only their owner; else company rules."""
+    private = session.get(PrivateThread, email.thread_key)
+    if private is not None:
+        return private.user_id == user.id
+    company = get_company(session)
+    return can_read_body(
+        session,
+        user_id=user.id,
+        email_id=email.id,
+        email_user_id=email.user_id,
+        visibility=company.visibility if company else "metadata",
+    )
+
+
+def body_policy(images: bool) -> str:
+    """The body document's CSP: nothing but our inline styles and (maybe remote) images."""
+    img_src = "'self' data: https: http:" if images else "'self' data:"
+    return (
+        f"default-src 'none'; img-src {img_src}; style-src 'unsafe-inline'; "
+        f"base-uri 'none'; form-action 'none'; frame-ancestors 'self'; {SANDBOX}"
+    )
+
+
+def readable_email(email_id: int) -> Email:
+    """The email, or 404 when missing and 403 when the viewer may not read its body."""
+    session = get_session()
+    email = session.get(Email, email_id) or abort(404)
+    if not body_visible(session, current_user, email):
+        abort(403)
+    return email
+
+
+RASTER_TYPES = frozenset({"image/png", "image/gif", "image/jpeg", "image/webp"})
+INLINE_MAX_AGE = 3600
+
+
+def inline_signer() -> URLSafeTimedSerializer:
+    """Signs inline-image URLs: the sandboxed frame sends no cookies with its image requests."""
+    return URLSafeTimedSerializer(current_app.secret_key, salt="leadsync-inline-image")
+
+
+def inline_image_urls(session: Session, email_id: int) -> dict[str, str]:
+    """Content-ID -> signed, short-lived URL of each raster image a cid: reference may name."""
+    rows = session.exec(
+        select(Attachment).where(
+            Attachment.email_id == email_id, Attachment.content_id.is_not(None)
+        )
+    )
+    return {
+        item.content_id: url_for(
+            "emails.inline_image",
+            token=inline_signer().dumps([item.id, current_user.id]),
+        )
+        for item in rows
+        if item.content_id and item.content_type.lower() in RASTER_TYPES
+    }
+
+
+@bp.get("/emails/inline/<token>")
+def inline_image(token: str) -> Response:
+    """An inline image of a body the token's viewer may read (raster types only)."""
+    try:
+        attachment_id, viewer_id = inline_signer().loads(token, max_age=INLINE_MAX_AGE)
+    except (BadSignature, ValueError, TypeError):
+        abort(404)
+    session = get_session()
+    item = session.get(Attachment, attachment_id)
+    viewer = session.get(User, viewer_id)
+    email = session.get(Email, item.email_id) if item else None
+    if (
+        not (item and viewer and viewer.active and email)
+        or item.content_type.lower() not in RASTER_TYPES
+        or not body_visible(session, viewer, email)
+    ):
+        abort(404)
+    try:
+        with turn_released():  # other pages run while the IMAP server answers
+            data = download(
+                session,
+                item,
+                viewer_id=viewer.id,
+                box=secret_box(),
+                ca_file=current_app.config.get("IMAP_CA_FILE"),
+            )
+    except AttachmentGone:
+        abort(404)
+    response = Response(data, mimetype=item.content_type.lower())
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = f"private, max-age={INLINE_MAX_AGE}"
+    return response
+
+
+def inner_html(email: Email, images: bool) -> str:
+    """The sanitized HTML part, or the plain-text part made into HTML."""
+    if email.body_html.strip():
+        inline = inline_image_urls(get_session(), email.id)
+        return sanitize_html(email.body_html, allow_remote_images=images, inline_images=inline)
+    return text_to_html(email.body_text, summary=_("Show quoted text"))
+
+
+def wants_images() -> bool:
+    """True when this request asked for remote images (images=1)."""
+    return request.args.get("images") == "1"
+
+
+@bp.get("/emails/<int:email_id>/body")
+@login_required
+def body(email_id: int) -> Response:
+    """The body document the iframe loads."""
+    email = readable_email(email_id)
+    images = wants_images()
+    response = Response(body_document(inner_html(email, images)), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = body_policy(images)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/emails/<int:email_id>/frame")
+@login_required
+def frame(email_id: int) -> str:
+    """The iframe partial alone, for "Show images" to swap in."""
+    return render_template(
+        "emails/_body_frame.html", email=readable_email(email_id), images=wants_images()
+    )
+
+
+@bp.app_template_global()
+def remote_images_blocked(email: Email, images: bool) -> bool:
+    """For the partial: does this body have remote images the reader has not allowed yet?"""
+    return not images and bool(email.body_html) and has_remote_images(email.body_html)
+
+
+NEVER_INLINE = (
+    "text/html",
+    "image/svg+xml",
+    "application/xhtml+xml",
+    "text/xml",
+    "application/xml",
+)
+
+
+def download_type(content_type: str) -> str:
+    """The served type: markup that a browser could render becomes opaque bytes."""
+    kind = (content_type or "").lower()
+    if kind in NEVER_INLINE or kind.endswith("+xml") or "/" not in kind:
+        return "application/octet-stream"
+    return kind
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int) -> Response | tuple[str, int]:
+    """Fetch the attachment from the mail server now and send it as a download."""
+    db = get_session()
+    item = db.get(Attachment, attachment_id) or abort(404)
+    email = db.get(Email, item.email_id) or abort(404)
+    visibility = get_company(db).visibility
+    if not body_visible(db, current_user, email) or not can_read_body(
+        db,
+        user_id=current_user.id,
+        email_id=email.id,
+        email_user_id=email.user_id,
+        visibility=visibility,
+    ):
+        abort(403)
+    try:
+        with turn_released():  # other pages run while the IMAP server answers
+            data = attachments.download(
+                db,
+                item,
+                viewer_id=current_user.id,
+                box=secret_box(),
+                ca_file=current_app.config.get("IMAP_CA_FILE"),
+            )
+    except attachments.AttachmentGone:
+        return render_page("emails/attachment_gone.html", status=410, attachment=item)
+    response = send_file(
+        io.BytesIO(data),
+        mimetype=download_type(item.content_type),
+        as_attachment=True,
+        download_name=item.filename or "attachment",
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

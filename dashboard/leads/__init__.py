@@ -1,0 +1,1 @@
+"""Leads: list, search, lead page and timeline, editing, review queue, and who may read what."""

@@ -1,0 +1,178 @@
+"""Leads: create, edit, addresses, merge, delete, suggestions, and their email summaries.
+
+Plain functions over a session. Adding an address (or a lead) flags that address's past
+"no lead" skips for retroactive linking on the next sync round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlmodel import Session
+
+from dashboard.accounts.service import AccountError, normalize_email
+from dashboard.leads.text import lead_search_text
+from dashboard.models import DismissedAddress, Email, EmailLead, Lead, LeadAddress
+from dashboard.sync.store import mark_relink, refresh_stats
+
+# Built once: the lead page asks on every view.
+ADDRESSES_OF = (
+    select(LeadAddress.address)
+    .where(LeadAddress.lead_id == bindparam("lead_id"))
+    .order_by(LeadAddress.id)
+)
+
+
+def addresses_of(session: Session, lead_id: int) -> list[str]:
+    """A lead's addresses, oldest first."""
+    return list(session.connection().execute(ADDRESSES_OF, {"lead_id": lead_id}).scalars())
+
+
+def refresh_search_text(session: Session, lead: Lead) -> None:
+    """Fold name, company and addresses into the lead's search text."""
+    lead.search_text = lead_search_text(
+        lead.name, lead.company_name, addresses_of(session, lead.id)
+    )
+    session.add(lead)
+
+
+def parse_addresses(raw: str | Iterable[str]) -> list[str]:
+    """Validate and normalize addresses given as text (one per line) or a list."""
+    items = raw.replace(",", "\n").split() if isinstance(raw, str) else list(raw)
+    result: list[str] = []
+    for item in items:
+        if item.strip() and (address := normalize_email(item)) not in result:
+            result.append(address)
+    return result
+
+
+def add_addresses(session: Session, lead: Lead, addresses: Iterable[str]) -> list[str]:
+    """Give the lead more addresses; refuse one that belongs to another lead."""
+    added = []
+    for address in addresses:
+        owner = session.scalar(select(LeadAddress.lead_id).where(LeadAddress.address == address))
+        if owner is not None and owner != lead.id:
+            raise AccountError(
+                _l("%(address)s already belongs to another lead.", address=address), "addresses"
+            )
+        if owner is None:
+            session.add(LeadAddress(lead_id=lead.id, address=address))
+            added.append(address)
+    session.flush()
+    mark_relink(session, added)  # their past "no lead" emails get linked next round
+    session.execute(delete(DismissedAddress).where(DismissedAddress.address.in_(added)))
+    return added
+
+
+def create_lead(
+    session: Session,
+    *,
+    name: str,
+    addresses: str | list[str],
+    company: str = "",
+    phone: str = "",
+    owner_id: int | None = None,
+) -> Lead:
+    """Create a lead by hand with at least one address."""
+    wanted = parse_addresses(addresses)
+    if not wanted:
+        raise AccountError(_l("Enter at least one email address."), "addresses")
+    lead = Lead(
+        name=name.strip() or wanted[0].split("@")[0],
+        company_name=company.strip(),
+        phone=phone.strip(),
+        owner_id=owner_id,
+        source="manual",
+    )
+    session.add(lead)
+    session.flush()
+    add_addresses(session, lead, wanted)
+    refresh_search_text(session, lead)
+    return lead
+
+
+def update_lead(
+    session: Session,
+    lead: Lead,
+    *,
+    name: str,
+    company: str,
+    phone: str,
+    owner_id: int | None,
+    addresses: str | list[str],
+) -> None:
+    """Edit a lead; removed addresses are freed, new ones link their past emails."""
+    wanted = parse_addresses(addresses)
+    if not wanted:
+        raise AccountError(_l("Enter at least one email address."), "addresses")
+    lead.name, lead.company_name, lead.phone = name.strip(), company.strip(), phone.strip()
+    lead.owner_id = owner_id
+    session.execute(
+        delete(LeadAddress).where(
+            LeadAddress.lead_id == lead.id, LeadAddress.address.not_in(wanted)
+        )
+    )
+    add_addresses(session, lead, wanted)
+    refresh_search_text(session, lead)
+
+
+def merge_leads(session: Session, keep: Lead, other: Lead) -> None:
+    """Move the other lead's addresses and emails to the kept one, then delete it."""
+    if keep.id == other.id:
+        raise AccountError(_l("Choose two different leads."), "other")
+    session.execute(
+        update(LeadAddress).where(LeadAddress.lead_id == other.id).values(lead_id=keep.id)
+    )
+    session.execute(
+        text(
+            "INSERT OR IGNORE INTO emaillead (email_id, lead_id) "
+            "SELECT email_id, :keep FROM emaillead WHERE lead_id = :other"
+        ),
+        {"keep": keep.id, "other": other.id},
+    )
+    keep.company_name = keep.company_name or other.company_name
+    keep.phone = keep.phone or other.phone
+    keep.owner_id = keep.owner_id or other.owner_id
+    session.delete(other)
+    session.flush()
+    refresh_search_text(session, keep)
+    refresh_stats(session, [keep.id])
+
+
+def delete_lead(session: Session, lead: Lead) -> int:
+    """Delete a lead; its emails stay only when another lead still links them."""
+    email_ids = [
+        row
+        for row in session.scalars(select(EmailLead.email_id).where(EmailLead.lead_id == lead.id))
+    ]
+    session.delete(lead)
+    session.flush()
+    linked = set(
+        session.scalars(select(EmailLead.email_id).where(EmailLead.email_id.in_(email_ids)))
+    )
+    doomed = [i for i in email_ids if i not in linked]
+    if doomed:
+        session.execute(delete(Email).where(Email.id.in_(doomed)))
+    return len(doomed)
+
+
+def accept_suggestion(session: Session, lead: Lead, owner_id: int) -> None:
+    """Turn a suggested lead into a real one."""
+    lead.state, lead.owner_id = "active", lead.owner_id or owner_id
+    session.add(lead)
+
+
+def dismiss_suggestion(session: Session, lead: Lead, user_id: int) -> None:
+    """Forget a suggestion; its addresses are never suggested again."""
+    for address in addresses_of(session, lead.id):
+        session.merge(DismissedAddress(address=address, user_id=user_id))
+    delete_lead(session, lead)
+
+
+def suggestion_count(session: Session) -> int:
+    """How many suggested leads wait for review."""
+    return (
+        session.scalar(select(func.count()).select_from(Lead).where(Lead.state == "suggested")) or 0
+    )

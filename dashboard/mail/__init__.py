@@ -1,0 +1,1 @@
+"""Mail protocols and formats, with no Flask and no database: IMAP, SMTP, MIME, addresses."""

@@ -1,0 +1,215 @@
+"""SMTP protocol wrapper: the only module that imports smtplib.
+
+Invariants: every failure leaves this module as a `SendError` with a stable `code`; no
+error text, repr or chained exception carries the password; TLS is verified (system CAs
+plus an optional CA file) and plain SMTP is refused for anything but a loopback host.
+No Flask, no database.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from contextlib import suppress
+from dataclasses import dataclass
+from email.message import EmailMessage
+from enum import StrEnum
+
+from dashboard.mail.imap_client import ServerSettings, is_loopback_host, redact
+
+
+class SendErrorCode(StrEnum):
+    """Why a send failed; stable strings stored on the outgoing email and translated in views."""
+
+    AUTH_FAILED = "auth_failed"
+    RELAY_REFUSED = "relay_refused"
+    TOO_LARGE = "too_large"
+    SENDER_REFUSED = "sender_refused"
+    TLS_FAILED = "tls_failed"
+    TLS_CERTIFICATE = "tls_certificate"
+    CONNECTION_REFUSED = "connection_refused"
+    DNS_FAILED = "dns_failed"
+    TIMEOUT = "timeout"
+    NETWORK = "network"
+    UNKNOWN = "unknown"
+
+
+# Reply codes that mean "these credentials will not do" (RFC 4954 and common practice).
+AUTH_REPLY_CODES = frozenset({530, 534, 535, 538})
+REFUSED_REPLY_CODES = frozenset({550, 551, 553, 554})
+SIZE_WORDS = ("size", "too large", "too big", "5.3.4")
+
+
+@dataclass(frozen=True)
+class SmtpSettings(ServerSettings):
+    """Where and how to reach the rep's SMTP server (same checks as IMAP, longer timeout)."""
+
+    timeout: float = 30.0
+
+
+class SendError(Exception):
+    """A failed send with a stable code and a password-free detail."""
+
+    def __init__(self, code: str, detail: str, *, secret: str | None = None) -> None:
+        self.code = SendErrorCode(code)
+        self.detail = redact(detail, secret)
+        super().__init__(f"{self.code}: {self.detail}")
+
+
+def reply_text(code: int, message: bytes | str) -> str:
+    """Return a server reply as "550 5.1.1 text"."""
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    return f"{code} {' '.join(text.split())}".strip()
+
+
+def code_of_reply(code: int, text: str) -> SendErrorCode:
+    """Map an SMTP reply (code and text) to a SendErrorCode."""
+    if code in AUTH_REPLY_CODES:
+        return SendErrorCode.AUTH_FAILED
+    if code == 552 or (code >= 500 and any(w in text.lower() for w in SIZE_WORDS)):
+        return SendErrorCode.TOO_LARGE
+    if code in REFUSED_REPLY_CODES:
+        return SendErrorCode.RELAY_REFUSED
+    if code == 421:
+        return SendErrorCode.NETWORK  # the server is closing the channel, usually for a while
+    return SendErrorCode.UNKNOWN
+
+
+def refused_detail(recipients: dict[str, tuple[int, bytes]]) -> str:
+    """Describe refused recipients: "a@x (550 ...); b@y (553 ...)"."""
+    return "; ".join(f"{addr} ({reply_text(*answer)})" for addr, answer in recipients.items())
+
+
+def _smtp_code(exc: smtplib.SMTPException) -> tuple[SendErrorCode, str]:
+    """Code and detail of an smtplib exception."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return SendErrorCode.RELAY_REFUSED, refused_detail(exc.recipients)
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        text = reply_text(exc.smtp_code, exc.smtp_error)
+        code = code_of_reply(exc.smtp_code, text)
+        refused = code == SendErrorCode.RELAY_REFUSED or code == SendErrorCode.UNKNOWN
+        return (SendErrorCode.SENDER_REFUSED if refused else code), text
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return SendErrorCode.AUTH_FAILED, reply_text(exc.smtp_code, exc.smtp_error)
+    if isinstance(exc, smtplib.SMTPConnectError):  # a greeting other than 220
+        return SendErrorCode.NETWORK, reply_text(exc.smtp_code, exc.smtp_error)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = reply_text(exc.smtp_code, exc.smtp_error)
+        return code_of_reply(exc.smtp_code, text), text
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return SendErrorCode.NETWORK, str(exc) or "server disconnected"
+    return SendErrorCode.UNKNOWN, str(exc) or type(exc).__name__
+
+
+def _os_code(exc: OSError) -> SendErrorCode:
+    """Map a connection-level exception to a SendErrorCode."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return SendErrorCode.TLS_CERTIFICATE
+    if isinstance(exc, ssl.SSLError):
+        return SendErrorCode.TLS_FAILED
+    if isinstance(exc, ConnectionRefusedError):
+        return SendErrorCode.CONNECTION_REFUSED
+    if isinstance(exc, socket.gaierror):
+        return SendErrorCode.DNS_FAILED
+    if isinstance(exc, TimeoutError):
+        return SendErrorCode.TIMEOUT
+    return SendErrorCode.NETWORK
+
+
+def classify(exc: BaseException) -> tuple[SendErrorCode, str]:
+    """Code and detail of any exception raised while sending."""
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        # starttls() or login() against a server that lacks the extension, or SMTPUTF8.
+        text = str(exc)
+        if "STARTTLS" in text:
+            return SendErrorCode.TLS_FAILED, "server does not offer STARTTLS"
+        if "AUTH" in text:
+            return SendErrorCode.AUTH_FAILED, "server does not offer AUTH"
+        return SendErrorCode.UNKNOWN, text
+    if isinstance(exc, smtplib.SMTPException):  # before OSError: SMTPException is one
+        return _smtp_code(exc)
+    if isinstance(exc, OSError):
+        return _os_code(exc), str(exc) or type(exc).__name__
+    return SendErrorCode.UNKNOWN, f"{type(exc).__name__}: {exc}"
+
+
+def _error(settings: SmtpSettings, exc: BaseException) -> SendError:
+    """Build the SendError of an exception, naming the server, without the password."""
+    code, detail = classify(exc)
+    return SendError(code, f"{settings.host}:{settings.port} {detail}", secret=settings.password)
+
+
+def _cause(exc: BaseException, settings: SmtpSettings) -> BaseException | None:
+    """Return exc to chain, or None if its text would leak the password."""
+    leaks = settings.password and settings.password in f"{exc} {exc.args!r}"
+    return None if leaks else exc
+
+
+def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    """Return a verifying context: the system CAs plus settings.ca_file when given."""
+    context = ssl.create_default_context()
+    if settings.ca_file:
+        try:
+            context.load_verify_locations(cafile=settings.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise SendError(SendErrorCode.TLS_FAILED, f"cannot load CA file: {exc}") from exc
+    return context
+
+
+def check_settings(settings: SmtpSettings) -> None:
+    """Refuse what must never be attempted: plain SMTP off loopback, non-ASCII credentials."""
+    if settings.security == "none" and not is_loopback_host(settings.host):
+        detail = f"refusing plain SMTP to non-loopback host {settings.host}"
+        raise SendError(SendErrorCode.TLS_FAILED, detail)
+    if not (settings.username + settings.password).isascii():
+        # smtplib encodes AUTH as ASCII and would raise an error holding the password.
+        raise SendError(SendErrorCode.AUTH_FAILED, "non-ASCII credentials are not supported")
+
+
+def open_connection(settings: SmtpSettings) -> smtplib.SMTP:
+    """Connect, with implicit TLS or STARTTLS as configured; return the client before AUTH."""
+    if settings.security == "tls":
+        return smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=settings.timeout, context=tls_context(settings)
+        )
+    client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    if settings.security == "starttls":
+        try:
+            client.starttls(context=tls_context(settings))
+        except BaseException:
+            client.close()
+            raise
+    return client
+
+
+def quit_quietly(client: smtplib.SMTP) -> None:
+    """QUIT and close; never raise: once DATA is accepted, the message has left."""
+    with suppress(smtplib.SMTPException, OSError):
+        client.quit()
+    client.close()
+
+
+def send(
+    settings: SmtpSettings, message: EmailMessage, *, from_addr: str, recipients: list[str]
+) -> dict[str, str]:
+    """Send one message; return the recipients the server refused while accepting others.
+
+    Raises SendError when nothing was sent (every recipient refused included).
+    """
+    if not recipients:
+        raise ValueError("a message needs at least one recipient")
+    check_settings(settings)
+    try:
+        client = open_connection(settings)
+        try:
+            if settings.username:
+                client.login(settings.username, settings.password)
+            refused = client.send_message(message, from_addr=from_addr, to_addrs=recipients)
+        finally:
+            quit_quietly(client)
+    except SendError:
+        raise
+    except (smtplib.SMTPException, OSError) as exc:
+        raise _error(settings, exc) from _cause(exc, settings)
+    return {addr: reply_text(*answer) for addr, answer in refused.items()}

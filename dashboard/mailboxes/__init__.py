@@ -1,0 +1,1 @@
+"""Mailboxes: connecting a rep's mailbox, its sync status and history."""

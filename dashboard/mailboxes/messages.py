@@ -1,0 +1,131 @@
+"""What to tell a user when their mailbox fails: one translated message and next steps per code.
+
+The codes come from dashboard.sync.imap_client.ErrorCode; the connection page and the
+sync status both use this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+
+from dashboard.mailboxes.providers import PROVIDERS
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A failure explained: what happened, what to do next, and a helpful link."""
+
+    message: str
+    steps: list[str] = field(default_factory=list)
+    link: str | None = None
+    link_label: str | None = None
+
+
+def gmail_app_password_steps() -> list[str]:
+    """How to create a Google app password."""
+    return [
+        str(_l("Open your Google Account and go to Security.")),
+        str(_l("Make sure 2-Step Verification is on.")),
+        str(_l("Open “App passwords”, create one named LeadSync and copy its 16 letters.")),
+        str(_l("Paste it in the Password field here and save.")),
+    ]
+
+
+def gmail_imap_steps() -> list[str]:
+    """How to turn IMAP on in Gmail."""
+    return [
+        str(_l("In Gmail, open Settings (the gear) and then “See all settings”.")),
+        str(_l("Open the “Forwarding and POP/IMAP” tab.")),
+        str(_l("Under “IMAP access”, choose “Enable IMAP” and save the changes.")),
+        str(_l("In Google Workspace, an administrator may also have to allow IMAP for users.")),
+    ]
+
+
+def explain(
+    code: str, *, host: str, port: int, provider: str = "other", seconds: float = 20
+) -> Explanation:
+    """Return the translated explanation of an error code for this server."""
+    preset = PROVIDERS.get(provider, PROVIDERS["other"])
+    where = {"host": host, "port": port}
+    if code == "app_password_required":
+        steps = gmail_app_password_steps() if provider == "gmail" else []
+        return Explanation(
+            str(
+                _l(
+                    "The provider requires an app password: 2-step verification is "
+                    "on for this account, so your normal password is refused."
+                )
+            ),
+            steps,
+            preset.app_password_url,
+            str(_l("Create an app password")),
+        )
+    if code == "imap_disabled":
+        steps = (
+            gmail_imap_steps()
+            if provider == "gmail"
+            else [str(_l("Turn on IMAP access in your mail settings, then save here again."))]
+        )
+        return Explanation(
+            str(_l("IMAP access is turned off for this mailbox.")),
+            steps,
+            preset.imap_settings_url,
+            str(_l("Open the mail settings")),
+        )
+    if code == "auth_failed":
+        return Explanation(
+            str(_l("The server refused the address or the app password.")),
+            [
+                str(_l("Check that the address is the mailbox's full address.")),
+                str(
+                    _l(
+                        "Create a new app password and paste it without changes; your normal "
+                        "password does not work here."
+                    )
+                ),
+            ],
+            preset.app_password_url,
+            str(_l("Create an app password")),
+        )
+    simple = {
+        "tls_certificate": _l(
+            "The security certificate of %(host)s:%(port)s could not be "
+            "verified. Check the server name; never accept an unknown "
+            "certificate.",
+            **where,
+        ),
+        "tls_failed": _l(
+            "The secure connection (TLS) to %(host)s:%(port)s failed. Check the port "
+            "and the security setting (TLS or STARTTLS).",
+            **where,
+        ),
+        "connection_refused": _l(
+            "%(host)s refused the connection on port %(port)s. Check the server name and port.",
+            **where,
+        ),
+        "dns_failed": _l(
+            "The server name %(host)s (port %(port)s) could not be found. Check for typos.", **where
+        ),
+        "timeout": _l(
+            "%(host)s:%(port)s did not answer within %(seconds)d seconds. Try again later "
+            "or check the server name and port.",
+            seconds=seconds,
+            **where,
+        ),
+        "network": _l(
+            "The network connection to %(host)s:%(port)s failed. Try again later.", **where
+        ),
+        "unavailable": _l("The mail server is temporarily unavailable. LeadSync will try again."),
+        "overquota": _l(
+            "The provider's download limit was reached. LeadSync will try again later."
+        ),
+        "too_many_connections": _l(
+            "The mailbox has too many open connections. Close other mail apps or wait a moment."
+        ),
+    }
+    message = simple.get(
+        code, _l("The mail server answered with an unexpected error (%(code)s).", code=code)
+    )
+    return Explanation(str(message))

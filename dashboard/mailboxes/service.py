@@ -1,0 +1,327 @@
+"""Connecting a user's mailbox: validate, verify against the real server, store encrypted.
+
+Only a verified account is saved. Plain functions over a session; the web page and the
+CLI both call `connect_mailbox`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlmodel import Session, select
+
+from dashboard.accounts import audit
+from dashboard.accounts.service import AccountError, normalize_email
+from dashboard.db.secrets import SecretBox
+from dashboard.mail.imap_client import (
+    ImapError,
+    ServerSettings,
+    VerifyResult,
+    is_loopback_host,
+    syncable_folders,
+    verify,
+)
+from dashboard.mailboxes.providers import PROVIDERS, SECURITY_CHOICES
+from dashboard.models import Mailbox, MailboxEvent, User, utcnow
+
+Verifier = Callable[[ServerSettings], VerifyResult]
+
+
+@dataclass
+class ConnectionRequest:
+    """What the user typed on "Sobre a sincronização" (or passed to the CLI)."""
+
+    provider: str
+    address: str
+    password: str
+    username: str = ""
+    imap_host: str = ""
+    imap_port: int | None = None
+    imap_security: str = "tls"
+    smtp_host: str = ""
+    smtp_port: int | None = None
+    smtp_security: str = "tls"
+
+
+def clean_password(password: str) -> str:
+    """Drop the spaces Google shows between the groups of an app password."""
+    return "".join(password.split())
+
+
+def check_port(port: int | None, field: str) -> int:
+    """A TCP port number, or AccountError."""
+    if port is None or not 1 <= int(port) <= 65535:
+        raise AccountError(_l("Enter a port from 1 to 65535."), field)
+    return int(port)
+
+
+def check_server(host: str, port: int | None, security: str, prefix: str) -> tuple[str, int, str]:
+    """Validate host, port and security of a custom server; plain text only on loopback."""
+    host = host.strip().lower()
+    if not host or any(c.isspace() for c in host) or "/" in host:
+        raise AccountError(_l("Enter the server name, e.g. mail.example.com."), f"{prefix}_host")
+    if security not in SECURITY_CHOICES:
+        raise AccountError(_l("Choose TLS or STARTTLS."), f"{prefix}_security")
+    if security == "none" and not is_loopback_host(host):
+        raise AccountError(
+            _l(
+                "Unencrypted connections are only allowed to this machine "
+                "(localhost). Choose TLS or STARTTLS."
+            ),
+            f"{prefix}_security",
+        )
+    return host, check_port(port, f"{prefix}_port"), security
+
+
+def normalized(request: ConnectionRequest) -> ConnectionRequest:
+    """Validate the request and fill the provider's servers; raise AccountError when wrong."""
+    preset = PROVIDERS.get(request.provider)
+    if preset is None:
+        raise AccountError(_l("Choose your mail provider."), "provider")
+    try:
+        address = normalize_email(request.address)
+    except AccountError as error:
+        raise AccountError(str(error), "address") from None
+    password = clean_password(request.password)
+    if not password:
+        raise AccountError(_l("Enter the app password."), "password")
+    if not preset.custom:
+        return ConnectionRequest(
+            preset.key,
+            address,
+            password,
+            address,
+            preset.imap_host,
+            preset.imap_port,
+            preset.imap_security,
+            preset.smtp_host,
+            preset.smtp_port,
+            preset.smtp_security,
+        )
+    imap = check_server(request.imap_host, request.imap_port, request.imap_security, "imap")
+    smtp = check_server(
+        request.smtp_host or imap[0], request.smtp_port or 465, request.smtp_security, "smtp"
+    )
+    username = request.username.strip() or address
+    return ConnectionRequest("other", address, password, username, *imap, *smtp)
+
+
+def server_settings(
+    request: ConnectionRequest, *, ca_file: str | None, timeout: float
+) -> ServerSettings:
+    """IMAP settings for a normalized request."""
+    return ServerSettings(
+        request.imap_host,
+        request.imap_port,
+        request.imap_security,
+        request.username,
+        request.password,
+        ca_file,
+        timeout,
+    )
+
+
+def mailbox_settings(
+    mailbox: Mailbox, box: SecretBox, *, ca_file: str | None, timeout: float
+) -> ServerSettings:
+    """IMAP settings of a stored mailbox, with its secret decrypted for this use only."""
+    return ServerSettings(
+        mailbox.imap_host,
+        mailbox.imap_port,
+        mailbox.imap_security,
+        mailbox.username,
+        box.decrypt(mailbox.secret),
+        ca_file,
+        timeout,
+    )
+
+
+def log_event(
+    session: Session,
+    user_id: int,
+    mailbox: Mailbox | None,
+    kind: str,
+    code: str | None = None,
+    detail: str = "",
+) -> None:
+    """Add a line to the account's log (the detail is already free of secrets)."""
+    session.add(
+        MailboxEvent(
+            user_id=user_id,
+            mailbox_id=mailbox.id if mailbox else None,
+            kind=kind,
+            code=code,
+            detail=detail[:2000],
+        )
+    )
+
+
+def mailbox_of(session: Session, user_id: int) -> Mailbox | None:
+    """The user's mailbox (connected or not), if any."""
+    return session.exec(select(Mailbox).where(Mailbox.user_id == user_id)).first()
+
+
+def ensure_address_free(session: Session, user: User, address: str) -> None:
+    """Refuse a mailbox another user already connected: it would be synced twice."""
+    other = session.exec(
+        select(Mailbox).where(
+            Mailbox.address == address, Mailbox.user_id != user.id, Mailbox.secret.is_not(None)
+        )
+    ).first()
+    if other:
+        raise AccountError(_l("Another user already connected this mailbox."), "address")
+
+
+def apply_verification(mailbox: Mailbox, result: VerifyResult) -> None:
+    """Record folders and Sent found by a successful verification."""
+    names = [f.name for f in syncable_folders(result.folders)]
+    extras = [f for f in mailbox.folders if f in names and f not in ("INBOX", result.sent_folder)]
+    mailbox.available_folders = names
+    mailbox.sent_folder, mailbox.sent_found_by = result.sent_folder, result.sent_found_by
+    mailbox.folders = ["INBOX", *([result.sent_folder] if result.sent_folder else []), *extras]
+    mailbox.capabilities = list(result.capabilities)
+    mailbox.verified_at = utcnow()
+
+
+def end_transaction_before_waiting(session: Session) -> None:
+    """Close the session's transaction before a verification that may wait `timeout` s.
+
+    A web POST's transaction is a write transaction (BEGIN IMMEDIATE) from its first
+    query: held while a slow server answered, it made the sync's commits and every other
+    POST wait, and fail after the busy timeout. Nothing has been written yet here, and the
+    loaded objects stay usable (expire_on_commit=False).
+    """
+    session.commit()
+
+
+def connect_mailbox(
+    session: Session,
+    *,
+    user: User,
+    request: ConnectionRequest,
+    box: SecretBox,
+    ca_file: str | None = None,
+    timeout: float = 20.0,
+    verifier: Verifier = verify,
+    actor: User | None = None,
+) -> Mailbox:
+    """Verify the account for real and save it; on failure log the answer and re-raise."""
+    request = normalized(request)
+    ensure_address_free(session, user, request.address)
+    end_transaction_before_waiting(session)
+    try:
+        result = verifier(server_settings(request, ca_file=ca_file, timeout=timeout))
+    except ImapError as error:
+        existing = mailbox_of(session, user.id)
+        log_event(
+            session,
+            user.id,
+            existing,
+            "verify_failed",
+            error.code,
+            f"{error.host}:{error.port} {error.raw}",
+        )
+        session.commit()
+        raise
+    ensure_address_free(session, user, request.address)  # still free after the wait?
+    existing = mailbox_of(session, user.id)
+    mailbox = existing or Mailbox(
+        user_id=user.id,
+        provider=request.provider,
+        address="",
+        username="",
+        imap_host="",
+        imap_port=0,
+        imap_security="tls",
+    )
+    if existing and existing.address != request.address:
+        mailbox.folders = []  # another mailbox: the old folder choice means nothing there
+    for name in (
+        "provider",
+        "address",
+        "username",
+        "imap_host",
+        "imap_port",
+        "imap_security",
+        "smtp_host",
+        "smtp_port",
+        "smtp_security",
+    ):
+        setattr(mailbox, name, getattr(request, name))
+    mailbox.secret = box.encrypt(request.password)
+    mailbox.status, mailbox.last_error_code = "connected", None
+    apply_verification(mailbox, result)
+    session.add(mailbox)
+    session.flush()
+    log_event(
+        session,
+        user.id,
+        mailbox,
+        "verified",
+        None,
+        f"{request.imap_host}:{request.imap_port} sent={result.sent_folder!r}",
+    )
+    audit.record(  # actor None: the command line
+        session,
+        actor,
+        "mailbox.connect",
+        {"user": user.email, "address": request.address, "provider": request.provider},
+    )
+    return mailbox
+
+
+def retest_mailbox(
+    session: Session,
+    mailbox: Mailbox,
+    *,
+    box: SecretBox,
+    ca_file: str | None = None,
+    timeout: float = 20.0,
+    verifier: Verifier = verify,
+) -> ImapError | None:
+    """Verify a stored mailbox again; update its status and log; return the error if any."""
+    end_transaction_before_waiting(session)
+    try:
+        result = verifier(mailbox_settings(mailbox, box, ca_file=ca_file, timeout=timeout))
+    except ImapError as error:
+        mailbox.status, mailbox.last_error_code, mailbox.last_error_at = (
+            "error",
+            error.code,
+            utcnow(),
+        )
+        log_event(
+            session,
+            mailbox.user_id,
+            mailbox,
+            "verify_failed",
+            error.code,
+            f"{error.host}:{error.port} {error.raw}",
+        )
+        session.add(mailbox)
+        return error
+    apply_verification(mailbox, result)
+    mailbox.status, mailbox.last_error_code = "connected", None
+    log_event(session, mailbox.user_id, mailbox, "verified")
+    session.add(mailbox)
+    return None
+
+
+def disconnect_mailbox(session: Session, mailbox: Mailbox, actor: User) -> None:
+    """Forget the secret and stop syncing; the emails already stored stay."""
+    mailbox.secret, mailbox.status = None, "disconnected"
+    log_event(session, mailbox.user_id, mailbox, "disconnected")
+    audit.record(session, actor, "mailboxes.disconnect", {"address": mailbox.address})
+    session.add(mailbox)
+
+
+def set_folders(session: Session, mailbox: Mailbox, chosen: list[str]) -> None:
+    """Sync INBOX, the Sent folder and the ticked folders that exist and may be synced."""
+    extras = [
+        f
+        for f in chosen
+        if f in mailbox.available_folders and f not in ("INBOX", mailbox.sent_folder)
+    ]
+    mailbox.folders = ["INBOX", *([mailbox.sent_folder] if mailbox.sent_folder else []), *extras]
+    session.add(mailbox)

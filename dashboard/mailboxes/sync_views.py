@@ -1,0 +1,109 @@
+"""Sync status on "Sobre a sincronização": progress, "Sincronizar agora", re-scan, why-not-here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from dashboard.db.flask import get_session
+from dashboard.mailboxes import service as mailboxes
+from dashboard.mailboxes import status as sync_status
+from dashboard.mailboxes.forms import RescanForm
+from dashboard.models import Mailbox
+from dashboard.sync.scheduler import request_sync, wake
+from dashboard.web.extensions import htmx
+from dashboard.web.forms import ActionForm
+from dashboard.web.pages import render_page
+
+# Nested in the "mailboxes" blueprint, whose hooks (fresh login, nav) run first.
+bp = Blueprint("sync", __name__, url_prefix="/sync")
+STOP_POLLING = 286  # htmx stops a polling element that gets this status
+
+
+def own_mailbox() -> Mailbox:
+    """The current user's connected mailbox, or 404."""
+    mailbox = mailboxes.mailbox_of(get_session(), current_user.id)
+    if mailbox is None or not mailbox.connected:
+        abort(404)
+    return mailbox
+
+
+def sync_context(mailbox: Mailbox) -> dict:
+    """Everything the sync status partial shows."""
+    db = get_session()
+    return {
+        "mailbox": mailbox,
+        "progress": sync_status.progress(db, mailbox.id),
+        "stored": sync_status.stored_count(db, mailbox.id),
+        "skipped": sync_status.skipped_counts(db, mailbox.id),
+        "runs": sync_status.history(db, mailbox.id),
+        "action": ActionForm(),
+        "rescan_form": RescanForm(formdata=None),
+    }
+
+
+def busy(mailbox: Mailbox) -> bool:
+    """True while a round is running or pending for this mailbox."""
+    return mailbox.status == "syncing" or bool(
+        mailbox.next_sync_at and mailbox.next_sync_at <= datetime.now(UTC)
+    )
+
+
+@bp.get("/status")
+def status():  # type: ignore[no-untyped-def]
+    """The status partial; polled by htmx while syncing, which stops when the round ends."""
+    mailbox = own_mailbox()
+    body, code = render_page(
+        "mailboxes/_sync.html", "mailboxes/_sync.html", **sync_context(mailbox)
+    )
+    if htmx and request.args.get("poll") and not busy(mailbox):
+        return body, STOP_POLLING
+    return body, code
+
+
+@bp.post("/now")
+def now() -> Response:
+    """Move this mailbox's next sync forward ("Sincronizar agora"); it runs in the background."""
+    mailbox = own_mailbox()
+    if ActionForm().validate_on_submit():
+        db = get_session()
+        request_sync(db, mailbox.id)
+        db.commit()
+        wake(current_app)
+        flash(_("Sync requested. It starts in a moment."), "success")
+    return redirect(url_for("mailboxes.index"))
+
+
+@bp.post("/rescan")
+def rescan() -> Response:
+    """Ask the next round to re-scan the mailbox from a day (dedupe keeps it harmless)."""
+    mailbox, form = own_mailbox(), RescanForm()
+    if form.validate_on_submit():
+        since = datetime.combine(form.since.data, datetime.min.time(), UTC)
+        db = get_session()
+        request_sync(db, mailbox.id, rescan_since=since)
+        db.commit()
+        wake(current_app)
+        flash(_("Re-scan from %(day)s requested.", day=form.since.data.isoformat()), "success")
+    else:
+        flash(_("Choose a valid day to re-scan from."), "error")
+    return redirect(url_for("mailboxes.index"))
+
+
+@bp.get("/why")
+def why():  # type: ignore[no-untyped-def]
+    """Answer "why is this email not here?" for an address or a subject."""
+    g.nav_active = "mailbox"
+    mailbox, query = own_mailbox(), request.args.get("q", "")
+    answer = sync_status.why_not_here(get_session(), mailbox, query)
+    return render_page(
+        "mailboxes/why.html",
+        "mailboxes/_why_results.html",
+        query=query,
+        answer=answer,
+        mailbox=mailbox,
+    )

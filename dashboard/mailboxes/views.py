@@ -1,0 +1,208 @@
+""" "Sobre a sincronização": each user connects, tests and disconnects their own mailbox."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from flask import Blueprint, current_app, flash, g, redirect, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import Row, Select, bindparam, select
+from werkzeug.wrappers import Response
+
+from dashboard.accounts.service import AccountError
+from dashboard.db.flask import get_session, secret_box
+from dashboard.mail.imap_client import ImapError
+from dashboard.mailboxes import service as mailboxes
+from dashboard.mailboxes.forms import FoldersForm, MailboxForm
+from dashboard.mailboxes.messages import Explanation, explain
+from dashboard.mailboxes.providers import PROVIDERS
+from dashboard.mailboxes.sync_views import bp as sync_bp
+from dashboard.mailboxes.sync_views import sync_context
+from dashboard.models import Mailbox
+from dashboard.web.forms import ActionForm, show_error
+from dashboard.web.pages import redirect_page, render_page, require_fresh_login
+from dashboard.web.request_gate import turn_released
+
+bp = Blueprint("mailboxes", __name__, url_prefix="/settings/mailbox")
+bp.register_blueprint(sync_bp)
+bp.before_request(require_fresh_login)
+
+
+@bp.app_template_global()
+def mailbox_alert() -> Row | None:
+    """The viewer's mailbox when it stopped syncing and needs reconnecting, else None
+    (the banner on every page)."""
+    if not current_user.is_authenticated:
+        return None
+    query = broken_mailbox()
+    return get_session().connection().execute(query, {"user_id": current_user.id}).first()
+
+
+@cache
+def broken_mailbox() -> Select:
+    """The query behind mailbox_alert, built once: it runs on every page."""
+    return select(Mailbox.address).where(
+        Mailbox.user_id == bindparam("user_id"),
+        Mailbox.secret.is_not(None),
+        Mailbox.status == "needs_reconnect",
+    )
+
+
+@bp.before_request
+def mark_nav() -> None:
+    """Highlight "Sobre a sincronização" in the settings panel."""
+    g.nav_active = "mailbox"
+
+
+def imap_options() -> dict:
+    """CA file and time budget for verifications, from the boot configuration."""
+    return {
+        "ca_file": current_app.config.get("IMAP_CA_FILE"),
+        "timeout": float(current_app.config["IMAP_TIMEOUT"]),
+    }
+
+
+def request_from(form: MailboxForm) -> mailboxes.ConnectionRequest:
+    """The connection request typed in the form."""
+    return mailboxes.ConnectionRequest(
+        provider=form.provider.data or "",
+        address=form.address.data or "",
+        password=form.password.data or "",
+        username=form.username.data or "",
+        imap_host=form.imap_host.data or "",
+        imap_port=form.imap_port.data,
+        imap_security=form.imap_security.data,
+        smtp_host=form.smtp_host.data or "",
+        smtp_port=form.smtp_port.data,
+        smtp_security=form.smtp_security.data,
+    )
+
+
+def page_context(
+    mailbox: Mailbox | None, form: MailboxForm | None = None, failure: Explanation | None = None
+) -> dict:
+    """Everything the page and its partials show."""
+    if form is None:
+        form = MailboxForm(obj=mailbox if mailbox and mailbox.connected else None, formdata=None)
+    folders_form = FoldersForm(formdata=None)
+    if mailbox:
+        folders_form.folders.choices = [(f, f) for f in mailbox.available_folders]
+        folders_form.folders.data = mailbox.folders
+    sync = sync_context(mailbox) if mailbox and mailbox.connected else {}
+    return {
+        "form": form,
+        "mailbox": mailbox,
+        "failure": failure,
+        "providers": PROVIDERS,
+        "folders_form": folders_form,
+        "action": ActionForm(),
+        "explain_mailbox": explain_mailbox,
+        **sync,
+    }
+
+
+def page(
+    form: MailboxForm | None = None, status: int = 200, failure: Explanation | None = None
+) -> tuple[str, int]:
+    """Render the page (or the form partial for HTMX) for the current user."""
+    mailbox = mailboxes.mailbox_of(get_session(), current_user.id)
+    return render_page(
+        "mailboxes/index.html",
+        "mailboxes/_connect_form.html",
+        status=status,
+        **page_context(mailbox, form, failure),
+    )
+
+
+def explain_mailbox(mailbox):  # type: ignore[no-untyped-def]
+    """The explanation of a stored mailbox's last error."""
+    return explain(
+        mailbox.last_error_code,
+        host=mailbox.imap_host,
+        port=mailbox.imap_port,
+        provider=mailbox.provider,
+        seconds=imap_options()["timeout"],
+    )
+
+
+@bp.route("/", methods=["GET", "POST"])
+def index():  # type: ignore[no-untyped-def]
+    """Show the connection and its form; saving verifies with the real server first."""
+    form = MailboxForm()
+    if not form.validate_on_submit():
+        return page(form if form.is_submitted() else None, 422 if form.errors else 200)
+    db = get_session()
+    connection = request_from(form)
+    saved = mailboxes.mailbox_of(db, current_user.id)
+    if not connection.password.strip() and saved and saved.connected:
+        connection.password = secret_box().decrypt(saved.secret)  # "••• saved": keep it
+    try:
+        with turn_released():  # other pages run while the IMAP server answers
+            mailboxes.connect_mailbox(
+                db,
+                user=current_user,
+                request=connection,
+                box=secret_box(),
+                actor=current_user,
+                **imap_options(),
+            )
+    except AccountError as error:
+        db.rollback()
+        show_error(form, error)
+        return page(form, 422)
+    except ImapError as error:
+        failure = explain(
+            error.code,
+            host=error.host,
+            port=error.port,
+            provider=form.provider.data,
+            seconds=imap_options()["timeout"],
+        )
+        return page(form, 422, failure)
+    db.commit()
+    flash(_("Mailbox connected. The first sync starts shortly."), "success")
+    return redirect_page(url_for("mailboxes.index"))
+
+
+@bp.post("/test")
+def test_connection():  # type: ignore[no-untyped-def]
+    """Run the verification again with the saved password (HTMX: returns the status card)."""
+    db = get_session()
+    mailbox = mailboxes.mailbox_of(db, current_user.id)
+    if mailbox is None or not mailbox.connected or not ActionForm().validate_on_submit():
+        return redirect(url_for("mailboxes.index"))
+    with turn_released():  # other pages run while the IMAP server answers
+        error = mailboxes.retest_mailbox(db, mailbox, box=secret_box(), **imap_options())
+    db.commit()
+    return render_page(
+        "mailboxes/index.html",
+        "mailboxes/_status.html",
+        tested=error is None,
+        **page_context(mailbox),
+    )
+
+
+@bp.post("/disconnect")
+def disconnect() -> Response:
+    """Forget the password and stop syncing; stored emails stay."""
+    db = get_session()
+    mailbox = mailboxes.mailbox_of(db, current_user.id)
+    if mailbox and mailbox.connected and ActionForm().validate_on_submit():
+        mailboxes.disconnect_mailbox(db, mailbox, current_user)
+        db.commit()
+        flash(_("Mailbox disconnected. Emails already synced stay in LeadSync."), "success")
+    return redirect(url_for("mailboxes.index"))
+
+
+@bp.post("/folders")
+def folders() -> Response:
+    """Choose extra folders to sync besides INBOX and Sent."""
+    db = get_session()
+    mailbox = mailboxes.mailbox_of(db, current_user.id)
+    form = FoldersForm()
+    if mailbox and form.validate_on_submit():
+        mailboxes.set_folders(db, mailbox, form.folders.data or [])
+        db.commit()
+        flash(_("Folders saved."), "success")
+    return redirect(url_for("mailboxes.index"))
