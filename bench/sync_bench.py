@@ -579,7 +579,7 @@ def main() -> None:
                         "instead of the working tree, which others may be editing")  # fmt: skip
     args = parser.parse_args()
 
-    from tests.servers.dovecot import DovecotServer
+    from tests.support.servers.dovecot import DovecotServer
 
     OUT.mkdir(exist_ok=True)
     code = describe_code(args.snapshot)

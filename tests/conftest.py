@@ -9,33 +9,18 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from itsdangerous import URLSafeTimedSerializer
 
 from dashboard import create_app
 from dashboard.db.engine import make_engine
 from dashboard.db.migrate import upgrade
-from tests import factories
+from tests.support import factories
+from tests.support.clients import CSRFClient, log_in
 
-pytest_plugins = ["tests.servers.dovecot", "tests.servers.browser", "tests.servers.smtp"]
-
-
-class CSRFClient(FlaskClient):
-    """A test client that sends a valid CSRF header with every unsafe request, like htmx."""
-
-    def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        method = (kwargs.get("method") or "GET").upper()
-        if method not in ("GET", "HEAD", "OPTIONS") and kwargs.pop("csrf", True):
-            headers = dict(kwargs.pop("headers", None) or {})
-            headers.setdefault("X-CSRFToken", self.csrf_token())
-            kwargs["headers"] = headers
-        return super().open(*args, **kwargs)
-
-    def csrf_token(self) -> str:
-        """Seed the session with a raw token and return its signed form."""
-        with self.session_transaction() as session:
-            raw = session.setdefault("csrf_token", "test-csrf-raw-token-0123456789abcdef")
-        signer = URLSafeTimedSerializer(self.application.secret_key, salt="wtf-csrf-token")
-        return signer.dumps(raw)
+pytest_plugins = [
+    "tests.support.servers.dovecot",
+    "tests.support.servers.browser",
+    "tests.support.servers.smtp",
+]
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +78,7 @@ def rep(engine, admin):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def relay(dovecot_server):  # type: ignore[no-untyped-def]
     """A loopback relay to Dovecot (cuts after `limit` bytes, stalls while its gate is shut)."""
-    from tests.sync_helpers import CuttingRelay
+    from tests.support.sync import CuttingRelay
 
     relay = CuttingRelay(dovecot_server.port)
     yield relay
@@ -105,17 +90,6 @@ def relay(dovecot_server):  # type: ignore[no-untyped-def]
 def teammate(engine, admin):  # type: ignore[no-untyped-def]
     """Another rep of the company."""
     return factories.make_user(engine, role="rep", name="Tina Teammate")
-
-
-def log_in(
-    client: FlaskClient, email: str, password: str = factories.PASSWORD, remember: bool = False
-) -> FlaskClient:
-    """Log a client in through the real login form."""
-    response = client.post(
-        "/login", data={"email": email, "password": password, "remember": "y" if remember else ""}
-    )
-    assert response.status_code == 302, response.data.decode()[:2000]
-    return client
 
 
 @pytest.fixture

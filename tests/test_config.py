@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from dashboard import create_app
-from tests import factories
+from tests.support import factories
 
 
 @pytest.fixture(autouse=True)

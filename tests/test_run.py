@@ -125,8 +125,8 @@ def test_the_scheduler_in_run_py_syncs_a_connected_mailbox_on_its_own(
     from email.message import EmailMessage
 
     from dashboard import create_app
-    from tests import factories
-    from tests.mailbox_helpers import connect_form
+    from tests.support import factories
+    from tests.support.mailboxes import connect_form
 
     instance = tmp_path / "instance"
     app = create_app({"INSTANCE_PATH": str(instance), "IMAP_CA_FILE": dovecot_server.ca_file})

@@ -24,7 +24,7 @@ from dashboard.db.engine import write_session
 from dashboard.db.flask import get_session
 from dashboard.emails.views import body_policy
 from dashboard.models import Email, PrivateThread
-from tests import factories
+from tests.support import factories
 
 pytestmark = pytest.mark.browser
 

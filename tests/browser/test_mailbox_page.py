@@ -10,8 +10,8 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from dashboard.db.engine import write_session
 from dashboard.db.secrets import SecretBox
 from dashboard.mailboxes import service as mailboxes
-from tests.factories import PASSWORD
-from tests.mailbox_helpers import company, mailbox_of
+from tests.support.factories import PASSWORD
+from tests.support.mailboxes import company, mailbox_of
 
 pytestmark = pytest.mark.browser
 

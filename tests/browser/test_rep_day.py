@@ -7,9 +7,9 @@ import re
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from tests import factories
-from tests.lead_factories import ago, lead_data
-from tests.lead_helpers import ENGLISH
+from tests.support import factories
+from tests.support.lead_data import ago, lead_data
+from tests.support.leads import ENGLISH
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 from dashboard import build_send_queue
 from dashboard.db.engine import write_session
 from dashboard.models import EmailTemplate
-from tests.factories import PASSWORD
-from tests.test_sending_service import connect_smtp, make_lead
+from tests.support.factories import PASSWORD
+from tests.support.sending import connect_smtp, make_lead
 
 pytestmark = pytest.mark.browser
 

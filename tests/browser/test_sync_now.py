@@ -14,8 +14,8 @@ from playwright.sync_api import Page, expect
 from dashboard.db.flask import secret_box
 from dashboard.models import utcnow
 from dashboard.sync.runner import RunOptions, due_mailbox_ids, run_round
-from tests import factories
-from tests.mailbox_helpers import connect, english_client
+from tests.support import factories
+from tests.support.mailboxes import connect, english_client
 
 pytestmark = pytest.mark.browser
 

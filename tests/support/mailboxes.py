@@ -1,0 +1,91 @@
+"""Helpers shared by the issue-3 tests: the connect form, English clients, stored rows."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import select
+
+from dashboard.db.engine import read_session
+from dashboard.models import AuditEvent, Company, Mailbox, MailboxEvent
+from tests.support.clients import log_in
+from tests.support.servers.dovecot import MailboxUser
+
+MAILBOX_URL = "/settings/mailbox/"
+
+
+def connect_form(user: MailboxUser, **overrides: object) -> dict:
+    """The "Outro IMAP" form filled for a Dovecot user on the test server."""
+    form = {
+        "provider": "other",
+        "address": user.address,
+        "password": user.password,
+        "imap_host": "127.0.0.1",
+        "imap_port": str(user.server.port),
+        "imap_security": "tls",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": "465",
+        "smtp_security": "tls",
+    }
+    form.update({key: str(value) for key, value in overrides.items()})
+    return form
+
+
+def connect(client: FlaskClient, user: MailboxUser, **overrides: object):  # type: ignore[no-untyped-def]
+    """Post the connect form; return the response."""
+    return client.post(MAILBOX_URL, data=connect_form(user, **overrides))
+
+
+def english_client(app: Flask, email: str) -> FlaskClient:
+    """A client whose browser asks for English, logged in through the real form."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return log_in(client, email)
+
+
+def mailbox_of(engine, user_id: int) -> Mailbox | None:  # type: ignore[no-untyped-def]
+    """The stored mailbox of a user, if any."""
+    with read_session(engine) as session:
+        return session.exec(select(Mailbox).where(Mailbox.user_id == user_id)).first()
+
+
+def all_mailboxes(engine) -> list[Mailbox]:  # type: ignore[no-untyped-def]
+    """Every stored mailbox."""
+    with read_session(engine) as session:
+        return list(session.exec(select(Mailbox)))
+
+
+def mailbox_events(engine, user_id: int) -> list[MailboxEvent]:  # type: ignore[no-untyped-def]
+    """The account log of a user, oldest first."""
+    with read_session(engine) as session:
+        query = select(MailboxEvent).where(MailboxEvent.user_id == user_id)
+        return list(session.exec(query.order_by(MailboxEvent.id)))
+
+
+def audit_events(engine) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+    """Every audit event, oldest first."""
+    with read_session(engine) as session:
+        return list(session.exec(select(AuditEvent).order_by(AuditEvent.id)))
+
+
+def company(engine) -> Company:  # type: ignore[no-untyped-def]
+    """The company record."""
+    with read_session(engine) as session:
+        return session.exec(select(Company)).one()
+
+
+def add_account(app, owner: str, user, password: str | None = None, **options: object):  # type: ignore[no-untyped-def]
+    """Run `flask accounts add` for a Dovecot user, the password on stdin."""
+    settings = {
+        "--provider": "other",
+        "--address": user.address,
+        "--host": "127.0.0.1",
+        "--port": user.server.port,
+        "--security": "tls",
+        **{f"--{k.replace('_', '-')}": v for k, v in options.items()},
+    }
+    args = ["accounts", "add", "--owner", owner, "--password-stdin"]
+    for key, value in settings.items():
+        args += [key, str(value)]
+    secret = user.password if password is None else password
+    return app.test_cli_runner().invoke(args=args, input=f"{secret}\n")
