@@ -6,7 +6,7 @@ PO_FILES := $(wildcard dashboard/translations/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 TEST_PACKAGES := dovecot-imapd chromium
 
-.PHONY: run test check lint format install install-test translations extract test-servers bench clean
+.PHONY: run test check lint typecheck format install install-test translations extract test-servers bench clean
 
 run: install translations
 	$(BIN)/python run.py
@@ -14,11 +14,14 @@ run: install translations
 test: install-test translations test-servers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-check: lint test
+check: lint typecheck test
 
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check dashboard
+
+typecheck: install-test
+	$(BIN)/mypy
 
 format: install-test
 	$(BIN)/ruff format dashboard tests bench run.py

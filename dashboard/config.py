@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -62,7 +63,7 @@ def write_private_file(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def load_or_create_key(path: Path, make_key: callable) -> bytes:
+def load_or_create_key(path: Path, make_key: Callable[[], bytes]) -> bytes:
     """Read a key file, creating it (mode 0600) on first start."""
     if not path.exists():
         write_private_file(path, make_key())

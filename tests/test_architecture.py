@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dashboard"
 # A package may import its own modules and those of lower ranks, never a sibling of its rank.
 RANKS = {
     "config": 0,
+    "states": 0,
     "models": 0,
     "mail": 0,
     "db": 1,
@@ -31,6 +32,7 @@ RANKS = {
     "cli": 8,
 }
 PURE = [
+    "states.py",
     "sync/rules.py",
     "mail/parse.py",
     "mail/mime.py",

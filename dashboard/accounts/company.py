@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -76,7 +77,7 @@ class InvalidSettings(AccountError):
 
 def validate_sync_settings(raw: dict[str, Any]) -> dict[str, Any]:
     """Validate the given subset of sync settings; raise InvalidSettings naming every bad one."""
-    parsers = {
+    parsers: dict[str, Callable[[Any], Any]] = {
         "skip_internal": bool,
         "visibility": lambda v: parse_choice("visibility", v, VISIBILITY),
         "never_log": parse_never_log,

@@ -252,7 +252,7 @@ def set_aliases(session: Session, user: User, text: str) -> list[str]:
             and address != user.email
         ):
             wanted.append(address)
-    taken = session.exec(select(User.email).where(User.email.in_(wanted))).all()
+    taken = list(session.exec(select(User.email).where(User.email.in_(wanted))))
     taken += session.exec(
         select(UserAddress.address).where(
             UserAddress.address.in_(wanted), UserAddress.user_id != user.id

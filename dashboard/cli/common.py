@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 from flask import current_app
@@ -21,7 +22,7 @@ def read_password(from_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-def fail(error: Exception) -> None:
+def fail(error: Exception) -> NoReturn:
     """Print the refusal on one line and exit with status 1."""
     click.echo(f"Error: {error}", err=True)
     sys.exit(1)

@@ -37,16 +37,16 @@ def company_show() -> None:
 @click.option("--stale-days", help="Days before a lead shows 'awaiting reply'.")
 @click.option("--tracking", type=click.Choice(["on", "off"]), help="Smart-email tracking.")
 def company_set(
-    name,
-    domains,
-    internal_only,
-    never_log,
-    visibility,
-    auto_create,  # type: ignore[no-untyped-def]
-    import_days,
-    interval_minutes,
-    stale_days,
-    tracking,
+    name: str | None,
+    domains: tuple[str, ...],
+    internal_only: str | None,
+    never_log: tuple[str, ...],
+    visibility: str | None,
+    auto_create: str | None,
+    import_days: str | None,
+    interval_minutes: str | None,
+    stale_days: str | None,
+    tracking: str | None,
 ) -> None:
     """Change company settings, validated exactly like the page."""
     raw = {

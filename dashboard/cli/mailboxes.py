@@ -31,14 +31,14 @@ accounts_cli = AppGroup("accounts", help="Connected mailboxes.")
 @click.option("--security", type=click.Choice(SECURITY_CHOICES), default="tls")
 @click.option("--password-stdin", is_flag=True)
 def accounts_add(
-    owner_email,
-    provider,
-    address,
-    username,
-    host,
-    port,
-    security,  # type: ignore[no-untyped-def]
-    password_stdin,
+    owner_email: str,
+    provider: str,
+    address: str,
+    username: str,
+    host: str,
+    port: int | None,
+    security: str,
+    password_stdin: bool,
 ) -> None:
     """Connect a mailbox after verifying it for real, exactly like the page."""
     password = read_password(password_stdin)

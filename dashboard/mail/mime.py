@@ -231,7 +231,8 @@ def collect_leaves(
 
 def walk_bodystructure(bs: object) -> tuple[Part | None, Part | None, tuple[Part, ...]]:
     """Return (text/plain part, text/html part, attachments) from a BODYSTRUCTURE."""
-    return walk_with_problems(bs)[:3]  # type: ignore[return-value]
+    text_part, html_part, attachments, _problems = walk_with_problems(bs)
+    return text_part, html_part, attachments
 
 
 def walk_with_problems(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
+from typing import Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
@@ -24,13 +25,17 @@ from babel.dates import (
 )
 from flask_babel import get_locale, get_timezone
 
+FormatWidth = Literal["full", "long", "medium", "short"]
+
 
 @lru_cache(maxsize=64)
 def pattern_for(locale: Locale, format: str) -> DateTimePattern:
     """The combined date-and-time pattern of a CLDR format ("short", "medium", ...)."""
-    date = get_date_format(format, locale=locale).pattern
-    time = get_time_format(format, locale=locale).pattern
-    combined = get_datetime_format(format, locale=locale).replace("{1}", date).replace("{0}", time)
+    width = cast(FormatWidth, format)
+    date = get_date_format(width, locale=locale).pattern
+    time = get_time_format(width, locale=locale).pattern
+    combined = str(get_datetime_format(width, locale=locale))
+    combined = combined.replace("{1}", date).replace("{0}", time)
     return parse_pattern(combined)
 
 
@@ -88,7 +93,9 @@ def format_in(locale: Locale, zone: tzinfo, value: datetime | None, format: str 
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return pattern_for(locale, format).format % _Fields(value.astimezone(zone), locale)
+    # The instance attribute `format` (a %-template over _Fields) shadows the class's method.
+    template = cast(str, pattern_for(locale, format).format)
+    return template % _Fields(value.astimezone(zone), locale)
 
 
 class DateFormatter:

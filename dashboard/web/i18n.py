@@ -12,7 +12,7 @@ from flask_login import current_user
 from jinja2 import pass_context
 
 # Jinja's own "newstyle" wrappers (autoescape, %(name)s variables), the ones flask_babel uses.
-from jinja2.ext import (  # type: ignore[attr-defined]
+from jinja2.ext import (
     _make_new_ngettext,
     _make_new_npgettext,
     _make_new_pgettext,

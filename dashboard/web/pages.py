@@ -23,12 +23,15 @@ CONTENT_SECURITY_POLICY = (
 
 
 def render_page(
-    template: str, partial: str | None = None, status: int = 200, **context: Any
+    page: str, partial: str | None = None, /, status: int = 200, **context: Any
 ) -> tuple[str, int]:
-    """Render the full page, or only its partial when HTMX asks for that piece."""
+    """Render the full page, or only its partial when HTMX asks for that piece.
+
+    The two names are positional-only so a page may pass any context name (`template`, a
+    page about an email template, included)."""
     if partial and htmx and not htmx.boosted and not htmx.history_restore_request:
         return render_template(partial, **context), status
-    return render_template(template, **context), status
+    return render_template(page, **context), status
 
 
 def start_fresh_session() -> None:
@@ -122,7 +125,7 @@ def template_globals() -> dict[str, Any]:
 def init_app(app: Flask) -> None:
     """Register the request hooks, error pages and template helpers."""
     app.after_request(add_security_headers)
-    app.wsgi_app = SecureCookiesOverHTTPS(app.wsgi_app)
+    app.wsgi_app = SecureCookiesOverHTTPS(app.wsgi_app)  # type: ignore[method-assign]
     app.context_processor(template_globals)
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, error_page)

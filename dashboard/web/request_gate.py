@@ -113,4 +113,5 @@ def init_app(app: Flask) -> None:
     """Install the gate; LEADSYNC_WEB_TURNS sets its size (0 turns it off)."""
     turns = int(app.config["WEB_TURNS"])
     if turns > 0:
-        app.wsgi_app = RequestGate(app.wsgi_app, turns, app.static_url_path or "/static")
+        gate = RequestGate(app.wsgi_app, turns, app.static_url_path or "/static")
+        app.wsgi_app = gate  # type: ignore[method-assign]  # Flask's documented middleware hook
