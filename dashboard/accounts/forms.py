@@ -14,13 +14,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from dashboard.states import AutoCreate, Role, Visibility
 from dashboard.web.forms import REQUIRED
 from dashboard.web.i18n import LANGUAGE_NAMES
 
 
 def role_choices() -> list[tuple[str, object]]:
     """Roles with their translated labels."""
-    return [("rep", _l("Sales rep")), ("admin", _l("Administrator"))]
+    return [(Role.REP, _l("Sales rep")), (Role.ADMIN, _l("Administrator"))]
 
 
 class LoginForm(FlaskForm):
@@ -93,9 +94,9 @@ class SyncSettingsForm(FlaskForm):
     visibility = SelectField(
         _l("What teammates see of emails synced from other reps' mailboxes"),
         choices=lambda: [
-            ("all", _l("Everything")),
-            ("subject", _l("Subject only")),
-            ("metadata", _l("Only date, direction and rep")),
+            (Visibility.ALL, _l("Everything")),
+            (Visibility.SUBJECT, _l("Subject only")),
+            (Visibility.METADATA, _l("Only date, direction and rep")),
         ],
     )
     never_log = TextAreaField(
@@ -105,10 +106,10 @@ class SyncSettingsForm(FlaskForm):
     auto_create = SelectField(
         _l("Create leads automatically"),
         choices=lambda: [
-            ("never", _l("Never")),
-            ("suggest", _l("Suggest them for review")),
-            ("sent", _l("From emails we send")),
-            ("all", _l("From emails sent and received")),
+            (AutoCreate.NEVER, _l("Never")),
+            (AutoCreate.SUGGEST, _l("Suggest them for review")),
+            (AutoCreate.SENT, _l("From emails we send")),
+            (AutoCreate.ALL, _l("From emails sent and received")),
         ],
     )
     # Text fields: the shared validation (also used by the CLI) reports every bad value at once.

@@ -24,6 +24,7 @@ from dashboard.models import (
     new_session_token,
     utcnow,
 )
+from dashboard.states import Role
 
 EMAIL_RE = re.compile(
     r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$"
@@ -131,14 +132,14 @@ def run_setup(
         email=admin_email,
         name=admin_name,
         password=password,
-        role="admin",
+        role=Role.ADMIN,
         min_length=min_length,
     )
 
 
 def active_admin_count(session: Session) -> int:
     """Count active administrators."""
-    query = select(func.count()).select_from(User).where(User.role == "admin", User.active)
+    query = select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active)
     return session.exec(query).one()
 
 
@@ -158,7 +159,7 @@ def update_user(session: Session, user: User, *, name: str, email: str, role: st
     clash = session.exec(select(User).where(User.email == email, User.id != user.id)).first()
     if clash:
         raise AccountError(_l("A user with this email already exists."), "email")
-    if role != "admin":
+    if role != Role.ADMIN:
         ensure_not_last_admin(session, user)
     user.name, user.email, user.role = name.strip(), email, role
 

@@ -11,6 +11,7 @@ from dashboard.accounts import service as accounts
 from dashboard.accounts.company import apply_company_changes, current_values, validate_sync_settings
 from dashboard.cli.common import engine, fail
 from dashboard.db.engine import read_session, write_session
+from dashboard.states import AutoCreate, Visibility
 
 company_cli = AppGroup("company", help="Company profile and sync settings.")
 
@@ -30,8 +31,8 @@ def company_show() -> None:
 @click.option("--domain", "domains", multiple=True, help="Replaces the domain list.")
 @click.option("--internal-only", type=click.Choice(["skip", "sync"]))
 @click.option("--never-log", multiple=True, help="Replaces the never-log list.")
-@click.option("--visibility", type=click.Choice(["all", "subject", "metadata"]))
-@click.option("--auto-create", type=click.Choice(["never", "suggest", "sent", "all"]))
+@click.option("--visibility", type=click.Choice([v.value for v in Visibility]))
+@click.option("--auto-create", type=click.Choice([a.value for a in AutoCreate]))
 @click.option("--import-days")
 @click.option("--interval-minutes")
 @click.option("--stale-days", help="Days before a lead shows 'awaiting reply'.")

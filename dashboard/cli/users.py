@@ -11,6 +11,7 @@ from dashboard.accounts import service as accounts
 from dashboard.cli.common import engine, fail, read_password
 from dashboard.db.engine import read_session, write_session
 from dashboard.models import User
+from dashboard.states import Role
 
 users_cli = AppGroup("users", help="Manage users.")
 
@@ -46,7 +47,9 @@ def setup_command(
 @users_cli.command("add")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--role", type=click.Choice(["admin", "rep"]), default="rep", show_default=True)
+@click.option(
+    "--role", type=click.Choice([r.value for r in Role]), default=Role.REP.value, show_default=True
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 def users_add(email: str, name: str, role: str, password_stdin: bool) -> None:
     """Add a user."""

@@ -25,6 +25,7 @@ from dashboard.mail.imap_client import (
 )
 from dashboard.mailboxes.providers import PROVIDERS, SECURITY_CHOICES
 from dashboard.models import Mailbox, MailboxEvent, User, utcnow
+from dashboard.states import MailboxStatus
 
 Verifier = Callable[[ServerSettings], VerifyResult]
 
@@ -251,7 +252,7 @@ def connect_mailbox(
     ):
         setattr(mailbox, name, getattr(request, name))
     mailbox.secret = box.encrypt(request.password)
-    mailbox.status, mailbox.last_error_code = "connected", None
+    mailbox.status, mailbox.last_error_code = MailboxStatus.CONNECTED, None
     apply_verification(mailbox, result)
     session.add(mailbox)
     session.flush()
@@ -287,7 +288,7 @@ def retest_mailbox(
         result = verifier(mailbox_settings(mailbox, box, ca_file=ca_file, timeout=timeout))
     except ImapError as error:
         mailbox.status, mailbox.last_error_code, mailbox.last_error_at = (
-            "error",
+            MailboxStatus.ERROR,
             error.code,
             utcnow(),
         )
@@ -302,7 +303,7 @@ def retest_mailbox(
         session.add(mailbox)
         return error
     apply_verification(mailbox, result)
-    mailbox.status, mailbox.last_error_code = "connected", None
+    mailbox.status, mailbox.last_error_code = MailboxStatus.CONNECTED, None
     log_event(session, mailbox.user_id, mailbox, "verified")
     session.add(mailbox)
     return None
@@ -310,7 +311,7 @@ def retest_mailbox(
 
 def disconnect_mailbox(session: Session, mailbox: Mailbox, actor: User) -> None:
     """Forget the secret and stop syncing; the emails already stored stay."""
-    mailbox.secret, mailbox.status = None, "disconnected"
+    mailbox.secret, mailbox.status = None, MailboxStatus.DISCONNECTED
     log_event(session, mailbox.user_id, mailbox, "disconnected")
     audit.record(session, actor, "mailboxes.disconnect", {"address": mailbox.address})
     session.add(mailbox)

@@ -14,6 +14,7 @@ from dashboard.mailboxes import service as mailboxes
 from dashboard.mailboxes import status as sync_status
 from dashboard.mailboxes.forms import RescanForm
 from dashboard.models import Mailbox
+from dashboard.states import MailboxStatus
 from dashboard.sync.scheduler import request_sync, wake
 from dashboard.web.extensions import htmx
 from dashboard.web.forms import ActionForm
@@ -48,7 +49,7 @@ def sync_context(mailbox: Mailbox) -> dict:
 
 def busy(mailbox: Mailbox) -> bool:
     """True while a round is running or pending for this mailbox."""
-    return mailbox.status == "syncing" or bool(
+    return mailbox.status == MailboxStatus.SYNCING or bool(
         mailbox.next_sync_at and mailbox.next_sync_at <= datetime.now(UTC)
     )
 

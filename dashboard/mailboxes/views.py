@@ -20,6 +20,7 @@ from dashboard.mailboxes.providers import PROVIDERS
 from dashboard.mailboxes.sync_views import bp as sync_bp
 from dashboard.mailboxes.sync_views import sync_context
 from dashboard.models import Mailbox
+from dashboard.states import MailboxStatus
 from dashboard.web.forms import ActionForm, show_error
 from dashboard.web.pages import redirect_page, render_page, require_fresh_login
 from dashboard.web.request_gate import turn_released
@@ -45,7 +46,7 @@ def broken_mailbox() -> Select:
     return select(Mailbox.address).where(
         Mailbox.user_id == bindparam("user_id"),
         Mailbox.secret.is_not(None),
-        Mailbox.status == "needs_reconnect",
+        Mailbox.status == MailboxStatus.NEEDS_RECONNECT,
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from dashboard.models.base import new_session_token, utcnow
+from dashboard.states import AutoCreate, Role, Visibility
 
 
 class Company(SQLModel, table=True):
@@ -20,9 +21,9 @@ class Company(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     # "Sincronização de e-mail": read by the sync job at the start of every round.
     skip_internal: bool = True
-    visibility: str = "all"  # what teammates see: all | subject | metadata
+    visibility: str = Visibility.ALL  # what teammates see
     never_log: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    auto_create: str = "sent"  # never | suggest | sent | all
+    auto_create: str = AutoCreate.SENT  # when the sync creates leads
     import_days: int = 30
     interval_minutes: int = 5
     stale_days: int = 3  # "aguardando resposta" after this many days without an answer
@@ -36,7 +37,7 @@ class User(SQLModel, table=True):
     email: str = Field(unique=True, index=True)
     name: str
     password_hash: str
-    role: str = "rep"
+    role: str = Role.REP
     active: bool = True
     session_token: str = Field(default_factory=new_session_token)
     language: str | None = None
@@ -48,7 +49,7 @@ class User(SQLModel, table=True):
     @property
     def is_admin(self) -> bool:
         """True for administrators."""
-        return self.role == "admin"
+        return self.role == Role.ADMIN
 
     # flask-login's user protocol. The id it stores in cookies carries the session token,
     # so rotating the token invalidates every session and remember-me cookie at once.

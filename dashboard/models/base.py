@@ -5,9 +5,11 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-ROLES = ("admin", "rep")
-VISIBILITY = ("all", "subject", "metadata")
-AUTO_CREATE = ("never", "suggest", "sent", "all")
+from dashboard.states import AutoCreate, Role, Visibility
+
+ROLES = tuple(Role)
+VISIBILITY = tuple(Visibility)
+AUTO_CREATE = tuple(AutoCreate)
 
 
 def utcnow() -> datetime:

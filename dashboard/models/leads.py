@@ -8,6 +8,7 @@ from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from dashboard.models.base import utcnow
+from dashboard.states import LeadState
 
 
 class Lead(SQLModel, table=True):
@@ -30,12 +31,12 @@ class Lead(SQLModel, table=True):
     phone: str = ""
     owner_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     source: str = "manual"  # manual | sync
-    state: str = "active"  # active | suggested (waits in the review queue)
+    state: str = LeadState.ACTIVE  # SUGGESTED ones wait in the review queue
     created_at: datetime = Field(default_factory=utcnow)
     email_count: int = 0
     first_contact_at: datetime | None = None
     last_contact_at: datetime | None = None
-    last_direction: str | None = None  # "in" | "out" of the newest email
+    last_direction: str | None = None  # the Direction of the newest email
     last_contact_user_id: int | None = None  # the rep of the newest email (no FK: a summary)
     search_text: str = ""  # name, company and addresses, lowercased and accent-folded
 

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from dashboard.models.base import utcnow
+from dashboard.states import MailboxStatus, Origin
 
 
 class Mailbox(SQLModel, table=True):
@@ -32,7 +33,7 @@ class Mailbox(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     capabilities: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    status: str = "connected"  # connected | syncing | error | needs_reconnect | disconnected
+    status: str = MailboxStatus.CONNECTED
     last_error_code: str | None = None
     last_error_at: datetime | None = None
     last_success_at: datetime | None = None
@@ -84,13 +85,13 @@ class Email(SQLModel, table=True):
     bcc_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     in_reply_to: str | None = None
     references: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    direction: str  # "in" | "out"
+    direction: str  # a Direction
     body_text: str = ""
     body_html: str = ""
     size: int = 0
     has_attachments: bool = False
     problems: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    origin: str = "sync"  # sync | smart (sent from LeadSync)
+    origin: str = Origin.SYNC  # or SMART: sent from LeadSync
     user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
 

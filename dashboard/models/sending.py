@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from dashboard.models.base import utcnow
+from dashboard.states import OutgoingState
 
 
 class OutgoingEmail(SQLModel, table=True):
@@ -27,7 +28,7 @@ class OutgoingEmail(SQLModel, table=True):
     in_reply_to: str | None = None
     references: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     tracking: bool = False
-    state: str = "sending"  # sending | sent | failed
+    state: str = OutgoingState.SENDING
     error_code: str | None = None
     error_detail: str = ""
     attempts: int = 0
