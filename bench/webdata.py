@@ -158,7 +158,9 @@ def schema_fingerprint() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "dashboard" / "migrations" / "versions").glob("*.py")):
+    versions = sorted((ROOT / "dashboard" / "db" / "migrations" / "versions").glob("*.py"))
+    assert versions, "no migrations found: the fingerprint would never change"
+    for path in versions:
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:8]
 
