@@ -42,26 +42,6 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 
 
-class HardStop(Exception):  # noqa: N818 - it is a signal, not an error
-    """Raised by a test switch to stop the engine dead after a given step."""
-
-
-@dataclass
-class StepCounter:
-    """Counts engine steps (each fetch, each commit); a test can stop the engine after k."""
-
-    stop_after: int | None = None
-    count: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, name: str) -> None:
-        """Note one step; raise HardStop when the budget is used up."""
-        with self.lock:
-            self.count += 1
-            if self.stop_after is not None and self.count >= self.stop_after:
-                raise HardStop(f"stopped after step {self.count} ({name})")
-
-
 @dataclass
 class FolderReport:
     """What one folder's sync did."""
@@ -97,7 +77,8 @@ class MailboxJob:
     lead_state: str = "active"
     connections: int = 2
     batch_size: int = BATCH_SIZE
-    step: Callable[[str], None] = field(default_factory=StepCounter)
+    # Progress: told each step done (fetch_headers, fetch_bodies, commit, finish) by its lane.
+    on_step: Callable[[str], None] = lambda step: None
     on_batch: Callable[..., None] = lambda session=None: None  # renews the lease
     # Two folders may meet the same new person at once: the rules take turns on known_leads.
     lead_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -228,7 +209,7 @@ class FolderSync:
         if not any(wanted.values()):
             return
         bodies = imap.fetch_sections(self.client, wanted)
-        self.job.step("fetch_bodies")
+        self.job.on_step("fetch_bodies")
         for item in stored:
             parts = bodies.get(item.meta.uid, {})
             if item.meta.text_part:
@@ -244,7 +225,7 @@ class FolderSync:
     def process(self, uids: list[int], last_uid: int | None) -> None:
         """Fetch, decide and commit one batch (cursor to `last_uid` unless it is a relink)."""
         raws = imap.fetch_headers(self.client, uids, gmail=self.job.gmail)
-        self.job.step("fetch_headers")
+        self.job.on_step("fetch_headers")
         self.report.fetched += len(raws)
         with self.job.lead_lock:  # two folders may meet the same new person at once
             stored, skipped = self.classify(raws)
@@ -264,7 +245,7 @@ class FolderSync:
                 promised=promised,
             )
             self.job.on_batch(session)  # renew the lease in the same transaction
-        self.job.step("commit")
+        self.job.on_step("commit")
         self.report.stored += result.stored
         self.report.sighted += result.sighted
         self.report.leads_created += result.leads_created
@@ -277,7 +258,7 @@ class FolderSync:
             cursor.last_uid = max(cursor.last_uid, status.uidnext - 1)
             cursor.done = cursor.total
             session.add(cursor)
-        self.job.step("finish")
+        self.job.on_step("finish")
 
 
 def sync_folders(engine: Engine, job: MailboxJob, folders: list[str]) -> list[FolderReport]:

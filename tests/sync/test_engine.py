@@ -540,7 +540,7 @@ def test_lead_created_by_another_mailbox_mid_batch_still_gets_its_mail_linked(
 
     results = {}
     worker = threading.Thread(
-        target=lambda: results.setdefault("bia", sync(app, bia_id, step=pause_before_commit))
+        target=lambda: results.setdefault("bia", sync(app, bia_id, on_step=pause_before_commit))
     )
     worker.start()
     assert paused.wait(20)
