@@ -278,6 +278,7 @@ def sync_mailbox(engine: Engine, job: MailboxJob) -> list[FolderReport]:
     Folders run in parallel, so one may skip a reply ("no lead") just before the other
     creates that lead from our sent mail; a second pass links such messages right away.
     """
+    imap.install()  # idempotent: imapclient's own lexer and parser were most of a first sync's CPU
     reports = run_lanes(engine, job, job.folders)
     again = folders_with_relinks(engine, job.mailbox_id)
     if again:
