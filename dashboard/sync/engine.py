@@ -26,7 +26,7 @@ from dashboard.db.engine import write_session
 from dashboard.mail import imap_fetch as imap
 from dashboard.mail.imap_client import ServerSettings, connect
 from dashboard.mail.parse import MessageMeta, ParseError, decode_part, html_to_text, meta_from_fetch
-from dashboard.models import FolderCursor, SkippedMessage, utcnow
+from dashboard.models import SkippedMessage, utcnow
 from dashboard.sync.rules import MessageFacts, SyncPolicy, canonical_address, decide
 from dashboard.sync.store import (
     BatchPlace,
@@ -327,11 +327,3 @@ def merge_reports(reports: list[FolderReport], extra: list[FolderReport]) -> Non
         target.skipped["no_lead"] = max(0, target.skipped.get("no_lead", 0) - linked)
         if not target.skipped["no_lead"]:
             del target.skipped["no_lead"]
-
-
-def current_cursors(engine: Engine, mailbox_id: int) -> list[FolderCursor]:
-    """The mailbox's folder cursors (for the progress bar)."""
-    with write_session(engine) as session:
-        return list(
-            session.scalars(select(FolderCursor).where(FolderCursor.mailbox_id == mailbox_id))
-        )
