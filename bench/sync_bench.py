@@ -5,7 +5,8 @@ Run: .venv/bin/python bench/sync_bench.py --messages N [--runs 3]   (or `make be
 Builds a generated mailbox of N messages (bench/mailgen.py: ~110 KB per message,
 attachments 10 KB-5 MB making up most of the bytes, a third internal / no lead /
 automated; cached under bench/out/) in a throwaway Dovecot over TLS (the test server of
-tests/servers/dovecot.py), then measures in one run, each contender in its own process:
+tests/support/servers/dovecot.py), then measures in one run, each contender in its own
+process:
 
   (a) plain imapclient download of every message of INBOX and Sent
       (UID FETCH RFC822, batches of 500, one TLS connection);

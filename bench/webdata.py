@@ -16,7 +16,7 @@ secret_key, fernet.key, meta.json) holding:
 
 Rows are inserted with SQLAlchemy Core executemany in a few big transactions (the FTS5
 triggers index subject and body as they go), then `store.refresh_stats` fills the lead
-summaries. `Lead.search_text` comes from `dashboard.text.lead_search_text`.
+summaries. `Lead.search_text` comes from `dashboard.leads.text.lead_search_text`.
 The result is keyed by (leads, emails, seed, generator version): reruns reuse it.
 """
 

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from dashboard.accounts import audit
 from dashboard.accounts.service import AccountError, normalize_domain, normalize_email
-from dashboard.models import AUTO_CREATE, VISIBILITY, Company, User, UserAddress
+from dashboard.models import AUTO_CREATE, VISIBILITY, Company, User
 
 SYNC_FIELDS = (
     "skip_internal",
@@ -115,10 +115,3 @@ def apply_company_changes(
         session.add(company)
         audit.record(session, actor, "company.update", changed)
     return changed
-
-
-def company_addresses(session: Session) -> list[str]:
-    """Every user's address and alias: they count as the company's for the sync rules."""
-    users = session.exec(select(User.email)).all()
-    aliases = session.exec(select(UserAddress.address)).all()
-    return [*users, *aliases]

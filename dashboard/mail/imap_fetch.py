@@ -4,6 +4,9 @@ With imap_client.py, the only importer of imapclient. Everything returned is pla
 (parse.Raw* dataclasses, ints, bytes). Every FETCH uses BODY.PEEK and every folder is
 opened read-only (EXAMINE): syncing never marks mail as read. Errors are left to
 `imap_client.connect`, which turns them into ImapError.
+
+Importing this module changes nothing in imapclient; `install()` swaps in the fast FETCH
+lexer and parser below for the whole process (the sync calls it when a round starts).
 """
 
 from __future__ import annotations
@@ -38,13 +41,15 @@ GMAIL_FETCH = ["X-GM-MSGID", "X-GM-THRID"]
 # imapclient's Lexer walks every response byte in a Python loop: about 40% of a first
 # sync's CPU. This regex yields the same tokens (whitespace skipped, quoted strings with \\
 # and \" unescaped, atoms with [...] sections kept whole, single special characters);
-# tests/unit/test_fast_lexer.py checks it against the original on real server answers.
+# tests/mail/test_imap_fetch.py checks it against the original on real server answers.
 _TOKEN = re.compile(
     rb'[ \t\r\n]*(?:("(?:[^"\\]|\\.)*")|((?:[^ \t\r\n()%"\[\x00-\x1f]|\[[^\]]*\])+)|(.))',
     re.DOTALL,
 )
 _UNESCAPE = re.compile(rb'\\([\\"])')
+# imapclient's own versions, kept for the tests that compare them with the fast ones.
 ORIGINAL_LEXER_ITER = response_lexer.Lexer.__iter__
+ORIGINAL_GEN_PARSED_RESPONSE = response_parser.gen_parsed_response
 
 
 def fast_lexer_iter(self: response_lexer.Lexer) -> Iterator[bytes]:
@@ -60,11 +65,6 @@ def fast_lexer_iter(self: response_lexer.Lexer) -> Iterator[bytes]:
                 yield special
 
 
-response_lexer.Lexer.__iter__ = fast_lexer_iter  # imapclient 3.x/4.x Lexer (pinned below 5)
-
-ORIGINAL_GEN_PARSED_RESPONSE = response_parser.gen_parsed_response
-
-
 def fast_gen_parsed_response(text: list[Any]) -> Iterator[Any]:
     """response_parser.gen_parsed_response fused with the lexer above.
 
@@ -72,7 +72,7 @@ def fast_gen_parsed_response(text: list[Any]) -> Iterator[Any]:
     after the regex lexer, still ~20% of a first sync's CPU. Here each chunk is one
     findall, tuples are built on an explicit stack, and values are converted exactly as
     response_parser.atom does (NIL, {n} literals, quoted strings, digit runs without a
-    leading 0). tests/test_fast_lexer.py compares both on real server answers.
+    leading 0). tests/mail/test_imap_fetch.py compares both on real server answers.
     """
     if not text:
         return
@@ -123,7 +123,14 @@ def fast_gen_parsed_response(text: list[Any]) -> Iterator[Any]:
         raise ProtocolError("Tuple incomplete before the end of the response")
 
 
-response_parser.gen_parsed_response = fast_gen_parsed_response
+def install() -> None:
+    """Make every imapclient of the process use the fast lexer and parser; idempotent.
+
+    Process-wide because imapclient offers no per-client hook; the answers are the same,
+    only cheaper. Threads already parsing finish with the version they started with.
+    """
+    response_lexer.Lexer.__iter__ = fast_lexer_iter  # imapclient 3.x/4.x Lexer (pinned below 5)
+    response_parser.gen_parsed_response = fast_gen_parsed_response
 
 
 @dataclass(frozen=True)

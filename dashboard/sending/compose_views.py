@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, request, url_for
+from flask import Blueprint, abort, current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select, update
@@ -218,8 +218,3 @@ def notifications_read() -> tuple[str, int]:
         )
         db.commit()
     return notifications()
-
-
-def outgoing_url(outgoing: OutgoingEmail) -> str:
-    """Where the status partial polls."""
-    return url_for("sending.compose.outgoing_status", outgoing_id=outgoing.id, poll=1)

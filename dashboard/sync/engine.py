@@ -26,7 +26,7 @@ from dashboard.db.engine import write_session
 from dashboard.mail import imap_fetch as imap
 from dashboard.mail.imap_client import ServerSettings, connect
 from dashboard.mail.parse import MessageMeta, ParseError, decode_part, html_to_text, meta_from_fetch
-from dashboard.models import FolderCursor, SkippedMessage, utcnow
+from dashboard.models import SkippedMessage, utcnow
 from dashboard.sync.rules import MessageFacts, SyncPolicy, canonical_address, decide
 from dashboard.sync.store import (
     BatchPlace,
@@ -40,26 +40,6 @@ from dashboard.sync.store import (
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-
-
-class HardStop(Exception):  # noqa: N818 - it is a signal, not an error
-    """Raised by a test switch to stop the engine dead after a given step."""
-
-
-@dataclass
-class StepCounter:
-    """Counts engine steps (each fetch, each commit); a test can stop the engine after k."""
-
-    stop_after: int | None = None
-    count: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, name: str) -> None:
-        """Note one step; raise HardStop when the budget is used up."""
-        with self.lock:
-            self.count += 1
-            if self.stop_after is not None and self.count >= self.stop_after:
-                raise HardStop(f"stopped after step {self.count} ({name})")
 
 
 @dataclass
@@ -97,7 +77,8 @@ class MailboxJob:
     lead_state: str = "active"
     connections: int = 2
     batch_size: int = BATCH_SIZE
-    step: Callable[[str], None] = field(default_factory=StepCounter)
+    # Progress: told each step done (fetch_headers, fetch_bodies, commit, finish) by its lane.
+    on_step: Callable[[str], None] = lambda step: None
     on_batch: Callable[..., None] = lambda session=None: None  # renews the lease
     # Two folders may meet the same new person at once: the rules take turns on known_leads.
     lead_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -228,7 +209,7 @@ class FolderSync:
         if not any(wanted.values()):
             return
         bodies = imap.fetch_sections(self.client, wanted)
-        self.job.step("fetch_bodies")
+        self.job.on_step("fetch_bodies")
         for item in stored:
             parts = bodies.get(item.meta.uid, {})
             if item.meta.text_part:
@@ -244,7 +225,7 @@ class FolderSync:
     def process(self, uids: list[int], last_uid: int | None) -> None:
         """Fetch, decide and commit one batch (cursor to `last_uid` unless it is a relink)."""
         raws = imap.fetch_headers(self.client, uids, gmail=self.job.gmail)
-        self.job.step("fetch_headers")
+        self.job.on_step("fetch_headers")
         self.report.fetched += len(raws)
         with self.job.lead_lock:  # two folders may meet the same new person at once
             stored, skipped = self.classify(raws)
@@ -264,7 +245,7 @@ class FolderSync:
                 promised=promised,
             )
             self.job.on_batch(session)  # renew the lease in the same transaction
-        self.job.step("commit")
+        self.job.on_step("commit")
         self.report.stored += result.stored
         self.report.sighted += result.sighted
         self.report.leads_created += result.leads_created
@@ -277,7 +258,7 @@ class FolderSync:
             cursor.last_uid = max(cursor.last_uid, status.uidnext - 1)
             cursor.done = cursor.total
             session.add(cursor)
-        self.job.step("finish")
+        self.job.on_step("finish")
 
 
 def sync_folders(engine: Engine, job: MailboxJob, folders: list[str]) -> list[FolderReport]:
@@ -297,6 +278,7 @@ def sync_mailbox(engine: Engine, job: MailboxJob) -> list[FolderReport]:
     Folders run in parallel, so one may skip a reply ("no lead") just before the other
     creates that lead from our sent mail; a second pass links such messages right away.
     """
+    imap.install()  # idempotent: imapclient's own lexer and parser were most of a first sync's CPU
     reports = run_lanes(engine, job, job.folders)
     again = folders_with_relinks(engine, job.mailbox_id)
     if again:
@@ -345,11 +327,3 @@ def merge_reports(reports: list[FolderReport], extra: list[FolderReport]) -> Non
         target.skipped["no_lead"] = max(0, target.skipped.get("no_lead", 0) - linked)
         if not target.skipped["no_lead"]:
             del target.skipped["no_lead"]
-
-
-def current_cursors(engine: Engine, mailbox_id: int) -> list[FolderCursor]:
-    """The mailbox's folder cursors (for the progress bar)."""
-    with write_session(engine) as session:
-        return list(
-            session.scalars(select(FolderCursor).where(FolderCursor.mailbox_id == mailbox_id))
-        )

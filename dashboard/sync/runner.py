@@ -37,7 +37,7 @@ from dashboard.models import (
     UserAddress,
     utcnow,
 )
-from dashboard.sync.engine import FolderReport, HardStop, MailboxJob, StepCounter, sync_mailbox
+from dashboard.sync.engine import FolderReport, MailboxJob, sync_mailbox
 from dashboard.sync.rules import CompanyIdentity, NeverLogList, SyncPolicy, canonical_address
 from dashboard.sync.store import lease_holder, release_lease, take_lease
 
@@ -55,13 +55,13 @@ PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 @dataclass
 class RunOptions:
-    """How runs are made: CA file (tests), timeouts, the test switch, connections."""
+    """How runs are made: CA file (tests), timeouts, lease holder, connections, progress."""
 
     ca_file: str | None = None
     timeout: float = SYNC_TIMEOUT
     holder: str = PROCESS_ID
     connections: int = 2
-    step: Callable[[str], None] = field(default_factory=StepCounter)
+    on_step: Callable[[str], None] = lambda step: None  # see MailboxJob.on_step
     batch_size: int = 500
 
 
@@ -164,7 +164,7 @@ def load_job(session, mailbox: Mailbox, box: SecretBox, options: RunOptions) -> 
         "suggested" if company.auto_create == "suggest" else "active",
         options.connections,
         options.batch_size,
-        options.step,
+        options.on_step,
     )
 
 
@@ -278,10 +278,10 @@ def run_mailbox(
     job, run_id = started
     job.on_batch = lambda session: renew(session, mailbox_id, options.holder)
     result, error, clock = RunResult(mailbox_id, address), None, time.perf_counter()
+    # SystemExit, KeyboardInterrupt (not Exceptions) pass through and leave the run as a killed
+    # process would: lease held, history row open until the next run calls it "interrupted".
     try:
         result.folders = sync_mailbox(engine, job)
-    except HardStop:
-        raise  # a simulated crash: leave everything as a killed process would
     except ImapError as exc:
         error, result.error_code, result.error = exc, exc.code, f"{exc.host}:{exc.port} {exc.raw}"
         log.warning("sync of %s failed: %s", address, exc)

@@ -1,9 +1,15 @@
-"""The regex lexer and the fused parser installed by dashboard.sync.imap_fetch read real
-server answers exactly like imapclient's own lexer and parser do."""
+"""The regex lexer and the fused parser that dashboard.mail.imap_fetch.install() puts in
+imapclient read real server answers exactly like imapclient's own lexer and parser do; and
+only install() puts them there, importing the module does not."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from imapclient import response_lexer, response_parser
@@ -13,24 +19,30 @@ from imapclient.response_parser import parse_fetch_response, parse_response
 from dashboard.mail import imap_fetch
 from tests.support.sync import append_mails, realistic_mailbox
 
+PROJECT = Path(__file__).resolve().parents[2]
+
 
 @contextmanager
-def imapclient_originals():  # type: ignore[no-untyped-def]
-    """imapclient's own lexer and parser, for the length of a with block."""
+def parsers(*, fast: bool) -> Iterator[None]:
+    """imapclient with the fast lexer and parser (by install()) or its own, for a with block."""
+    saved = response_lexer.Lexer.__iter__, response_parser.gen_parsed_response
     try:
-        response_lexer.Lexer.__iter__ = imap_fetch.ORIGINAL_LEXER_ITER
-        response_parser.gen_parsed_response = imap_fetch.ORIGINAL_GEN_PARSED_RESPONSE
+        if fast:
+            imap_fetch.install()
+        else:
+            response_lexer.Lexer.__iter__ = imap_fetch.ORIGINAL_LEXER_ITER
+            response_parser.gen_parsed_response = imap_fetch.ORIGINAL_GEN_PARSED_RESPONSE
         yield
     finally:
-        response_lexer.Lexer.__iter__ = imap_fetch.fast_lexer_iter
-        response_parser.gen_parsed_response = imap_fetch.fast_gen_parsed_response
+        response_lexer.Lexer.__iter__, response_parser.gen_parsed_response = saved
 
 
 def both_ways(fetch):  # type: ignore[no-untyped-def]
     """Run a fetch with imapclient's lexer and parser, then with the fast ones."""
-    with imapclient_originals():
+    with parsers(fast=False):
         original = fetch()
-    return original, fetch()
+    with parsers(fast=True):
+        return original, fetch()
 
 
 def outcome(parse, text):  # type: ignore[no-untyped-def]
@@ -52,12 +64,10 @@ def outcome(parse, text):  # type: ignore[no-untyped-def]
     ],
 )
 def test_tokens_match_the_original_lexer(text: bytes) -> None:
-    fast = list(response_lexer.TokenSource([text]))
-    with imapclient_originals():
-        original = list(response_lexer.TokenSource([text]))
-        parsed = parse_response([text])
+    original, fast = both_ways(lambda: list(response_lexer.TokenSource([text])))
     assert fast == original
-    assert parse_response([text]) == parsed
+    original, fast = both_ways(lambda: parse_response([text]))
+    assert fast == original
 
 
 @pytest.mark.parametrize(
@@ -75,9 +85,7 @@ def test_tokens_match_the_original_lexer(text: bytes) -> None:
 )
 def test_the_fused_parser_answers_like_imapclient(text) -> None:  # type: ignore[no-untyped-def]
     for parse in (parse_response, lambda t: dict(parse_fetch_response(t, False, True))):
-        fast = outcome(parse, text)
-        with imapclient_originals():
-            original = outcome(parse, text)
+        original, fast = both_ways(lambda parse=parse: outcome(parse, text))
         assert fast == original
 
 
@@ -95,3 +103,35 @@ def test_a_realistic_mailbox_fetches_the_same_with_both_lexers(mailbox_user) -> 
                 lambda uids=uids: client.fetch(uids, ["BODY.PEEK[1]", "BODY.PEEK[TEXT]"])
             )
             assert sections[0] == sections[1]
+
+
+IMPORT_THEN_INSTALL = """
+import json
+from imapclient import response_lexer, response_parser
+theirs = response_lexer.Lexer.__iter__, response_parser.gen_parsed_response
+import dashboard, dashboard.sync.runner  # the app and the whole sync import imap_fetch
+from dashboard.mail import imap_fetch
+ours = imap_fetch.fast_lexer_iter, imap_fetch.fast_gen_parsed_response
+def state():
+    now = response_lexer.Lexer.__iter__, response_parser.gen_parsed_response
+    return "imapclient" if now == theirs else "fast" if now == ours else repr(now)
+seen = [state()]
+imap_fetch.install()
+seen.append(state())
+imap_fetch.install()
+seen.append(state())
+kept = (imap_fetch.ORIGINAL_LEXER_ITER, imap_fetch.ORIGINAL_GEN_PARSED_RESPONSE) == theirs
+print(json.dumps({"seen": seen, "originals_kept": kept}))
+"""
+
+
+def test_importing_changes_nothing_in_imapclient_until_install() -> None:
+    # A fresh interpreter: this test process may have installed the fast parser already.
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_THEN_INSTALL],
+        cwd=PROJECT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert json.loads(done.stdout) == {
+        "seen": ["imapclient", "fast", "fast"],
+        "originals_kept": True,
+    }

@@ -108,7 +108,7 @@ def test_two_threads_with_different_holders_one_waits_its_turn(
     box = app.extensions["leadsync.secrets"]
     options = dict(ca_file=dovecot_server.ca_file, connections=1, timeout=10.0)
     results = {}
-    holder_a = RunOptions(holder="process-a", step=hold, **options)
+    holder_a = RunOptions(holder="process-a", on_step=hold, **options)
     worker = threading.Thread(
         target=lambda: results.setdefault("a", run_mailbox(engine, mailbox_id, box, holder_a))
     )
@@ -178,7 +178,7 @@ def test_server_stalling_mid_fetch_ends_the_round_with_a_timeout(
             relay.gate.clear()  # from now on the server says nothing
 
     started = time.monotonic()
-    result = sync(app, mailbox_id, batch_size=4, timeout=1.0, step=stall_after_first_commit)
+    result = sync(app, mailbox_id, batch_size=4, timeout=1.0, on_step=stall_after_first_commit)
     relay.gate.set()
     assert result.error_code == "timeout", (result.error_code, result.error)
     assert time.monotonic() - started < 10

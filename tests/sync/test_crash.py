@@ -16,8 +16,8 @@ from sqlalchemy import select
 from dashboard import create_app
 from dashboard.db.engine import read_session
 from dashboard.models import Email, FolderCursor, Sighting, SkippedMessage, SyncLease, SyncRun
-from dashboard.sync.engine import HardStop, StepCounter
 from tests.support import factories
+from tests.support.faults import HardStop, StepCounter
 from tests.support.servers.dovecot import new_user
 from tests.support.sync import (
     COLLEAGUE,
@@ -141,7 +141,7 @@ def test_interrupted_at_every_step_then_resumed_ends_like_an_uninterrupted_run(
     in_window = [m for m in mails if m.fate]
     app, engine, mailbox_id = start_over(tmp_path / "baseline", crash_user)
     steps = Recorder()
-    assert sync(app, mailbox_id, step=steps, batch_size=4, holder=HOLDER).error_code is None
+    assert sync(app, mailbox_id, on_step=steps, batch_size=4, holder=HOLDER).error_code is None
     assert steps.counter.count == len(steps.names) >= 10
     assert accounted(engine, in_window) == {(m.folder, m.uid): 1 for m in in_window}
     assert sync(app, mailbox_id, holder=HOLDER).error_code is None  # settles the relink
@@ -151,7 +151,7 @@ def test_interrupted_at_every_step_then_resumed_ends_like_an_uninterrupted_run(
     for k in range(1, steps.counter.count + 1):
         app, engine, mailbox_id = start_over(tmp_path / f"k{k}", crash_user)
         with pytest.raises(HardStop):
-            sync(app, mailbox_id, step=StepCounter(stop_after=k), batch_size=4, holder=HOLDER)
+            sync(app, mailbox_id, on_step=StepCounter(stop_after=k), batch_size=4, holder=HOLDER)
         assert mailbox_row(engine, mailbox_id).status == "syncing"  # as a killed process
         resumed = sync(app, mailbox_id, batch_size=4, holder=HOLDER)
         problems = []
@@ -183,7 +183,7 @@ def test_interrupted_at_every_step_then_resumed_ends_like_an_uninterrupted_run(
 def test_a_run_cut_short_is_not_left_running_in_the_history(crash_user, tmp_path) -> None:  # type: ignore[no-untyped-def]
     app, engine, mailbox_id = start_over(tmp_path, crash_user)
     with pytest.raises(HardStop):
-        sync(app, mailbox_id, step=StepCounter(stop_after=3), batch_size=4, holder=HOLDER)
+        sync(app, mailbox_id, on_step=StepCounter(stop_after=3), batch_size=4, holder=HOLDER)
     assert sync(app, mailbox_id, batch_size=4, holder=HOLDER).error_code is None
     with read_session(engine) as session:
         runs = session.scalars(select(SyncRun).order_by(SyncRun.id)).all()

@@ -8,9 +8,11 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
+from imapclient import response_lexer, response_parser
 from sqlalchemy import func, select
 
 from dashboard.db.engine import read_session, write_session
+from dashboard.mail import imap_fetch
 from dashboard.models import (
     Attachment,
     Email,
@@ -303,6 +305,20 @@ def test_second_round_stores_nothing_and_issues_no_fetch(app, engine, box, monke
     assert (last.fetched, last.stored, last.skipped) == (0, 0, {})
 
 
+def test_a_round_installs_the_fast_fetch_parser(app, engine, box, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(response_lexer.Lexer, "__iter__", imap_fetch.ORIGINAL_LEXER_ITER)
+    monkeypatch.setattr(
+        response_parser, "gen_parsed_response", imap_fetch.ORIGINAL_GEN_PARSED_RESPONSE
+    )
+    make_lead(engine, L1, LEAD1)
+    append_mails(
+        box.user, [simple_mail(box.maker, "m", sender=LEAD1, to=box.user.address, fate=STORED)]
+    )
+    assert sync(app, box.id).totals()["stored"] == 1
+    assert response_lexer.Lexer.__iter__ is imap_fetch.fast_lexer_iter
+    assert response_parser.gen_parsed_response is imap_fetch.fast_gen_parsed_response
+
+
 def test_appending_one_message_stores_exactly_one(app, engine, box, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     make_lead(engine, L1, LEAD1)
     first = [simple_mail(box.maker, f"m{i}", sender=LEAD1, to=box.user.address, fate=STORED)
@@ -540,7 +556,7 @@ def test_lead_created_by_another_mailbox_mid_batch_still_gets_its_mail_linked(
 
     results = {}
     worker = threading.Thread(
-        target=lambda: results.setdefault("bia", sync(app, bia_id, step=pause_before_commit))
+        target=lambda: results.setdefault("bia", sync(app, bia_id, on_step=pause_before_commit))
     )
     worker.start()
     assert paused.wait(20)
