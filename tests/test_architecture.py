@@ -35,6 +35,7 @@ PURE = [
     "mail/parse.py",
     "mail/mime.py",
     "leads/text.py",
+    "leads/access.py",
     "emails/sanitize.py",
     "sending/compose.py",
 ]
