@@ -5,6 +5,9 @@ Email markup never enters the HTMX-driven page: it is served here, sanitized, as
 separate document with its own CSP (no scripts, no requests except images) and framed
 by a `sandbox` iframe. The CSP `sandbox` directive repeats the iframe's sandbox so the
 body stays inert even when its URL is opened directly in a tab.
+
+Every route here serves only what the access rule (`dashboard/leads/access.py`) lets the
+viewer read in full, exactly as the timeline decides whether to show the frame.
 """
 
 from __future__ import annotations
@@ -18,34 +21,19 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlmodel import Session, select
 from werkzeug.wrappers import Response
 
-from dashboard.accounts.service import get_company
 from dashboard.db.flask import get_session, secret_box
 from dashboard.emails import attachments
 from dashboard.emails.attachments import AttachmentGone, download
 from dashboard.emails.sanitize import body_document, has_remote_images, sanitize_html, text_to_html
-from dashboard.leads.access import can_read_body
-from dashboard.models import Attachment, Email, PrivateThread, User
+from dashboard.leads.access import Viewer
+from dashboard.leads.access_queries import access_to, viewer_of
+from dashboard.models import Attachment, Email, User
 from dashboard.web.pages import render_page
 from dashboard.web.request_gate import turn_released
 
 bp = Blueprint("emails", __name__)
 
 SANDBOX = "sandbox allow-popups allow-popups-to-escape-sandbox"
-
-
-def body_visible(session: Session, user: User, email: Email) -> bool:
-    """May this user read the body? Private threads: only their owner; else company rules."""
-    private = session.get(PrivateThread, email.thread_key)
-    if private is not None:
-        return private.user_id == user.id
-    company = get_company(session)
-    return can_read_body(
-        session,
-        user_id=user.id,
-        email_id=email.id,
-        email_user_id=email.user_id,
-        visibility=company.visibility if company else "metadata",
-    )
 
 
 def body_policy(images: bool) -> str:
@@ -57,11 +45,14 @@ def body_policy(images: bool) -> str:
     )
 
 
-def readable_email(email_id: int) -> Email:
-    """The email, or 404 when missing and 403 when the viewer may not read its body."""
-    session = get_session()
+def readable_email(session: Session, viewer: Viewer, email_id: int) -> Email:
+    """The email whose body the viewer may read: 404 when it is missing or not even listed
+    for them, 403 when they may see less than its body."""
     email = session.get(Email, email_id) or abort(404)
-    if not body_visible(session, current_user, email):
+    access = access_to(session, viewer, email)
+    if not access.listed:
+        abort(404)
+    if not access.shows_body:
         abort(403)
     return email
 
@@ -103,10 +94,12 @@ def inline_image(token: str) -> Response:
     item = session.get(Attachment, attachment_id)
     viewer = session.get(User, viewer_id)
     email = session.get(Email, item.email_id) if item else None
+    # The token outlives the session that made it: the rule is asked again, for its viewer
+    # (a deactivated one sees nothing), and every refusal looks like a missing image.
     if (
-        not (item and viewer and viewer.active and email)
+        not (item and viewer and email)
         or item.content_type.lower() not in RASTER_TYPES
-        or not body_visible(session, viewer, email)
+        or not access_to(session, viewer_of(viewer), email).shows_body
     ):
         abort(404)
     try:
@@ -144,7 +137,7 @@ def wants_images() -> bool:
 @login_required
 def body(email_id: int) -> Response:
     """The body document the iframe loads."""
-    email = readable_email(email_id)
+    email = readable_email(get_session(), viewer_of(current_user), email_id)
     images = wants_images()
     response = Response(body_document(inner_html(email, images)), mimetype="text/html")
     response.headers["Content-Security-Policy"] = body_policy(images)
@@ -159,9 +152,8 @@ def body(email_id: int) -> Response:
 @login_required
 def frame(email_id: int) -> str:
     """The iframe partial alone, for "Show images" to swap in."""
-    return render_template(
-        "emails/_body_frame.html", email=readable_email(email_id), images=wants_images()
-    )
+    email = readable_email(get_session(), viewer_of(current_user), email_id)
+    return render_template("emails/_body_frame.html", email=email, images=wants_images())
 
 
 @bp.app_template_global()
@@ -193,16 +185,7 @@ def attachment(attachment_id: int) -> Response | tuple[str, int]:
     """Fetch the attachment from the mail server now and send it as a download."""
     db = get_session()
     item = db.get(Attachment, attachment_id) or abort(404)
-    email = db.get(Email, item.email_id) or abort(404)
-    visibility = get_company(db).visibility
-    if not body_visible(db, current_user, email) or not can_read_body(
-        db,
-        user_id=current_user.id,
-        email_id=email.id,
-        email_user_id=email.user_id,
-        visibility=visibility,
-    ):
-        abort(403)
+    readable_email(db, viewer_of(current_user), item.email_id)
     try:
         with turn_released():  # other pages run while the IMAP server answers
             data = attachments.download(

@@ -8,13 +8,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, or_, select, text
-from sqlalchemy.orm import aliased
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    bindparam,
+    false,
+    or_,
+    select,
+    text,
+    union,
+)
 from sqlmodel import Session
 
+from dashboard.leads.access import Access, Relation, Viewer, level_of
+from dashboard.leads.access_queries import in_relations
 from dashboard.leads.text import fold, fts_query
-from dashboard.leads.timeline import USER_NAMES, seen_by
-from dashboard.models import Email, EmailLead, Lead, LeadAddress, PrivateThread
+from dashboard.leads.timeline import USER_NAMES
+from dashboard.models import EmailLead, Lead, LeadAddress
 
 PAGE_SIZE = 50
 SORTS = {
@@ -75,52 +87,40 @@ def fts_ids(match: str):  # type: ignore[no-untyped-def]
     )
 
 
-def own_email(viewer_id: int, email_id):  # type: ignore[no-untyped-def]
-    """The email was sent by the viewer or synced from the viewer's mailbox."""
-    sent = aliased(Email)
-    return or_(
-        seen_by(viewer_id, email_id),
-        exists().where(sent.id == email_id, sent.user_id == viewer_id),
-    )
+def matching_lead_ids(viewer: Viewer, visibility: str, match: str) -> Select | CompoundSelect:
+    """Leads with an email the viewer may find by `match`: each email is matched only in the
+    columns its access level allows (`Access.search_columns` of `level_of` its relation).
 
-
-def hidden_email_ids(viewer_id: int):  # type: ignore[no-untyped-def]
-    """Emails of threads another rep made private, except the viewer's own: few rows, found
-    from the private threads (IN on ix_email_thread_key), never by reading every match."""
-    others_private = select(PrivateThread.thread_key).where(PrivateThread.user_id != viewer_id)
-    return select(Email.id).where(
-        Email.thread_key.in_(others_private),
-        Email.user_id.is_distinct_from(viewer_id),
-        ~seen_by(viewer_id, Email.id),
-    )
-
-
-def matching_lead_ids(viewer_id: int, visibility: str, match: str):  # type: ignore[no-untyped-def]
-    """Leads with an email the viewer may search that matches `match`.
-
-    Works on email ids only (FTS rowids -> emaillead primary key): the email rows, 3 KB+ each,
-    are not read for every match, so a common word costs ~0.4 us per matching email.
+    A relation allowed more columns is matched in the narrower set too: that finds nothing
+    more (a match in fewer columns is a match in more) and keeps each part to a cheap form
+    of `in_relations`. Works on email ids only (FTS rowids -> emaillead primary key): the
+    email rows, 3 KB+ each, are not read for every match (~0.4 us per matching email).
     """
-    hidden = hidden_email_ids(viewer_id)
-    if visibility == "all":
-        return select(EmailLead.lead_id).where(
-            EmailLead.email_id.in_(fts_ids(match)), EmailLead.email_id.not_in(hidden)
+    levels = {relation: level_of(viewer, relation, visibility) for relation in Relation}
+    scopes = sorted({level.search_columns for level in levels.values()} - {()}, key=len)
+    parts = [
+        select(EmailLead.lead_id).where(
+            EmailLead.email_id.in_(fts_ids(scoped(match, columns))),
+            in_relations(
+                viewer.id,
+                frozenset(
+                    r for r, level in levels.items() if set(columns) <= set(level.search_columns)
+                ),
+                EmailLead.email_id,
+            ),
         )
-    own = select(EmailLead.lead_id).where(
-        EmailLead.email_id.in_(fts_ids(match)), own_email(viewer_id, EmailLead.email_id)
-    )
-    if visibility == "metadata":
-        return own
-    others = select(EmailLead.lead_id).where(
-        EmailLead.email_id.in_(fts_ids(fts_query_for_others(match, visibility))),
-        EmailLead.email_id.not_in(hidden),
-    )
-    return own.union(others)
+        for columns in reversed(scopes)  # the widest first
+    ]
+    if not parts:
+        return select(EmailLead.lead_id).where(false())
+    return parts[0] if len(parts) == 1 else union(*parts)
 
 
-def fts_query_for_others(match: str, visibility: str) -> str:
-    """Teammates' mail is searched by subject only when bodies are hidden from the viewer."""
-    return match if visibility == "all" else f"subject : ({match})"
+def scoped(match: str, columns: tuple[str, ...]) -> str:
+    """The FTS5 query limited to these columns (no filter when they are all of them)."""
+    if set(columns) == set(Access.FULL.search_columns):
+        return match
+    return f"{{{' '.join(columns)}}} : ({match})"
 
 
 def name_condition(folded: str):  # type: ignore[no-untyped-def]
@@ -137,14 +137,14 @@ def name_condition(folded: str):  # type: ignore[no-untyped-def]
     return Lead.search_text.like(f"%{escaped}%", escape="\\")
 
 
-def search_condition(q: str, viewer_id: int, visibility: str):  # type: ignore[no-untyped-def]
+def search_condition(q: str, viewer: Viewer, visibility: str) -> ColumnElement[bool]:
     """Leads whose name, company or address contains `q`, or whose visible emails match it."""
     folded = fold(q).strip()
     by_fields = name_condition(folded)
     match = fts_query(q)
     if match is None:
         return by_fields
-    return or_(by_fields, Lead.id.in_(matching_lead_ids(viewer_id, visibility, match)))
+    return or_(by_fields, Lead.id.in_(matching_lead_ids(viewer, visibility, match)))
 
 
 def keyset(sort: str, after: str):  # type: ignore[no-untyped-def]
@@ -187,7 +187,7 @@ def list_leads(
     session: Session,
     filters: LeadFilters,
     *,
-    viewer_id: int,
+    viewer: Viewer,
     visibility: str,
     stale_days: int,
     now: datetime,
@@ -206,7 +206,7 @@ def list_leads(
             Lead.last_direction == "out", Lead.last_contact_at < now - timedelta(days=stale_days)
         )
     if filters.q.strip():
-        query = query.where(search_condition(filters.q, viewer_id, visibility))
+        query = query.where(search_condition(filters.q, viewer, visibility))
     if filters.after and (start := keyset(filters.sort, filters.after)) is not None:
         query = query.where(start)
     order = (column.desc().nulls_last(), Lead.id.desc()) if descending else (column, Lead.id)

@@ -1,29 +1,21 @@
 """A lead's email timeline: threads newest first, and what the viewer may see of each email.
 
-Access levels: "full" (subject and body), "subject", "metadata" (date, direction, rep).
-One's own mail is always full; a thread marked private by its rep is metadata for others;
-otherwise the company's visibility setting decides. Queries per page are fixed in number.
+Each message's access comes from the one rule, `dashboard/leads/access.py`; messages the
+viewer may not see at all (`Access.NONE`) are not listed. Queries per page are fixed in number.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import Row, bindparam, exists, func, select
 from sqlmodel import Session
 
-from dashboard.models import (
-    Attachment,
-    Email,
-    EmailLead,
-    Mailbox,
-    OutgoingEmail,
-    PrivateThread,
-    Sighting,
-    TrackingEvent,
-    User,
-)
+from dashboard.leads.access import Access, Relation, Viewer, best, level_of, relation_of
+from dashboard.leads.access_queries import private_threads, seen_by, seen_ids
+from dashboard.models import Attachment, Email, EmailLead, OutgoingEmail, TrackingEvent, User
 
 THREADS_PER_PAGE = 30
 # What a collapsed thread shows (subject, participants, date, access).
@@ -31,7 +23,6 @@ HEAD_COLUMNS = (
     Email.id, Email.thread_key, Email.subject, Email.date, Email.sender, Email.to_addrs,
     Email.cc_addrs, Email.user_id, Email.direction, Email.origin,
 )  # fmt: skip
-LEVELS = {"all": "full", "subject": "subject", "metadata": "metadata"}
 
 # The lead page runs these on every view, so they are built once, with bound parameters, and
 # run on the session's connection (Core rows, no ORM loading): building and compiling a
@@ -53,12 +44,6 @@ IN_THREADS_OF_LEAD = (
 )
 
 
-def seen_by(viewer_id, email_id):  # type: ignore[no-untyped-def]
-    """The email was synced from the viewer's mailbox (index sighting(email_id, mailbox_id))."""
-    mailboxes = select(Mailbox.id).where(Mailbox.user_id == viewer_id)
-    return exists().where(Sighting.email_id == email_id, Sighting.mailbox_id.in_(mailboxes))
-
-
 # Collapsed threads: in the same statement, whether the viewer's mailbox saw each email
 # (own mail) and the name of its rep, instead of two more queries over 115 ids.
 THREAD_HEADS = (
@@ -72,22 +57,7 @@ THREAD_HEADS = (
     .order_by(Email.date, Email.id)
 )
 THREAD_EMAILS = select(Email).where(*IN_THREADS_OF_LEAD).order_by(Email.date, Email.id)
-PRIVATE_THREADS = select(PrivateThread.thread_key, PrivateThread.user_id).where(
-    PrivateThread.thread_key.in_(bindparam("keys", expanding=True))
-)
-SEEN_BY_VIEWER = select(Email.id).where(
-    Email.id.in_(bindparam("ids", expanding=True)), seen_by(bindparam("viewer_id"), Email.id)
-)
 USER_NAMES = select(User.id, User.name).where(User.id.in_(bindparam("ids", expanding=True)))
-
-
-def access_level(*, own: bool, private_to_other: bool, visibility: str) -> str:
-    """What the viewer sees of one email."""
-    if own:
-        return "full"
-    if private_to_other:
-        return "metadata"
-    return LEVELS.get(visibility, "metadata")
 
 
 @dataclass(slots=True)
@@ -95,7 +65,7 @@ class MessageView:
     """One email as the viewer may see it."""
 
     email: Email
-    access: str
+    access: Access
     rep: str = ""
     attachments: list[Attachment] = field(default_factory=list)
     own: bool = False
@@ -112,14 +82,13 @@ class ThreadView:
     private: bool = False
     private_mine: bool = False
     # Worked out once when the view is made (every collapsed thread shows all three):
-    access: str = field(init=False)  # the best access the viewer has to any of its emails
-    subject: str = field(init=False)  # of its first email the viewer may read
-    participants: list[str] = field(init=False)  # addresses in its readable emails
+    access: Access = field(init=False)  # the best access the viewer has to any of its emails
+    subject: str = field(init=False)  # of its first email whose subject the viewer may see
+    participants: list[str] = field(init=False)  # addresses in those emails
 
     def __post_init__(self) -> None:
-        readable = [m for m in self.messages if m.access != "metadata"]
-        levels = {m.access for m in self.messages}
-        self.access = next((a for a in ("full", "subject") if a in levels), "metadata")
+        readable = [m for m in self.messages if m.access.shows_subject]
+        self.access = best(m.access for m in self.messages)
         self.subject = readable[0].email.subject if readable else ""
         seen: dict[str, None] = {}
         for message in readable:
@@ -135,12 +104,6 @@ class ThreadView:
         return any(m.own for m in self.messages)
 
 
-def own_email_ids(session: Session, viewer_id: int, email_ids: list[int]) -> set[int]:
-    """Which of these emails were synced from (or sent by) the viewer's own mailbox."""
-    rows = session.connection().execute(SEEN_BY_VIEWER, {"ids": email_ids, "viewer_id": viewer_id})
-    return set(rows.scalars())
-
-
 def thread_page(session: Session, lead_id: int, page: int) -> tuple[list[tuple], bool]:
     """(thread_key, count, last date) of one page of the lead's threads, newest first."""
     page_of = {"lead_id": lead_id, "limit": THREADS_PER_PAGE + 1, "offset": page * THREADS_PER_PAGE}
@@ -152,7 +115,7 @@ def lead_threads(
     session: Session,
     lead_id: int,
     *,
-    viewer_id: int,
+    viewer: Viewer,
     visibility: str,
     page: int = 0,
     keys: list[str] | None = None,
@@ -162,93 +125,103 @@ def lead_threads(
 
     The thread list needs no bodies or attachments: they load only for an expanded thread.
     """
+    more = False
     if keys is None:
         heads, more = thread_page(session, lead_id, page)
-    else:
-        heads, more = [(k, 0, None) for k in keys], False
-    wanted = [h[0] for h in heads]
-    params = {"keys": wanted, "lead_id": lead_id}
-    private = private_threads(session, wanted)
+        keys = [key for key, _count, _last in heads]
+    params = {"keys": keys, "lead_id": lead_id}
+    private = private_threads(session, keys)
     if with_bodies:
         emails = list(session.scalars(THREAD_EMAILS, params))
-        views = message_views(session, emails, viewer_id, visibility, private)
+        views = message_views(session, emails, viewer, visibility, private)
     else:  # collapsed threads: plain rows of the few columns shown, no ORM objects
-        params["viewer_id"] = viewer_id
+        params["viewer_id"] = viewer.id
         rows = session.connection().execute(THREAD_HEADS, params).all()
-        views = head_views(rows, viewer_id, visibility, private)
-    by_key: dict[str, list[MessageView]] = {k: [] for k in wanted}
+        views = head_views(rows, viewer, visibility, private)
+    threads = {thread.key: thread for thread in thread_views(views, private, viewer)}
+    return [threads[k] for k in keys if k in threads], more
+
+
+def thread_views(
+    views: list[MessageView], private: dict[str, int], viewer: Viewer
+) -> list[ThreadView]:
+    """Messages grouped by thread, in the order their threads first appear."""
+    by_key: dict[str, list[MessageView]] = {}
     for view in views:
-        by_key[view.email.thread_key].append(view)
-    threads = [
+        by_key.setdefault(view.email.thread_key, []).append(view)
+    return [
         ThreadView(
-            k,
-            len(by_key[k]),
-            by_key[k][-1].email.date if by_key[k] else last,
-            by_key[k],
-            k in private,
-            private.get(k) == viewer_id,
+            key,
+            len(messages),
+            messages[-1].email.date,
+            messages,
+            key in private,
+            private.get(key) == viewer.id,
         )
-        for k, _count, last in heads
-        if by_key[k]
+        for key, messages in by_key.items()
     ]
-    return threads, more
-
-
-def private_threads(session: Session, keys: list[str]) -> dict[str, int]:
-    """Which of these threads are private, and whose."""
-    return dict(session.connection().execute(PRIVATE_THREADS, {"keys": keys}).all())
 
 
 def message_view(
-    email, *, seen: bool, rep: str, attachments: list, viewer_id: int, visibility: str,
+    email: Email | Row[Any],
+    *,
+    seen: bool,
+    rep: str,
+    attachments: list[Attachment],
+    viewer: Viewer,
+    visibility: str,
     private: dict[str, int],
-) -> MessageView:  # fmt: skip
+) -> MessageView:
     """One email as the viewer may see it; `seen`: synced from the viewer's mailbox."""
-    mine = seen or email.user_id == viewer_id
-    private_to_other = private.get(email.thread_key, viewer_id) != viewer_id
-    access = access_level(own=mine, private_to_other=private_to_other, visibility=visibility)
-    return MessageView(email, access, rep, attachments, mine)
+    private_by = private.get(email.thread_key)
+    relation = relation_of(viewer.id, rep_id=email.user_id, seen=seen, private_by=private_by)
+    access = level_of(viewer, relation, visibility)  # email_access, keeping the relation
+    return MessageView(email, access, rep, attachments, relation is Relation.OWN)
 
 
-def head_views(rows: list, viewer_id: int, visibility: str, private: dict[str, int]) -> list:
-    """MessageViews of THREAD_HEADS rows, which already say "seen by the viewer" and the rep."""
-    return [
+def head_views(
+    rows: list[Row[Any]], viewer: Viewer, visibility: str, private: dict[str, int]
+) -> list[MessageView]:
+    """Listed MessageViews of THREAD_HEADS rows, which already say "seen" and the rep."""
+    views = (
         message_view(
             row,
             seen=row.seen,
             rep=row.rep or "",
             attachments=[],
-            viewer_id=viewer_id,
+            viewer=viewer,
             visibility=visibility,
             private=private,
-        )  # fmt: skip
+        )
         for row in rows
-    ]
+    )
+    return [view for view in views if view.access.listed]
 
 
 def message_views(
-    session: Session, emails: list[Email], viewer_id: int, visibility: str, private: dict[str, int]
+    session: Session, emails: list[Email], viewer: Viewer, visibility: str, private: dict[str, int]
 ) -> list[MessageView]:
-    """Access level, rep name and attachments of each email, in three queries."""
+    """Listed emails with access level, rep name and attachments, in three queries."""
     ids = [e.id for e in emails]
-    own = own_email_ids(session, viewer_id, ids)
+    seen = seen_ids(session, viewer.id, ids)
     users = list({e.user_id for e in emails if e.user_id})
     names = dict(session.connection().execute(USER_NAMES, {"ids": users}).all())
     files: dict[int, list[Attachment]] = {}
     for item in session.scalars(select(Attachment).where(Attachment.email_id.in_(ids))):
         files.setdefault(item.email_id, []).append(item)
-    return [
+    views = (
         message_view(
             e,
-            seen=e.id in own,
+            seen=e.id in seen,
             rep=names.get(e.user_id, ""),
             attachments=files.get(e.id, []),
-            viewer_id=viewer_id,
+            viewer=viewer,
             visibility=visibility,
             private=private,
-        )  # fmt: skip
+        )
         for e in emails
-    ]
+    )
+    return [view for view in views if view.access.listed]
 
 
 @dataclass

@@ -11,14 +11,14 @@ from werkzeug.wrappers import Response
 from dashboard.accounts.service import AccountError, get_company
 from dashboard.db.flask import get_session
 from dashboard.leads import service as lead_service
+from dashboard.leads.access_queries import private_threads, viewer_of
 from dashboard.leads.forms import LeadForm, MergeForm
 from dashboard.leads.queries import SORTS, LeadFilters, addresses_by_lead, badge, list_leads
 from dashboard.leads.timeline import (
     USER_NAMES,
-    ThreadView,
     lead_threads,
     message_views,
-    private_threads,
+    thread_views,
     tracking_summary,
 )
 from dashboard.models import (
@@ -59,7 +59,7 @@ def index() -> tuple[str, int]:
     rows, next_cursor = list_leads(
         db,
         filters,
-        viewer_id=current_user.id,
+        viewer=viewer_of(current_user),
         visibility=company.visibility,
         stale_days=company.stale_days,
         now=utcnow(),
@@ -153,7 +153,7 @@ def show(lead_id: int) -> tuple[str, int]:
     db, lead = get_session(), lead_or_404(lead_id)
     company = get_company(db)
     threads, more = lead_threads(
-        db, lead.id, viewer_id=current_user.id, visibility=company.visibility
+        db, lead.id, viewer=viewer_of(current_user), visibility=company.visibility
     )
     users = list({lead.owner_id, lead.last_contact_user_id} - {None})
     names = dict(db.connection().execute(USER_NAMES, {"ids": users}).all())
@@ -201,7 +201,7 @@ def threads(lead_id: int) -> tuple[str, int]:
         found, _more = lead_threads(
             db,
             lead.id,
-            viewer_id=current_user.id,
+            viewer=viewer_of(current_user),
             visibility=visibility,
             keys=[key],
             with_bodies=True,
@@ -219,7 +219,7 @@ def threads(lead_id: int) -> tuple[str, int]:
         )
     page = max(0, request.args.get("page", 0, type=int))
     found, more = lead_threads(
-        db, lead.id, viewer_id=current_user.id, visibility=visibility, page=page
+        db, lead.id, viewer=viewer_of(current_user), visibility=visibility, page=page
     )
     return render_page(
         "leads/_threads.html", "leads/_threads.html", lead=lead, threads=found, more=more, page=page
@@ -234,9 +234,9 @@ def toggle_private(lead_id: int) -> Response:
     if not ActionForm().validate_on_submit() or not key:
         abort(400)
     found, _ = lead_threads(
-        db, lead.id, viewer_id=current_user.id, visibility="metadata", keys=[key]
+        db, lead.id, viewer=viewer_of(current_user), visibility="metadata", keys=[key]
     )
-    if not found or found[0].access != "full" or (found[0].private and not found[0].private_mine):
+    if not found or not found[0].mine or (found[0].private and not found[0].private_mine):
         abort(403)  # only a rep whose own mail is in the thread may hide it
     existing = db.get(PrivateThread, key)
     if existing:
@@ -304,18 +304,15 @@ def review() -> tuple[str, int]:
     ).all()
     emails = [e for _, e in rows]
     private = private_threads(db, list({e.thread_key for e in emails}))
-    views = {v.email.id: v for v in message_views(db, emails, current_user.id, visibility, private)}
-    grouped = {}
+    viewer = viewer_of(current_user)
+    views = {v.email.id: v for v in message_views(db, emails, viewer, visibility, private)}
+    listed = {}  # lead id -> its emails the viewer may see at all, oldest first
     for lead_id, e in rows:
-        grouped.setdefault(lead_id, {}).setdefault(e.thread_key, []).append(views[e.id])
+        if e.id in views:
+            listed.setdefault(lead_id, []).append(views[e.id])
     evidence = {
         lead.id: sorted(
-            (
-                ThreadView(
-                    k, len(m), m[-1].email.date, m, k in private, private.get(k) == current_user.id
-                )
-                for k, m in grouped.get(lead.id, {}).items()
-            ),
+            thread_views(listed.get(lead.id, []), private, viewer),
             key=lambda t: t.last_date,
             reverse=True,
         )[:3]

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from dashboard.accounts.service import get_company
 from dashboard.db.flask import get_session
 from dashboard.leads import service as lead_service
+from dashboard.leads.access_queries import access_to, viewer_of
 from dashboard.models import (
     Email,
     EmailLead,
@@ -70,15 +71,23 @@ def compose_form(lead: Lead) -> ComposeForm:
 
 
 def reply_email(lead: Lead, email_id: int | None) -> Email | None:
-    """An email of this lead's timeline, to reply to."""
+    """An email of this lead's timeline the viewer may read in full, to reply to.
+
+    Any other id is ignored exactly like an unknown one (a blank form, no threading), so
+    trying sequential ids tells nothing about emails the viewer may not read.
+    """
     if not email_id:
         return None
-    linked = get_session().scalar(
+    db = get_session()
+    linked = db.scalar(
         select(EmailLead.email_id).where(
             EmailLead.email_id == email_id, EmailLead.lead_id == lead.id
         )
     )
-    return get_session().get(Email, linked) if linked else None
+    email = db.get(Email, linked) if linked else None
+    if email is None or not access_to(db, viewer_of(current_user), email).shows_body:
+        return None
+    return email
 
 
 def split(value: str | None) -> list[str]:

@@ -307,6 +307,51 @@ def test_private_bodies_are_refused_by_the_body_route(
     assert teammate_client.get(f"/emails/{email_id}/body").status_code == 200
 
 
+def test_own_reply_in_a_teammates_private_thread_is_readable_in_the_timeline_and_routes(
+    engine, story, rep, rep_client, teammate_client
+):
+    """The rep wrote it: the timeline's body frame, the body route, the frame and the
+    attachment agree (the body route and attachment used to answer 403)."""
+    set_company(engine, visibility="metadata")
+    toggle_private(teammate_client, story)
+    with lead_data(engine) as data:  # the rep answers inside the teammate's private thread
+        reply = data.email(
+            story["lead"], rep=rep, direction="out", thread_key=story["key"],
+            subject="Re: my offer", body_text="My own words.",
+        )  # fmt: skip
+        quote = data.attachment(reply, filename="my-quote.pdf")
+
+    thread = expanded(rep_client, story)
+    assert f"/emails/{reply.id}/body" in thread and f'href="/attachments/{quote}"' in thread
+    assert rep_client.get(f"/emails/{reply.id}/body").status_code == 200
+    assert rep_client.get(f"/emails/{reply.id}/frame", headers=HTMX).status_code == 200
+    # allowed: no mailbox with a password holds the message here, so the bytes are "gone"
+    assert rep_client.get(f"/attachments/{quote}").status_code == 410
+
+    # the teammate's own messages of that thread stay hidden from the rep, in every place
+    assert not any(shows_body(thread, e.id) for e in story["theirs"])
+    assert all(rep_client.get(f"/emails/{e.id}/body").status_code == 403 for e in story["theirs"])
+    assert rep_client.get(f"/attachments/{story['attachment']}").status_code == 403
+
+
+def test_the_marker_of_a_private_thread_reads_teammates_mail_in_it_only_as_visibility_allows(
+    engine, story, rep, rep_client, teammate, teammate_client
+):
+    """Marking hides a thread from others and reveals nothing to the marker: the body route
+    used to serve the teammate's body to whoever marked the thread, whatever the visibility."""
+    set_company(engine, visibility="metadata")
+    with lead_data(engine) as data:  # the rep replied in the thread, then marks it private
+        data.email(story["lead"], rep=rep, direction="out", thread_key=story["key"])
+    assert toggle_private(rep_client, story).status_code == 302
+    assert private_rows(engine) == [(story["key"], rep.id)]
+
+    thread = expanded(rep_client, story)
+    assert not any(shows_body(thread, e.id) for e in story["theirs"])
+    assert rep_client.get(f"/emails/{story['theirs'][0].id}/body").status_code == 403
+    assert rep_client.get(f"/attachments/{story['attachment']}").status_code == 403
+    assert teammate_client.get(f"/emails/{story['theirs'][0].id}/body").status_code == 200
+
+
 def test_review_queue_evidence_respects_private_threads(
     engine, rep, teammate, rep_client, teammate_client
 ):
