@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from dashboard.accounts import service as accounts
 from dashboard.cli.common import engine, fail, read_password
@@ -64,7 +65,7 @@ def accounts_add(
     click.echo(f"Connected {mailbox.address}; folders: {', '.join(mailbox.folders)}.")
 
 
-def mailbox_rows(session) -> list[dict]:  # type: ignore[no-untyped-def]
+def mailbox_rows(session: Session) -> list[dict[str, Any]]:
     """Each mailbox with its owner and status, for `accounts list`."""
     rows = session.exec(select(Mailbox, User).join(User, User.id == Mailbox.user_id))
     return [

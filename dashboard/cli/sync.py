@@ -7,16 +7,17 @@ import logging
 import sys
 import time
 from dataclasses import asdict
+from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from dashboard.db.flask import secret_box
-from dashboard.sync.runner import RunOptions, run_round
+from dashboard.sync.runner import RunOptions, RunResult, run_round
 
 
-def result_dict(result) -> dict:  # type: ignore[no-untyped-def]
+def result_dict(result: RunResult) -> dict[str, Any]:
     """A run's outcome as plain JSON-able data."""
     return {
         "address": result.address,

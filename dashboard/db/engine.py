@@ -10,11 +10,13 @@ first, because SQLite cannot upgrade its snapshot.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
 IMMEDIATE = "leadsync_begin_immediate"
@@ -37,7 +39,7 @@ def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=10)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         # Take BEGIN out of the driver's hands so the "begin" hook below decides its kind.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
@@ -52,7 +54,7 @@ def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get(IMMEDIATE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 

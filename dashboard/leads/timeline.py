@@ -104,10 +104,10 @@ class ThreadView:
         return any(m.own for m in self.messages)
 
 
-def thread_page(session: Session, lead_id: int, page: int) -> tuple[list[tuple], bool]:
+def thread_page(session: Session, lead_id: int, page: int) -> tuple[list[Row[Any]], bool]:
     """(thread_key, count, last date) of one page of the lead's threads, newest first."""
     page_of = {"lead_id": lead_id, "limit": THREADS_PER_PAGE + 1, "offset": page * THREADS_PER_PAGE}
-    rows = session.connection().execute(THREAD_PAGE, page_of).all()
+    rows = list(session.connection().execute(THREAD_PAGE, page_of).all())
     return rows[:THREADS_PER_PAGE], len(rows) > THREADS_PER_PAGE
 
 
@@ -128,7 +128,7 @@ def lead_threads(
     more = False
     if keys is None:
         heads, more = thread_page(session, lead_id, page)
-        keys = [key for key, _count, _last in heads]
+        keys = [head[0] for head in heads]  # (thread_key, count, last date)
     params = {"keys": keys, "lead_id": lead_id}
     private = private_threads(session, keys)
     if with_bodies:

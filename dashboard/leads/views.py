@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import bindparam, select
+from sqlmodel import Session
 from werkzeug.wrappers import Response
 
 from dashboard.accounts.service import AccountError, get_company
@@ -16,6 +17,7 @@ from dashboard.leads.forms import LeadForm, MergeForm
 from dashboard.leads.queries import SORTS, LeadFilters, addresses_by_lead, badge, list_leads
 from dashboard.leads.timeline import (
     USER_NAMES,
+    MessageView,
     lead_threads,
     message_views,
     thread_views,
@@ -172,7 +174,7 @@ def show(lead_id: int) -> tuple[str, int]:
     )
 
 
-def recent_outgoing(db, lead_id: int) -> list[OutgoingEmail]:  # type: ignore[no-untyped-def]
+def recent_outgoing(db: Session, lead_id: int) -> list[OutgoingEmail]:
     """The viewer's smart emails to this lead that are sending or failed (sent ones are on the
     timeline)."""
     return list(db.scalars(UNSENT_OUTGOING, {"lead_id": lead_id, "user_id": current_user.id}))
@@ -306,7 +308,7 @@ def review() -> tuple[str, int]:
     private = private_threads(db, list({e.thread_key for e in emails}))
     viewer = viewer_of(current_user)
     views = {v.email.id: v for v in message_views(db, emails, viewer, visibility, private)}
-    listed = {}  # lead id -> its emails the viewer may see at all, oldest first
+    listed: dict[int, list[MessageView]] = {}  # lead id -> the emails it may see, oldest first
     for lead_id, e in rows:
         if e.id in views:
             listed.setdefault(lead_id, []).append(views[e.id])

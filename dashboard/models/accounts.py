@@ -15,7 +15,7 @@ from dashboard.states import AutoCreate, Role, Visibility
 class Company(SQLModel, table=True):
     """The one company this instance serves, and its runtime settings."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     name: str
     domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
@@ -33,7 +33,7 @@ class Company(SQLModel, table=True):
 class User(SQLModel, table=True):
     """A person who logs in: an admin or a sales rep."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     email: str = Field(unique=True, index=True)
     name: str
     password_hash: str
@@ -71,7 +71,7 @@ class LoginFailure(SQLModel, table=True):
 
     __table_args__ = (Index("ix_loginfailure_scope_key_at", "scope", "key", "at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     scope: str  # "account" or "ip"
     key: str
     at: datetime = Field(default_factory=utcnow)
@@ -80,7 +80,7 @@ class LoginFailure(SQLModel, table=True):
 class UserAddress(SQLModel, table=True):
     """Another address a user sends from (alias, personal Gmail used for work)."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
     address: str = Field(unique=True)
 
@@ -88,7 +88,7 @@ class UserAddress(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     """Who changed what and when (never secrets)."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     at: datetime = Field(default_factory=utcnow, index=True)
     actor_id: int | None = Field(default=None, foreign_key="user.id")
     actor: str  # name or "cli" — kept even if the user changes later

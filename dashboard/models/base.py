@@ -1,4 +1,9 @@
-"""Helpers shared by the tables. Times are stored in UTC; views convert to the viewer's zone."""
+"""Helpers shared by the tables. Times are stored in UTC; views convert to the viewer's zone.
+
+Primary keys are declared `id: int = Field(default=None, primary_key=True)`: None until the
+row is flushed, an int for every row read back. Typing them `int | None` would make every
+use of a loaded row's id (most of the code) check for a None that never comes.
+"""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_owner_last_contact", "owner_id", "last_contact_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     name: str = ""
     company_name: str = ""
     phone: str = ""
@@ -44,7 +44,7 @@ class Lead(SQLModel, table=True):
 class LeadAddress(SQLModel, table=True):
     """One address of a lead; an address belongs to one lead at most."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     lead_id: int = Field(foreign_key="lead.id", index=True, ondelete="CASCADE")
     address: str = Field(unique=True)
     created_at: datetime = Field(default_factory=utcnow)

@@ -14,7 +14,7 @@ from dashboard.states import MailboxStatus, Origin
 class Mailbox(SQLModel, table=True):
     """A user's connected mailbox: server settings, encrypted app password, sync state."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     user_id: int = Field(foreign_key="user.id", unique=True)
     provider: str
     address: str = Field(index=True)
@@ -53,7 +53,7 @@ class Mailbox(SQLModel, table=True):
 class MailboxEvent(SQLModel, table=True):
     """The account's log for admins: verifications, failures with the server's raw answer."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
     mailbox_id: int | None = Field(default=None, foreign_key="mailbox.id", ondelete="SET NULL")
     at: datetime = Field(default_factory=utcnow)
@@ -70,7 +70,7 @@ class Email(SQLModel, table=True):
         Index("ix_email_in_reply_to", "in_reply_to"),  # a late parent finds its replies
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     message_id: str
     sender: str  # lowercased address of From; with message_id, the email's identity
     synthetic_id: bool = False
@@ -111,7 +111,7 @@ class Sighting(SQLModel, table=True):
         Index("ix_sighting_email_mailbox", "email_id", "mailbox_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     email_id: int = Field(foreign_key="email.id", ondelete="CASCADE")
     mailbox_id: int = Field(foreign_key="mailbox.id", ondelete="CASCADE")
     folder: str
@@ -122,7 +122,7 @@ class Sighting(SQLModel, table=True):
 class Attachment(SQLModel, table=True):
     """An attachment's description; its bytes stay on the server until someone asks."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     email_id: int = Field(foreign_key="email.id", index=True, ondelete="CASCADE")
     filename: str
     content_type: str
@@ -138,7 +138,7 @@ class FolderCursor(SQLModel, table=True):
 
     __table_args__ = (Index("ix_foldercursor_box_folder", "mailbox_id", "folder", unique=True),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     mailbox_id: int = Field(foreign_key="mailbox.id", ondelete="CASCADE")
     folder: str
     uidvalidity: int = 0
@@ -156,7 +156,7 @@ class SkippedMessage(SQLModel, table=True):
         Index("ix_skipped_place", "mailbox_id", "folder", "uidvalidity", "uid", unique=True),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     mailbox_id: int = Field(foreign_key="mailbox.id", index=True, ondelete="CASCADE")
     folder: str
     uidvalidity: int
@@ -182,7 +182,7 @@ class SkippedAddress(SQLModel, table=True):
 class SyncRun(SQLModel, table=True):
     """One sync round of one mailbox: the history shown on the mailbox page."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     mailbox_id: int = Field(foreign_key="mailbox.id", index=True, ondelete="CASCADE")
     started_at: datetime = Field(default_factory=utcnow)
     seconds: float | None = None

@@ -14,7 +14,7 @@ from dashboard.states import OutgoingState
 class OutgoingEmail(SQLModel, table=True):
     """A smart email from compose to sent (or failed, kept with its reason for a retry)."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
     lead_id: int | None = Field(
         default=None, foreign_key="lead.id", index=True, ondelete="SET NULL"
@@ -40,7 +40,7 @@ class OutgoingEmail(SQLModel, table=True):
 class TrackedLink(SQLModel, table=True):
     """A link of a smart email, rewritten to pass through the click counter."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     outgoing_id: int = Field(foreign_key="outgoingemail.id", index=True, ondelete="CASCADE")
     url: str
 
@@ -50,7 +50,7 @@ class TrackingEvent(SQLModel, table=True):
 
     __table_args__ = (Index("ix_trackingevent_outgoing_kind", "outgoing_id", "kind"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     outgoing_id: int = Field(foreign_key="outgoingemail.id", ondelete="CASCADE")
     recipient: str
     kind: str  # open | click
@@ -61,7 +61,7 @@ class TrackingEvent(SQLModel, table=True):
 class EmailTemplate(SQLModel, table=True):
     """A company-wide template with placeholders ({{ first_name }}, {{ company }}, ...)."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     name: str = Field(unique=True)
     subject: str = ""
     body: str = ""
@@ -71,7 +71,7 @@ class EmailTemplate(SQLModel, table=True):
 class Notification(SQLModel, table=True):
     """Tells a rep that a lead opened, clicked or replied."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
     kind: str  # open | click | reply
     lead_id: int | None = Field(default=None, foreign_key="lead.id", ondelete="CASCADE")
