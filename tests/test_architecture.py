@@ -37,6 +37,8 @@ PURE = [
     "leads/text.py",
     "emails/sanitize.py",
     "sending/compose.py",
+    "mail/addresses.py",
+    "mail/threads.py",
 ]
 # The scheduler is the sync's one Flask-aware module: it is built by the app factory.
 NO_FLASK = [
