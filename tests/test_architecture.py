@@ -44,7 +44,7 @@ PURE = [
 NO_FLASK = [
     "sync/engine.py",
     "sync/runner.py",
-    "sync/store.py",
+    "sync/store",
     "sync/rules.py",
     "mail",
     "db/engine.py",

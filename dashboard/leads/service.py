@@ -15,7 +15,8 @@ from sqlmodel import Session
 from dashboard.accounts.service import AccountError, normalize_email
 from dashboard.leads.text import lead_search_text
 from dashboard.models import DismissedAddress, Email, EmailLead, Lead, LeadAddress
-from dashboard.sync.store import mark_relink, refresh_stats
+from dashboard.sync.store.leads import refresh_stats
+from dashboard.sync.store.ledger import mark_relink
 
 # Built once: the lead page asks on every view.
 ADDRESSES_OF = (

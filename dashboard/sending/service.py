@@ -38,7 +38,7 @@ from dashboard.models import (
 from dashboard.sending import compose
 from dashboard.sending.compose import ComposeError, split_recipients, with_signature
 from dashboard.sending.tracking import TokenPayload, TrackingTokens, click_url, pixel_url
-from dashboard.sync.store import lead_ids_for
+from dashboard.sync.store.leads import lead_ids_for
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from dashboard.models import (
     SkippedMessage,
     User,
 )
-from dashboard.sync.store import refresh_stats
+from dashboard.sync.store.leads import refresh_stats
 from tests.support import factories
 
 BASE_DATE = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

@@ -53,7 +53,7 @@ from dashboard.models import (
     User,
 )
 from dashboard.sync.runner import RunOptions, RunResult, run_mailbox
-from dashboard.sync.store import mark_relink
+from dashboard.sync.store.ledger import mark_relink
 from tests.support import factories
 from tests.support.servers.dovecot import DovecotServer, MailboxUser
 
