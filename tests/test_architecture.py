@@ -50,7 +50,10 @@ NO_FLASK = [
     "db/engine.py",
     "db/migrate.py",
     "db/secrets.py",
-    "sending/service.py",
+    "sending/outgoing.py",
+    "sending/delivery.py",
+    "sending/queue.py",
+    "sending/events.py",
 ]
 IMAP_LAYER = {"mail/imap_client.py", "mail/imap_fetch.py"}
 
