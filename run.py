@@ -12,7 +12,7 @@ import sys
 from waitress import create_server
 
 from dashboard import create_app
-from dashboard.sending.service import fail_interrupted
+from dashboard.sending.outgoing import fail_interrupted
 from dashboard.sync.scheduler import start as start_scheduler
 
 log = logging.getLogger("leadsync")

@@ -15,7 +15,7 @@ secret_key, fernet.key, meta.json) holding:
 - a rare word ("pluviômetro") in a few hundred email bodies, for the full-text search.
 
 Rows are inserted with SQLAlchemy Core executemany in a few big transactions (the FTS5
-triggers index subject and body as they go), then `store.refresh_stats` fills the lead
+triggers index subject and body as they go), then `store.leads.refresh_stats` fills the lead
 summaries. `Lead.search_text` comes from `dashboard.leads.text.lead_search_text`.
 The result is keyed by (leads, emails, seed, generator version): reruns reuse it.
 """
@@ -569,7 +569,7 @@ def fill(app, leads: int, emails: int, seed: int, log=print) -> dict:  # type: i
     from sqlmodel import Session
 
     from dashboard.models import Attachment, Email, EmailLead, Lead, LeadAddress, Sighting
-    from dashboard.sync.store import refresh_stats
+    from dashboard.sync.store.leads import refresh_stats
 
     engine = app.extensions["leadsync.engine"]
     facts = make_accounts(app)

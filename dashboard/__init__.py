@@ -11,7 +11,7 @@ from flask import Flask
 from dashboard import config as boot_config
 
 if TYPE_CHECKING:
-    from dashboard.sending.service import SendQueue
+    from dashboard.sending.queue import SendQueue
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def build_send_queue(app: Flask) -> SendQueue:
     """The pool that delivers smart emails off the request thread."""
     from dashboard.db.flask import LiveSecretBox
-    from dashboard.sending.service import SendQueue
+    from dashboard.sending.queue import SendQueue
 
     return SendQueue(
         app.extensions["leadsync.engine"],

@@ -40,18 +40,23 @@ PURE = [
     "leads/access.py",
     "emails/sanitize.py",
     "sending/compose.py",
+    "mail/addresses.py",
+    "mail/threads.py",
 ]
 # The scheduler is the sync's one Flask-aware module: it is built by the app factory.
 NO_FLASK = [
     "sync/engine.py",
     "sync/runner.py",
-    "sync/store.py",
+    "sync/store",
     "sync/rules.py",
     "mail",
     "db/engine.py",
     "db/migrate.py",
     "db/secrets.py",
-    "sending/service.py",
+    "sending/outgoing.py",
+    "sending/delivery.py",
+    "sending/queue.py",
+    "sending/events.py",
 ]
 IMAP_LAYER = {"mail/imap_client.py", "mail/imap_fetch.py"}
 

@@ -1,6 +1,8 @@
 """Leads: create, edit, addresses, merge, delete, suggestions, and their email summaries.
 
-Plain functions over a session. Adding an address (or a lead) flags that address's past
+Plain functions over a session. A lead's addresses are validated, then stored and looked
+up in canonical form (mail/addresses.canonical_address: lowercased, "+tag" dropped), the
+form the sync finds people by. Adding an address (or a lead) flags that address's past
 "no lead" skips for retroactive linking on the next sync round.
 """
 
@@ -14,8 +16,10 @@ from sqlmodel import Session
 
 from dashboard.accounts.service import AccountError, normalize_email
 from dashboard.leads.text import lead_search_text
+from dashboard.mail.addresses import canonical_address
 from dashboard.models import DismissedAddress, Email, EmailLead, Lead, LeadAddress
-from dashboard.sync.store import mark_relink, refresh_stats
+from dashboard.sync.store.leads import refresh_stats
+from dashboard.sync.store.ledger import mark_relink
 
 # Built once: the lead page asks on every view.
 ADDRESSES_OF = (
@@ -39,17 +43,24 @@ def refresh_search_text(session: Session, lead: Lead) -> None:
 
 
 def parse_addresses(raw: str | Iterable[str]) -> list[str]:
-    """Validate and normalize addresses given as text (one per line) or a list."""
+    """Validate addresses given as text (one per line) or a list; canonical, without repeats."""
     items = raw.replace(",", "\n").split() if isinstance(raw, str) else list(raw)
     result: list[str] = []
     for item in items:
-        if item.strip() and (address := normalize_email(item)) not in result:
+        if item.strip() and (address := canonical_address(normalize_email(item))) not in result:
             result.append(address)
     return result
 
 
+def lead_with_address(session: Session, address: str) -> Lead | None:
+    """The lead that has this address (with or without a "+tag"), if any."""
+    key = canonical_address(address)
+    lead_id = session.scalar(select(LeadAddress.lead_id).where(LeadAddress.address == key))
+    return session.get(Lead, lead_id) if lead_id else None
+
+
 def add_addresses(session: Session, lead: Lead, addresses: Iterable[str]) -> list[str]:
-    """Give the lead more addresses; refuse one that belongs to another lead."""
+    """Give the lead more (canonical) addresses; refuse one that belongs to another lead."""
     added = []
     for address in addresses:
         owner = session.scalar(select(LeadAddress.lead_id).where(LeadAddress.address == address))

@@ -27,7 +27,6 @@ from dashboard.models import (
     Email,
     EmailLead,
     Lead,
-    LeadAddress,
     OutgoingEmail,
     PrivateThread,
     User,
@@ -266,12 +265,7 @@ def merge(lead_id: int) -> Response:
     db, keep = get_session(), lead_or_404(lead_id)
     form = MergeForm()
     if form.validate_on_submit():
-        other_id = db.scalar(
-            select(LeadAddress.lead_id).where(
-                LeadAddress.address == form.other.data.strip().lower()
-            )
-        )
-        other = db.get(Lead, other_id) if other_id else None
+        other = lead_service.lead_with_address(db, form.other.data)
         try:
             if other is None:
                 raise AccountError(

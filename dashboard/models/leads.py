@@ -15,7 +15,7 @@ class Lead(SQLModel, table=True):
     """A person the team sells to, known by one or more email addresses.
 
     The last_* / first_* / email_count columns summarise the lead's emails so the list
-    stays fast at 100,000 leads; store.refresh_lead_stats keeps them current.
+    stays fast at 100,000 leads; sync/store/leads.refresh_stats keeps them current.
     """
 
     __table_args__ = (
@@ -42,7 +42,8 @@ class Lead(SQLModel, table=True):
 
 
 class LeadAddress(SQLModel, table=True):
-    """One address of a lead; an address belongs to one lead at most."""
+    """One address of a lead, in canonical form (mail/addresses.py: lowercased, "+tag"
+    dropped); an address belongs to one lead at most."""
 
     id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     lead_id: int = Field(foreign_key="lead.id", index=True, ondelete="CASCADE")

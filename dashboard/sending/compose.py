@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from dashboard.sync.rules import normalize_address
+from dashboard.mail.addresses import normalize_address
 
 PLACEHOLDER = re.compile(r"\{\{\s*(first_name|company|rep_name)\s*\}\}")
 URL = re.compile(r"https?://[^\s<>\"'`\x00]+", re.IGNORECASE)

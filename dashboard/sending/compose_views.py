@@ -24,7 +24,7 @@ from dashboard.sending import compose
 from dashboard.sending.compose import ComposeError
 from dashboard.sending.forms import ComposeForm
 from dashboard.sending.messages import send_error_text
-from dashboard.sending.service import create_outgoing, reopen
+from dashboard.sending.outgoing import create_outgoing, reopen
 from dashboard.web.forms import ActionForm
 from dashboard.web.pages import render_page
 

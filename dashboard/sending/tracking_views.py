@@ -13,7 +13,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from dashboard.db.flask import get_session
-from dashboard.sending.service import record_event, tracked_link
+from dashboard.sending.events import record_event, tracked_link
 from dashboard.sending.tracking import TrackingTokens
 
 bp = Blueprint("tracking", __name__, url_prefix="/t")

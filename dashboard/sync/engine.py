@@ -24,18 +24,15 @@ from sqlalchemy import Engine, select
 
 from dashboard.db.engine import write_session
 from dashboard.mail import imap_fetch as imap
+from dashboard.mail.addresses import canonical_address
 from dashboard.mail.imap_client import ServerSettings, connect
 from dashboard.mail.parse import MessageMeta, ParseError, decode_part, html_to_text, meta_from_fetch
 from dashboard.models import SkippedMessage, utcnow
-from dashboard.sync.rules import MessageFacts, SyncPolicy, canonical_address, decide
-from dashboard.sync.store import (
-    BatchPlace,
-    ToSkip,
-    ToStore,
-    commit_batch,
-    cursor_for,
-    forget_folder,
-)
+from dashboard.sync.rules import MessageFacts, SyncPolicy, decide
+from dashboard.sync.store.batch import BatchPlace, ToSkip, ToStore
+from dashboard.sync.store.commit import commit_batch
+from dashboard.sync.store.cursors import cursor_for
+from dashboard.sync.store.ledger import forget_folder
 
 log = logging.getLogger(__name__)
 

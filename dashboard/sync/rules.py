@@ -1,15 +1,16 @@
 """Pure decisions about which emails are synced and how they relate to the company.
 
 Standard library only: no Flask, no database, no IMAP. The sync engine calls these;
-views show their results. Addresses are compared case-insensitively, and a
-"+tag" in the local part is ignored when matching a person's address.
+views show their results. People are compared by `canonical_address` (mail/addresses.py:
+lowercased, "+tag" dropped), the form a lead's address is stored in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.utils import getaddresses
+
+from dashboard.mail.addresses import canonical_address, domain_of, normalize_address
 
 AUTOMATED_LOCAL_PARTS = (
     "no-reply",
@@ -23,24 +24,6 @@ AUTOMATED_LOCAL_PARTS = (
     "notifications",
     "notification",
 )
-
-
-def normalize_address(value: str) -> str:
-    """Return the bare lowercased address of "Name <addr>" or "addr", or "" when none."""
-    pairs = getaddresses([value]) if ("<" in value or "," in value) else [("", value)]
-    address = pairs[0][1].strip().lower() if pairs else ""
-    return address if address.count("@") == 1 and not address.startswith("@") else ""
-
-
-def canonical_address(address: str) -> str:
-    """The address without a "+tag" in its local part: how we recognise a person."""
-    local, _, domain = normalize_address(address).partition("@")
-    return f"{local.split('+', 1)[0]}@{domain}" if domain else ""
-
-
-def domain_of(address: str) -> str:
-    """The lowercased domain of an address."""
-    return normalize_address(address).rpartition("@")[2]
 
 
 @dataclass(frozen=True)
@@ -117,7 +100,7 @@ def only_never_logged_outsiders(external: Iterable[str], never_log: NeverLogList
 
 def looks_automated_address(address: str) -> bool:
     """True for senders like no-reply@, mailer-daemon@, postmaster@."""
-    local = normalize_address(address).partition("@")[0].split("+", 1)[0]
+    local = canonical_address(address).partition("@")[0]
     return any(
         local == part or local.startswith(f"{part}-") or local.startswith(f"{part}.")
         for part in AUTOMATED_LOCAL_PARTS

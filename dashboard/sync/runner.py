@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select, update
 
 from dashboard.db.engine import read_session, write_session
 from dashboard.db.secrets import SecretBox
+from dashboard.mail.addresses import canonical_address
 from dashboard.mail.imap_client import ErrorCode, ImapError, ServerSettings
 from dashboard.mail.imap_fetch import is_gmail
 from dashboard.models import (
@@ -38,8 +39,8 @@ from dashboard.models import (
     utcnow,
 )
 from dashboard.sync.engine import FolderReport, MailboxJob, sync_mailbox
-from dashboard.sync.rules import CompanyIdentity, NeverLogList, SyncPolicy, canonical_address
-from dashboard.sync.store import lease_holder, release_lease, take_lease
+from dashboard.sync.rules import CompanyIdentity, NeverLogList, SyncPolicy
+from dashboard.sync.store.lease import lease_holder, release_lease, take_lease
 
 log = logging.getLogger(__name__)
 

@@ -1,20 +1,35 @@
-"""Alembic: a database made at the first revision upgrades to head with its rows intact."""
+"""Alembic: a database made at the first revision upgrades to head with its rows intact, and
+0007 moves lead addresses to their canonical form without losing a lead or a link."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from dashboard import create_app
 from dashboard.accounts.security import hash_password
-from dashboard.db.engine import make_engine, read_session
+from dashboard.db.engine import make_engine, read_session, write_session
 from dashboard.db.migrate import alembic_config, current_revision, upgrade
-from dashboard.models import Company, User
+from dashboard.leads.text import lead_search_text
+from dashboard.models import (
+    Company,
+    DismissedAddress,
+    Email,
+    EmailLead,
+    Lead,
+    LeadAddress,
+    Mailbox,
+    SkippedAddress,
+    SkippedMessage,
+    User,
+)
+from tests.support import factories
 from tests.support.factories import PASSWORD
 
 FIRST = "0001"
@@ -119,3 +134,128 @@ def test_app_started_on_an_old_database_upgrades_it_and_its_users_log_in(old_dat
         assert client.get("/settings/users/").status_code == 200
     finally:
         app.extensions["leadsync.engine"].dispose()
+
+
+# --- 0007: lead addresses in canonical form ---------------------------------------------
+
+
+class Seeder:
+    """Rows written through the models at 0006 (0007 changes no table, only rows)."""
+
+    def __init__(self, session: Session, rep: User) -> None:
+        self.session, self.rep = session, rep
+        self.day = 0
+
+    def lead(self, name: str, *addresses: str) -> int:
+        """A lead with addresses stored exactly as given (as the old form did)."""
+        lead = Lead(name=name, search_text=name.lower() + " " + " ".join(addresses))
+        self.session.add(lead)
+        self.session.flush()
+        for address in addresses:
+            self.session.add(LeadAddress(lead_id=lead.id, address=address))
+            self.session.flush()  # ids in the order given: the oldest row comes first
+        return lead.id
+
+    def email(self, sender: str, to: list[str], *leads: int) -> int:
+        """A stored email linked to some leads."""
+        self.day += 1
+        email = Email(
+            message_id=f"<m{self.day}@test>", sender=sender, thread_key=f"<m{self.day}@test>",
+            date=datetime(2025, 3, self.day, tzinfo=UTC), to_addrs=to, direction="in",
+            user_id=self.rep.id,
+        )  # fmt: skip
+        self.session.add(email)
+        self.session.flush()
+        self.session.add_all(EmailLead(email_id=email.id, lead_id=lead) for lead in leads)
+        return email.id
+
+
+def addresses_by_lead(engine: Engine) -> dict[int, list[str]]:
+    """Every lead's addresses, oldest first."""
+    with read_session(engine) as session:
+        rows = session.exec(select(LeadAddress).order_by(LeadAddress.id)).all()
+    result: dict[int, list[str]] = {}
+    for row in rows:
+        result.setdefault(row.lead_id, []).append(row.address)
+    return result
+
+
+def all_links(engine: Engine) -> set[tuple[int, int]]:
+    """(email id, lead id) of every link."""
+    with read_session(engine) as session:
+        return {(link.email_id, link.lead_id) for link in session.exec(select(EmailLead))}
+
+
+def test_0007_rewrites_lead_addresses_to_the_person_without_losing_a_lead_or_a_link(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'leadsync.db'}")
+    upgrade(engine, "0006")
+    admin = factories.setup_company(engine, domains=("acme.test",))
+    rep = factories.make_user(engine)
+    with write_session(engine) as session:
+        seed = Seeder(session, rep)
+        joao = seed.lead("João", "Joao+CRM@x.test")  # typed with a tag, no one else
+        maria = seed.lead("Maria", "maria@y.test")
+        maria_b = seed.lead("Maria B", "maria+b@y.test", "mb@z.test")  # keeps mb@z.test
+        rui = seed.lead("Rui", "rui@w.test")
+        rui_s = seed.lead("Rui S", "rui+s@w.test")  # its only address: kept as it was
+        ana = seed.lead("Ana", "ana+a@v.test", "ana+b@v.test")  # the same lead twice
+        bia = seed.lead("Bia", "bia+1@u.test")  # the oldest of two tagged rows
+        bia_2 = seed.lead("Bia 2", "bia+2@u.test")
+        cid = seed.lead("Cid", "c+x@t.test", "d+x@t.test")  # both collide: keeps one
+        c = seed.lead("C", "c@t.test")
+        d = seed.lead("D", "d@t.test")
+        colleague = seed.lead("Colleague", f"{admin.email.split('@')[0]}+crm@acme.test")
+        unlinked = seed.email("joao@x.test", [rep.email])  # the sync found no lead for it
+        tagged = seed.email(rep.email, ["joao+news@x.test", "maria@y.test"], maria)
+        other = seed.email("someone@x.test", [rep.email], rui_s)
+        internal = seed.email(rep.email, [admin.email])  # names a company address
+        box = Mailbox(
+            user_id=rep.id, provider="other", address=rep.email, username=rep.email,
+            imap_host="127.0.0.1", imap_port=993, imap_security="tls",
+        )  # fmt: skip
+        session.add(box)
+        session.flush()
+        skipped = SkippedMessage(
+            mailbox_id=box.id, folder="INBOX", uidvalidity=1, uid=7, reason="no_lead",
+            addresses=["joao@x.test"],
+        )  # fmt: skip
+        session.add(skipped)
+        session.flush()
+        session.add(SkippedAddress(skipped_id=skipped.id, address="joao@x.test"))
+        for n, address in enumerate(["p@s.test", "p+r@s.test", "q+1@s.test"]):
+            session.add(
+                DismissedAddress(address=address, created_at=datetime(2025, 1, n + 1, tzinfo=UTC))
+            )
+    links_before = all_links(engine)
+
+    upgrade(engine)
+
+    assert current_revision(engine) == "0007"
+    assert addresses_by_lead(engine) == {
+        joao: ["joao@x.test"],
+        maria: ["maria@y.test"],
+        maria_b: ["mb@z.test"],
+        rui: ["rui@w.test"],
+        rui_s: ["rui+s@w.test"],
+        ana: ["ana@v.test"],
+        bia: ["bia@u.test"],
+        bia_2: ["bia+2@u.test"],
+        cid: ["d+x@t.test"],
+        c: ["c@t.test"],
+        d: ["d@t.test"],
+        colleague: [admin.email],
+    }
+    links = all_links(engine)
+    assert links_before <= links  # no link lost
+    assert links - links_before == {(unlinked, joao), (tagged, joao)}
+    assert (internal, colleague) not in links  # the sync never links company addresses
+    assert (other, rui_s) in links
+    with read_session(engine) as session:
+        lead = session.get(Lead, joao)
+        assert lead.email_count == 2
+        assert lead.search_text == lead_search_text("João", "", ["joao@x.test"])  # the app's
+        assert session.get(SkippedMessage, skipped.id).relink is True
+        dismissed = session.exec(select(DismissedAddress.address)).all()
+    assert sorted(dismissed) == ["p@s.test", "q@s.test"]

@@ -131,6 +131,24 @@ def test_an_address_of_another_lead_is_refused(engine, rep_client):
     assert addresses_of(engine, existing.id) == ["taken@client.test"]
 
 
+def test_a_plus_tag_is_dropped_from_a_typed_address(engine, rep_client):
+    """One mailbox, one person: "+crm" and "+news" are the same lead's address."""
+    rep_client.post(
+        "/leads/new", data=lead_form(addresses="Ana+CRM@Client.test\nana+news@client.test")
+    )
+    (lead,) = all_leads(engine)
+    assert addresses_of(engine, lead.id) == ["ana@client.test"]
+
+
+def test_a_tagged_form_of_another_leads_address_is_refused(engine, rep_client):
+    with lead_data(engine) as data:
+        existing = data.lead(addresses=["taken@client.test"])
+    response = rep_client.post("/leads/new", data=lead_form(addresses="taken+crm@client.test"))
+    assert response.status_code == 422
+    assert "taken@client.test already belongs to another lead." in response.get_data(as_text=True)
+    assert [lead.id for lead in all_leads(engine)] == [existing.id]
+
+
 def test_htmx_form_errors_come_back_as_422_and_success_as_hx_redirect(engine, rep_client):
     bad = rep_client.post("/leads/new", data=lead_form(addresses=""), headers=HTMX)
     assert bad.status_code == 422
@@ -277,6 +295,13 @@ def test_merging_moves_addresses_and_emails_and_refreshes_the_summary(
     )
     assert thread_subjects(html)[:1] == ["Other's"]
     assert listed_ids(page(rep_client, "/leads/?q=home")) == [keep.id]
+
+
+def test_merging_finds_the_other_lead_by_a_tagged_form_of_its_address(engine, pair, rep_client):
+    keep, other = pair["keep"], pair["other"]
+    response = rep_client.post(f"/leads/{keep.id}/merge", data={"other": "Ana+Old@Home.test"})
+    assert "Leads merged." in after_redirect(rep_client, response)
+    assert load_lead(engine, other.id) is None
 
 
 def test_merging_with_an_unknown_address_shows_an_error_and_changes_nothing(

@@ -27,14 +27,10 @@ from dashboard.models import (
     utcnow,
 )
 from dashboard.sending.compose import ComposeError
-from dashboard.sending.service import (
-    SendQueue,
-    create_outgoing,
-    deliver,
-    record_event,
-    retry,
-    tracked_link,
-)
+from dashboard.sending.delivery import deliver, retry
+from dashboard.sending.events import record_event, tracked_link
+from dashboard.sending.outgoing import create_outgoing
+from dashboard.sending.queue import SendQueue
 from dashboard.sending.tracking import TrackingTokens
 from dashboard.sync.runner import RunOptions, run_mailbox
 from tests.support import factories

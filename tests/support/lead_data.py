@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from dashboard.db.engine import read_session, write_session
 from dashboard.leads.text import lead_search_text
+from dashboard.mail.addresses import canonical_address
 from dashboard.models import (
     Attachment,
     Company,
@@ -35,7 +36,7 @@ from dashboard.models import (
     SkippedMessage,
     User,
 )
-from dashboard.sync.store import refresh_stats
+from dashboard.sync.store.leads import refresh_stats
 from tests.support import factories
 
 BASE_DATE = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -101,7 +102,8 @@ class LeadData:
         """A lead with its addresses and search text (no emails yet)."""
         n = seq()
         name = f"Lead {n}" if name is None else name
-        addresses = [f"lead{n}@client{n}.test"] if addresses is None else list(addresses)
+        typed = [f"lead{n}@client{n}.test"] if addresses is None else list(addresses)
+        addresses = [canonical_address(a) for a in typed]  # stored as the product stores them
         lead = Lead(
             name=name,
             company_name=company,
@@ -115,7 +117,7 @@ class LeadData:
         self.session.add(lead)
         self.session.flush()
         for address in addresses:
-            self.session.add(LeadAddress(lead_id=lead.id, address=address.lower()))
+            self.session.add(LeadAddress(lead_id=lead.id, address=address))
         self.session.flush()
         return lead
 

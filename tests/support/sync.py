@@ -36,6 +36,7 @@ from sqlalchemy import Engine, select, update
 
 from dashboard import create_app
 from dashboard.db.engine import read_session, write_session
+from dashboard.mail.addresses import canonical_address
 from dashboard.mailboxes.service import ConnectionRequest, connect_mailbox
 from dashboard.models import (
     Attachment,
@@ -53,7 +54,7 @@ from dashboard.models import (
     User,
 )
 from dashboard.sync.runner import RunOptions, RunResult, run_mailbox
-from dashboard.sync.store import mark_relink
+from dashboard.sync.store.ledger import mark_relink
 from tests.support import factories
 from tests.support.servers.dovecot import DovecotServer, MailboxUser
 
@@ -494,13 +495,13 @@ def set_company(engine: Engine, **values: object) -> None:
 
 
 def make_lead(engine: Engine, name: str, *addresses: str, state: str = "active") -> int:
-    """A lead with addresses (lowercased), as the lead pages will create it; returns its id."""
+    """A lead with addresses (canonical), as the lead pages create it; returns its id."""
     with write_session(engine) as session:
         lead = Lead(name=name, state=state)
         session.add(lead)
         session.flush()
         for address in addresses:
-            session.add(LeadAddress(lead_id=lead.id, address=address.lower()))
+            session.add(LeadAddress(lead_id=lead.id, address=canonical_address(address)))
         return lead.id
 
 

@@ -27,10 +27,10 @@ def app_config(dovecot_server) -> dict:  # type: ignore[no-untyped-def]
     return {**ENGLISH, "IMAP_CA_FILE": dovecot_server.ca_file}
 
 
-def inbound_message(to: str) -> bytes:
+def inbound_message(to: str, sender: str = STRANGER) -> bytes:
     """A first email from someone who is not a lead yet (policy "sent": no lead is created)."""
     message = EmailMessage()
-    message["From"] = f"Stella Prospect <{STRANGER}>"
+    message["From"] = f"Stella Prospect <{sender}>"
     message["To"] = to
     message["Subject"] = SUBJECT
     message["Date"] = format_datetime(datetime.now(UTC) - timedelta(days=2))
@@ -92,3 +92,34 @@ def test_an_email_skipped_for_no_lead_is_linked_after_the_rep_creates_the_lead(
     assert "stored=0" in third or "stored" not in third
     with read_session(engine) as session:
         assert len(session.scalars(select(Email)).all()) == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "sender"),
+    [
+        ("Stella+CRM@prospect.test", "stella@prospect.test"),  # the tag typed on the form
+        ("stella@prospect.test", "Stella+news@prospect.test"),  # the tag in the mail
+        ("stella+crm@prospect.test", "stella+crm@prospect.test"),  # the same tag in both
+    ],
+)
+def test_a_lead_typed_with_or_without_a_plus_tag_gets_the_persons_mail(
+    app, engine, rep, rep_client, mailbox_user, typed, sender
+):
+    """A lead's address is stored as the person (mail/addresses.canonical_address), the form
+    the sync looks leads up by: a "+tag" on either side does not hide the mail."""
+    mailbox_user.append("INBOX", inbound_message(mailbox_user.address, sender))
+    assert add_account(app, rep.email, mailbox_user).exit_code == 0
+    response = rep_client.post(
+        "/leads/new",
+        data={"name": "Stella", "addresses": typed, "company": "", "phone": "", "owner": "0"},
+    )
+    assert response.status_code == 302
+
+    assert "stored=1" in sync_once(app)
+    with read_session(engine) as session:
+        lead = session.scalars(select(Lead)).one()
+        (email,) = session.scalars(select(Email)).all()
+        links = session.scalars(select(EmailLead.lead_id).where(EmailLead.email_id == email.id))
+        assert list(links) == [lead.id]
+        assert lead.email_count == 1
+    assert "stella@prospect.test" in page(rep_client, f"/leads/{lead.id}")

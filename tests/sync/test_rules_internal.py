@@ -9,7 +9,6 @@ from dashboard.sync.rules import (
     is_internal,
     is_outbound,
     looks_automated_address,
-    normalize_address,
     only_never_logged_outsiders,
 )
 
@@ -90,9 +89,3 @@ def test_automated_addresses(address: str, automated: bool) -> None:
 )
 def test_direction(sender: str, owner: list[str], outbound: bool) -> None:
     assert is_outbound(sender, owner, ACME) is outbound
-
-
-def test_normalize_address_forms() -> None:
-    assert normalize_address("  Ana <ANA@Acme.com> ") == "ana@acme.com"
-    assert normalize_address("@acme.com") == ""
-    assert normalize_address("nobody") == ""

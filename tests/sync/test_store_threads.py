@@ -10,7 +10,8 @@ from dashboard.db.engine import read_session, write_session
 from dashboard.mail.parse import Address, MessageMeta
 from dashboard.models import Email, EmailLead, Lead, LeadAddress, Mailbox
 from dashboard.sync.rules import Decision
-from dashboard.sync.store import BatchPlace, ToStore, commit_batch
+from dashboard.sync.store.batch import BatchPlace, ToStore
+from dashboard.sync.store.commit import commit_batch
 from tests.support.lead_data import lead_data
 
 
@@ -21,9 +22,11 @@ def meta(
     sender: str,
     to: str,
     in_reply_to: str | None = None,
+    references: tuple[str, ...] | None = None,
     gm_thrid: int | None = None,
 ) -> MessageMeta:
-    """A parsed message as the engine hands it to the store."""
+    """A parsed message as the engine hands it to the store (References: In-Reply-To alone
+    unless given)."""
     return MessageMeta(
         uid=uid,
         message_id=message_id,
@@ -36,7 +39,7 @@ def meta(
         bcc=(),
         reply_to=(),
         in_reply_to=in_reply_to,
-        references=(in_reply_to,) if in_reply_to else (),
+        references=(in_reply_to,) if references is None and in_reply_to else references or (),
         size=100,
         flags=(),
         text_part=None,
@@ -133,6 +136,29 @@ def test_a_parent_stored_after_its_reply_pulls_the_reply_into_its_thread(engine,
     with read_session(engine) as session:
         keys = set(session.scalars(select(Email.thread_key)).all())
     assert keys == {"<root@x>"}
+
+
+def test_a_reply_joins_its_parents_thread_when_the_root_is_in_another(engine, rep) -> None:  # type: ignore[no-untyped-def]
+    """In-Reply-To beats References: the parent was stored in a thread of its own (its
+    References were lost), so the root's and the parent's threads differ."""
+    lead, box = lead_and_mailbox(engine, rep)
+    root = meta(2, "<root@x>", sender=rep.email, to="lead@client.test")
+    parent = meta(3, "<parent@x>", sender="lead@client.test", to=rep.email, references=())
+    store(engine, box.id, rep.id, root, outbound=True)
+    store(engine, box.id, rep.id, parent, outbound=False)
+    reply = meta(
+        4,
+        "<reply@x>",
+        sender=rep.email,
+        to="lead@client.test",
+        in_reply_to="<parent@x>",
+        references=("<root@x>", "<parent@x>"),
+    )
+    store(engine, box.id, rep.id, reply, outbound=True)
+    with read_session(engine) as session:
+        keys = dict(session.execute(select(Email.message_id, Email.thread_key)).all())
+    assert keys["<reply@x>"] == keys["<parent@x>"] == "<parent@x>"
+    assert keys["<root@x>"] == "<root@x>"
 
 
 def test_a_lead_replying_to_a_smart_email_notifies_its_rep(engine, rep) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,57 @@
+"""Committing one batch: the commit rule of the sync.
+
+The commit rule: `commit_batch` writes every message of a batch (stored, or skipped with
+its reason) AND advances the folder cursor in the same transaction, the caller's, so a
+crash can never leave a message below the cursor unaccounted for. Every write is
+idempotent (unique keys and INSERT OR IGNORE / OR REPLACE): replaying a batch after a
+crash stores nothing twice. The order inside matters: leads before links, emails before
+sightings, the ledger after the stored messages left it, the cursor last.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from dashboard.sync.store.batch import BatchPlace, BatchResult, ToSkip, ToStore
+from dashboard.sync.store.cursors import advance_cursor
+from dashboard.sync.store.emails import (
+    existing_emails,
+    identity,
+    insert_new_emails,
+    lead_links,
+    link_and_sight,
+)
+from dashboard.sync.store.leads import refresh_stats, resolve_leads
+from dashboard.sync.store.ledger import forget_skips, record_skips
+from dashboard.sync.store.notifications import notify_replies
+
+
+def commit_batch(
+    session: Session,
+    place: BatchPlace,
+    stored: list[ToStore],
+    skipped: list[ToSkip],
+    *,
+    last_uid: int | None,
+    lead_state: str,
+    promised: frozenset[str] = frozenset(),
+) -> BatchResult:
+    """Write one batch and move the cursor to `last_uid`, all in the caller's transaction."""
+    result = BatchResult()
+    leads, result.leads_created = resolve_leads(
+        session, stored, owner_id=place.user_id, state=lead_state, promised=promised
+    )
+    emails = existing_emails(session, stored) if stored else {}
+    before = len(emails)
+    result.stored = insert_new_emails(session, stored, emails, place.user_id)
+    result.sighted = len({identity(i) for i in stored}) - result.stored if before else 0
+    link_and_sight(session, stored, emails, leads, place)
+    notify_replies(session, [i for i in stored if not i.decision.outbound and i.meta.in_reply_to])
+    refresh_stats(session, {lead for _item, lead in lead_links(stored, leads)})
+    forget_skips(session, place, [i.meta.uid for i in stored])
+    record_skips(session, skipped, place)
+    for skip in skipped:
+        result.skipped[skip.reason] = result.skipped.get(skip.reason, 0) + 1
+    if last_uid is not None:
+        advance_cursor(session, place, last_uid, len(stored) + len(skipped))
+    return result
