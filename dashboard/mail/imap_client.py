@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeAlias
 
 import imapclient
 from imapclient.exceptions import (
@@ -29,6 +30,9 @@ from imapclient.exceptions import (
 )
 
 SECURITY_MODES = ("tls", "starttls", "none")
+
+# What `connect` yields. Callers use its IMAP methods; only this layer imports imapclient.
+Connection: TypeAlias = imapclient.IMAPClient
 
 
 class ErrorCode(StrEnum):
@@ -324,9 +328,7 @@ def _login(client: imapclient.IMAPClient, settings: ServerSettings) -> None:
 
 
 @contextmanager
-def connect(
-    settings: ServerSettings, *, deadline: float | None = None
-) -> Iterator[imapclient.IMAPClient]:
+def connect(settings: ServerSettings, *, deadline: float | None = None) -> Iterator[Connection]:
     """Yield a logged-in client; failures inside become ImapError; always log out."""
     client = _open(settings, deadline)
     healthy = False

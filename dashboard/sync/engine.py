@@ -25,8 +25,15 @@ from sqlalchemy import Engine, select
 from dashboard.db.engine import write_session
 from dashboard.mail import imap_fetch as imap
 from dashboard.mail.addresses import canonical_address
-from dashboard.mail.imap_client import ServerSettings, connect
-from dashboard.mail.parse import MessageMeta, ParseError, decode_part, html_to_text, meta_from_fetch
+from dashboard.mail.imap_client import Connection, ServerSettings, connect
+from dashboard.mail.parse import (
+    MessageMeta,
+    ParseError,
+    RawFetch,
+    decode_part,
+    html_to_text,
+    meta_from_fetch,
+)
 from dashboard.models import SkippedMessage, utcnow
 from dashboard.sync.rules import MessageFacts, SyncPolicy, decide
 from dashboard.sync.store.batch import BatchPlace, ToSkip, ToStore
@@ -105,7 +112,7 @@ def facts_of(meta: MessageMeta) -> MessageFacts:
 class FolderSync:
     """Syncs one folder over one connection."""
 
-    def __init__(self, engine: Engine, job: MailboxJob, client, folder: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, engine: Engine, job: MailboxJob, client: Connection, folder: str) -> None:
         self.engine, self.job, self.client, self.folder = engine, job, client, folder
         self.report = FolderReport(folder)
         self.place: BatchPlace | None = None
@@ -170,7 +177,7 @@ class FolderSync:
             )
             return sorted(rows.scalars())
 
-    def classify(self, raws: list) -> tuple[list[ToStore], list[ToSkip]]:  # type: ignore[type-arg]
+    def classify(self, raws: list[RawFetch]) -> tuple[list[ToStore], list[ToSkip]]:
         """Parse and apply the rules; a message that breaks the parser becomes a skip."""
         stored, skipped = [], []
         for raw in raws:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
+from sqlmodel import Session
 
 from dashboard.db.engine import read_session, write_session
 from dashboard.db.secrets import SecretBox
@@ -113,7 +114,7 @@ def due_mailbox_ids(
     return [m.id for m in boxes if address or not m.next_sync_at or m.next_sync_at <= now]
 
 
-def build_policy(session, company: Company) -> SyncPolicy:  # type: ignore[no-untyped-def]
+def build_policy(session: Session, company: Company) -> SyncPolicy:
     """The company's rules, read at the start of the round."""
     people = [*session.scalars(select(User.email)), *session.scalars(select(UserAddress.address))]
     return SyncPolicy(
@@ -127,7 +128,7 @@ def build_policy(session, company: Company) -> SyncPolicy:  # type: ignore[no-un
     )
 
 
-def load_job(session, mailbox: Mailbox, box: SecretBox, options: RunOptions) -> MailboxJob:  # type: ignore[no-untyped-def]
+def load_job(session: Session, mailbox: Mailbox, box: SecretBox, options: RunOptions) -> MailboxJob:
     """Everything a mailbox run needs, with the secret decrypted only for this run."""
     company = session.scalars(select(Company).order_by(Company.id)).first()
     owner = [
@@ -216,7 +217,7 @@ def start_run(
         return job, run.id
 
 
-def renew(session, mailbox_id: int, holder: str) -> None:  # type: ignore[no-untyped-def]
+def renew(session: Session, mailbox_id: int, holder: str) -> None:
     """Extend the lease in the batch's transaction; losing it means another process took over."""
     if not take_lease(session, mailbox_id, holder, LEASE_SECONDS):
         raise ImapError(ErrorCode.PROTOCOL, "sync lease lost to another process", host="-", port=0)
@@ -253,7 +254,7 @@ def apply_failure(mailbox: Mailbox, code: str, error: ImapError | None, now: dat
     mailbox.next_sync_at = now + transient_delay(mailbox.failures)
 
 
-def trim_history(session, mailbox_id: int) -> None:  # type: ignore[no-untyped-def]
+def trim_history(session: Session, mailbox_id: int) -> None:
     """Keep the last HISTORY runs of a mailbox."""
     old = session.scalars(
         select(SyncRun.id)

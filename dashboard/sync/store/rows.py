@@ -16,7 +16,7 @@ def bulk_insert(
     first, which was ~9% of a first sync's CPU (py-spy, 10,000 messages). The rows carry
     every NOT NULL column themselves (emails.email_row, ...), so no model defaults are skipped.
     """
-    statement = model.__table__.insert()  # type: ignore[attr-defined]
+    statement = model.__table__.insert()
     if prefix:
         statement = statement.prefix_with(prefix)
     session.connection().execute(statement, rows)
