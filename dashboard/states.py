@@ -42,6 +42,13 @@ class LeadState(StrEnum):
     DISMISSED = "dismissed"
 
 
+class LeadSource(StrEnum):
+    """Who created a lead: the sync, or a person (form, CLI)."""
+
+    SYNC = "sync"
+    MANUAL = "manual"
+
+
 class Direction(StrEnum):
     """Whether the team received an email or sent it."""
 

@@ -41,6 +41,7 @@ PURE = [
     "emails/sanitize.py",
     "sending/compose.py",
     "mail/addresses.py",
+    "mail/net.py",
     "mail/threads.py",
 ]
 # The scheduler is the sync's one Flask-aware module: it is built by the app factory.

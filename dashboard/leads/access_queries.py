@@ -15,6 +15,7 @@ from sqlmodel import Session
 from dashboard.accounts.service import get_company
 from dashboard.leads.access import Access, Relation, Viewer, email_access
 from dashboard.models import Email, Mailbox, PrivateThread, Sighting, User
+from dashboard.states import Visibility
 
 # An SQL expression standing for an id: a column, an aliased column or a bound parameter.
 SqlId = Any
@@ -95,7 +96,7 @@ def private_threads(session: Session, keys: list[str]) -> dict[str, int]:
 def company_visibility(session: Session) -> str:
     """The company's visibility setting ("metadata", the narrowest, before setup)."""
     company = get_company(session)
-    return company.visibility if company else "metadata"
+    return company.visibility if company else Visibility.METADATA
 
 
 def access_to(session: Session, viewer: Viewer, email: Email) -> Access:

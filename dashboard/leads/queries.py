@@ -29,7 +29,7 @@ from dashboard.leads.access_queries import in_relations
 from dashboard.leads.text import fold, fts_query
 from dashboard.leads.timeline import USER_NAMES
 from dashboard.models import EmailLead, Lead, LeadAddress
-from dashboard.states import Direction
+from dashboard.states import Direction, LeadSource, LeadState
 
 PAGE_SIZE = 50
 SORTS: dict[str, tuple[Mapped[Any], bool]] = {
@@ -72,10 +72,10 @@ class LeadRow:
 
 def badge(lead: Lead, now: datetime, stale_days: int) -> str:
     """ "aguardando resposta" when our last email waits N days; "responder" when theirs waits."""
-    if lead.last_direction == "in":
+    if lead.last_direction == Direction.IN:
         return "reply"
     if (
-        lead.last_direction == "out"
+        lead.last_direction == Direction.OUT
         and lead.last_contact_at
         and lead.last_contact_at < now - timedelta(days=stale_days)
     ):
@@ -197,10 +197,10 @@ def list_leads(
 ) -> tuple[list[LeadRow], str | None]:
     """One page of leads and the cursor of the next page (None on the last page)."""
     column, descending = SORTS.get(filters.sort, SORTS["last_contact"])
-    query = select(*LIST_COLUMNS).where(Lead.state == "active")
+    query = select(*LIST_COLUMNS).where(Lead.state == LeadState.ACTIVE)
     if filters.owner_id:
         query = query.where(Lead.owner_id == filters.owner_id)
-    if filters.source in ("sync", "manual"):
+    if filters.source in tuple(LeadSource):
         query = query.where(Lead.source == filters.source)
     if filters.status == "reply":
         query = query.where(Lead.last_direction == Direction.IN)

@@ -18,6 +18,7 @@ from dashboard.accounts.service import AccountError, normalize_email
 from dashboard.leads.text import lead_search_text
 from dashboard.mail.addresses import canonical_address
 from dashboard.models import DismissedAddress, Email, EmailLead, Lead, LeadAddress
+from dashboard.states import LeadSource, LeadState
 from dashboard.sync.store.leads import refresh_stats
 from dashboard.sync.store.ledger import mark_relink
 
@@ -95,7 +96,7 @@ def create_lead(
         company_name=company.strip(),
         phone=phone.strip(),
         owner_id=owner_id,
-        source="manual",
+        source=LeadSource.MANUAL,
     )
     session.add(lead)
     session.flush()
@@ -171,7 +172,7 @@ def delete_lead(session: Session, lead: Lead) -> int:
 
 def accept_suggestion(session: Session, lead: Lead, owner_id: int) -> None:
     """Turn a suggested lead into a real one."""
-    lead.state, lead.owner_id = "active", lead.owner_id or owner_id
+    lead.state, lead.owner_id = LeadState.ACTIVE, lead.owner_id or owner_id
     session.add(lead)
 
 
@@ -185,5 +186,8 @@ def dismiss_suggestion(session: Session, lead: Lead, user_id: int) -> None:
 def suggestion_count(session: Session) -> int:
     """How many suggested leads wait for review."""
     return (
-        session.scalar(select(func.count()).select_from(Lead).where(Lead.state == "suggested")) or 0
+        session.scalar(
+            select(func.count()).select_from(Lead).where(Lead.state == LeadState.SUGGESTED)
+        )
+        or 0
     )

@@ -32,6 +32,7 @@ from dashboard.models import (
     User,
     utcnow,
 )
+from dashboard.states import LeadState, OutgoingState, Visibility
 from dashboard.web.forms import ActionForm, show_error
 from dashboard.web.pages import redirect_page, render_page
 
@@ -185,7 +186,7 @@ UNSENT_OUTGOING = (
     .where(
         OutgoingEmail.lead_id == bindparam("lead_id"),
         OutgoingEmail.user_id == bindparam("user_id"),
-        OutgoingEmail.state != "sent",
+        OutgoingEmail.state != OutgoingState.SENT,
     )
     .order_by(OutgoingEmail.id.desc())
     .limit(10)
@@ -235,7 +236,7 @@ def toggle_private(lead_id: int) -> Response:
     if not ActionForm().validate_on_submit() or not key:
         abort(400)
     found, _ = lead_threads(
-        db, lead.id, viewer=viewer_of(current_user), visibility="metadata", keys=[key]
+        db, lead.id, viewer=viewer_of(current_user), visibility=Visibility.METADATA, keys=[key]
     )
     if not found or not found[0].mine or (found[0].private and not found[0].private_mine):
         abort(403)  # only a rep whose own mail is in the thread may hide it
@@ -287,7 +288,10 @@ def review() -> tuple[str, int]:
     db = get_session()
     suggested = list(
         db.scalars(
-            select(Lead).where(Lead.state == "suggested").order_by(Lead.created_at.desc()).limit(25)
+            select(Lead)
+            .where(Lead.state == LeadState.SUGGESTED)
+            .order_by(Lead.created_at.desc())
+            .limit(25)
         )
     )
     visibility = get_company(db).visibility
@@ -328,7 +332,7 @@ def review() -> tuple[str, int]:
 def decide(lead_id: int, decision: str) -> Response:
     """Accept or dismiss a suggested lead in one click."""
     db, lead = get_session(), lead_or_404(lead_id)
-    if lead.state != "suggested" or not ActionForm().validate_on_submit():
+    if lead.state != LeadState.SUGGESTED or not ActionForm().validate_on_submit():
         abort(400)
     if decision == "accept":
         lead_service.accept_suggestion(db, lead, current_user.id)

@@ -12,7 +12,6 @@ import ast
 import functools
 import ipaddress
 import re
-import socket
 import ssl
 import time
 from collections.abc import Iterable, Iterator
@@ -28,6 +27,8 @@ from imapclient.exceptions import (
     IMAPClientError,
     LoginError,
 )
+
+from dashboard.mail.net import network_failure
 
 SECURITY_MODES = ("tls", "starttls", "none")
 
@@ -208,18 +209,9 @@ def login_error(failure: BaseException | str | bytes, settings: ServerSettings) 
 
 def exception_code(exc: BaseException, default: ErrorCode = ErrorCode.PROTOCOL) -> ErrorCode:
     """Map a connection-level exception (or an unexpected IMAP answer) to an ErrorCode."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return ErrorCode.TLS_CERTIFICATE
-    if isinstance(exc, ssl.SSLError):
-        return ErrorCode.TLS_FAILED
-    if isinstance(exc, ConnectionRefusedError):
-        return ErrorCode.CONNECTION_REFUSED
-    if isinstance(exc, socket.gaierror):
-        return ErrorCode.DNS_FAILED
-    if isinstance(exc, TimeoutError):
-        return ErrorCode.TIMEOUT
-    if isinstance(exc, OSError):
-        return ErrorCode.NETWORK
+    kind = network_failure(exc)
+    if kind is not None:
+        return ErrorCode(kind)
     # A BYE can say why (Gmail: "Account exceeded command or bandwidth limits").
     matched = _match_answer(answer_text(exc))
     if matched:

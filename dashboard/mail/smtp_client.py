@@ -9,7 +9,6 @@ No Flask, no database.
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from contextlib import suppress
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from email.message import EmailMessage
 from enum import StrEnum
 
 from dashboard.mail.imap_client import ServerSettings, is_loopback_host, redact
+from dashboard.mail.net import network_failure
 
 
 class SendErrorCode(StrEnum):
@@ -104,17 +104,7 @@ def _smtp_code(exc: smtplib.SMTPException) -> tuple[SendErrorCode, str]:
 
 def _os_code(exc: OSError) -> SendErrorCode:
     """Map a connection-level exception to a SendErrorCode."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return SendErrorCode.TLS_CERTIFICATE
-    if isinstance(exc, ssl.SSLError):
-        return SendErrorCode.TLS_FAILED
-    if isinstance(exc, ConnectionRefusedError):
-        return SendErrorCode.CONNECTION_REFUSED
-    if isinstance(exc, socket.gaierror):
-        return SendErrorCode.DNS_FAILED
-    if isinstance(exc, TimeoutError):
-        return SendErrorCode.TIMEOUT
-    return SendErrorCode.NETWORK
+    return SendErrorCode(network_failure(exc) or SendErrorCode.NETWORK)
 
 
 def classify(exc: BaseException) -> tuple[SendErrorCode, str]:

@@ -8,7 +8,7 @@ from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from dashboard.models.base import utcnow
-from dashboard.states import LeadState
+from dashboard.states import LeadSource, LeadState
 
 
 class Lead(SQLModel, table=True):
@@ -30,7 +30,7 @@ class Lead(SQLModel, table=True):
     company_name: str = ""
     phone: str = ""
     owner_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
-    source: str = "manual"  # manual | sync
+    source: str = LeadSource.MANUAL
     state: str = LeadState.ACTIVE  # SUGGESTED ones wait in the review queue
     created_at: datetime = Field(default_factory=utcnow)
     email_count: int = 0

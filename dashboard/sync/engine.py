@@ -35,6 +35,7 @@ from dashboard.mail.parse import (
     meta_from_fetch,
 )
 from dashboard.models import SkippedMessage, utcnow
+from dashboard.states import LeadState, SkipReason
 from dashboard.sync.rules import MessageFacts, SyncPolicy, decide
 from dashboard.sync.store.batch import BatchPlace, ToSkip, ToStore
 from dashboard.sync.store.commit import commit_batch
@@ -78,7 +79,7 @@ class MailboxJob:
     import_since: date
     rescan_since: date | None = None
     gmail: bool = False
-    lead_state: str = "active"
+    lead_state: str = LeadState.ACTIVE
     connections: int = 2
     batch_size: int = BATCH_SIZE
     # Progress: told each step done (fetch_headers, fetch_bodies, commit, finish) by its lane.
@@ -188,7 +189,9 @@ class FolderSync:
                 )
             except (ParseError, ValueError, TypeError, AttributeError, IndexError) as error:
                 skipped.append(
-                    ToSkip(raw.uid, "parse_error", detail=f"{type(error).__name__}: {error}")
+                    ToSkip(
+                        raw.uid, SkipReason.PARSE_ERROR, detail=f"{type(error).__name__}: {error}"
+                    )
                 )
                 continue
             if decision.store:
@@ -199,7 +202,10 @@ class FolderSync:
             else:
                 skipped.append(
                     ToSkip(
-                        raw.uid, decision.reason or "no_lead", meta, outsiders=decision.outsiders
+                        raw.uid,
+                        decision.reason or SkipReason.NO_LEAD,
+                        meta,
+                        outsiders=decision.outsiders,
                     )
                 )
         return stored, skipped
@@ -328,6 +334,7 @@ def merge_reports(reports: list[FolderReport], extra: list[FolderReport]) -> Non
         target.sighted += report.sighted
         target.leads_created += report.leads_created
         target.seconds += report.seconds
-        target.skipped["no_lead"] = max(0, target.skipped.get("no_lead", 0) - linked)
-        if not target.skipped["no_lead"]:
-            del target.skipped["no_lead"]
+        no_lead = SkipReason.NO_LEAD
+        target.skipped[no_lead] = max(0, target.skipped.get(no_lead, 0) - linked)
+        if not target.skipped[no_lead]:
+            del target.skipped[no_lead]

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dashboard.mail.addresses import canonical_address, domain_of, normalize_address
+from dashboard.states import AutoCreate, SkipReason
 
 AUTOMATED_LOCAL_PARTS = (
     "no-reply",
@@ -115,7 +116,7 @@ def is_outbound(sender: str, mailbox_owner: Iterable[str], company: CompanyIdent
 
 # --- Which messages are stored, and which leads they link to --------------------------------
 
-SKIP_REASONS = ("internal", "never_log", "no_lead", "automated", "parse_error", "too_large")
+SKIP_REASONS = tuple(SkipReason)
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class SyncPolicy:
     company: CompanyIdentity
     never_log: NeverLogList
     skip_internal: bool = True
-    auto_create: str = "sent"  # never | suggest | sent | all
+    auto_create: str = AutoCreate.SENT
     max_size: int = 100 * 1024 * 1024
     dismissed: frozenset[str] = frozenset()  # suggestions turned down: never again
 
@@ -162,9 +163,9 @@ def new_lead_candidates(
     facts: MessageFacts, outsiders: list[str], outbound: bool, policy: SyncPolicy
 ) -> tuple[str, ...]:
     """Who may become a lead under the company's policy (never automated or never-log)."""
-    if policy.auto_create == "never" or facts.automated:
+    if policy.auto_create == AutoCreate.NEVER or facts.automated:
         return ()
-    if not outbound and policy.auto_create in ("sent",):
+    if not outbound and policy.auto_create == AutoCreate.SENT:
         return ()
     pool = outsiders if outbound else [a for a in outsiders if a == normalize_address(facts.sender)]
     return tuple(
@@ -186,12 +187,12 @@ def decide(
     outbound = is_outbound(facts.sender, owner_addresses, policy.company)
     participants = participants_of(facts, outbound)
     if facts.size > policy.max_size:
-        return Decision(False, "too_large", outbound)
+        return Decision(False, SkipReason.TOO_LARGE, outbound)
     if policy.skip_internal and is_internal(participants, policy.company):
-        return Decision(False, "internal", outbound)
+        return Decision(False, SkipReason.INTERNAL, outbound)
     outsiders = external_addresses(participants, policy.company)
     if only_never_logged_outsiders(outsiders, policy.never_log):
-        return Decision(False, "never_log", outbound)
+        return Decision(False, SkipReason.NEVER_LOG, outbound)
     linkable = [a for a in outsiders if not policy.never_log.covers(a)]
     leads = tuple(a for a in linkable if canonical_address(a) in known_leads or a in known_leads)
     fresh = tuple(
@@ -200,5 +201,5 @@ def decide(
     if leads or fresh:
         return Decision(True, None, outbound, leads, fresh)
     automated = facts.automated or looks_automated_address(facts.sender)
-    reason = "automated" if automated and not outbound else "no_lead"
+    reason = SkipReason.AUTOMATED if automated and not outbound else SkipReason.NO_LEAD
     return Decision(False, reason, outbound, outsiders=tuple(linkable))

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from dashboard.mail.addresses import canonical_address
 from dashboard.mail.threads import choose_thread_key
 from dashboard.models import Attachment, Email, EmailLead, Sighting, utcnow
+from dashboard.states import Direction, Origin
 from dashboard.sync.store.batch import BatchPlace, ToStore
 from dashboard.sync.store.rows import bulk_insert
 from dashboard.sync.store.threads import adopt_gmail_thread, adopt_replies, batch_threads
@@ -57,8 +58,9 @@ def stored_row(item: ToStore, thread: str, user_id: int) -> dict[str, Any]:
         subject=meta.subject, date=meta.date, from_name=sender.name if sender else "",
         to=[a.email for a in meta.to if a.email], cc=[a.email for a in meta.cc if a.email],
         bcc=[a.email for a in meta.bcc if a.email], in_reply_to=meta.in_reply_to,
-        references=meta.references, direction="out" if item.decision.outbound else "in",
-        body_text=item.body_text, body_html=item.body_html, size=meta.size, origin="sync",
+        references=meta.references,
+        direction=Direction.OUT if item.decision.outbound else Direction.IN,
+        body_text=item.body_text, body_html=item.body_html, size=meta.size, origin=Origin.SYNC,
         user_id=user_id, synthetic_id=meta.synthetic_id, gm_msgid=meta.gm_msgid,
         gm_thrid=meta.gm_thrid, has_attachments=bool(meta.attachments), problems=meta.problems,
     )  # fmt: skip

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from dashboard.mail.addresses import canonical_address
 from dashboard.mail.parse import MessageMeta
 from dashboard.models import Lead, LeadAddress
+from dashboard.states import LeadSource
 from dashboard.sync.store.batch import ToStore
 from dashboard.sync.store.ledger import mark_relink
 
@@ -62,7 +63,10 @@ def create_leads(
     created: dict[str, int] = {}
     for address, name in people.items():
         lead = Lead(
-            name=name or address.split("@")[0], owner_id=owner_id, source="sync", state=state
+            name=name or address.split("@")[0],
+            owner_id=owner_id,
+            source=LeadSource.SYNC,
+            state=state,
         )
         session.add(lead)
         session.flush()

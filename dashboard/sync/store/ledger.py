@@ -16,10 +16,11 @@ from sqlmodel import Session
 
 from dashboard.mail.addresses import canonical_address
 from dashboard.models import Lead, LeadAddress, Sighting, SkippedAddress, SkippedMessage, utcnow
+from dashboard.states import LeadState, SkipReason
 from dashboard.sync.store.batch import BatchPlace, ToSkip
 from dashboard.sync.store.rows import bulk_insert
 
-RELINKABLE = ("no_lead", "automated")  # reasons a lead appearing later overturns
+RELINKABLE = (SkipReason.NO_LEAD, SkipReason.AUTOMATED)  # overturned by a later lead
 
 
 def forget_folder(session: Session, mailbox_id: int, folder: str, uidvalidity: int) -> None:
@@ -56,7 +57,7 @@ def claimed_addresses(session: Session, addresses: set[str]) -> set[str]:
         session.scalars(
             select(LeadAddress.address)
             .join(Lead)
-            .where(LeadAddress.address.in_(list(addresses)), Lead.state != "dismissed")
+            .where(LeadAddress.address.in_(list(addresses)), Lead.state != LeadState.DISMISSED)
         )
     )
 
