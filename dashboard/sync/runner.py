@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
@@ -112,6 +112,11 @@ def due_mailbox_ids(
     return [m.id for m in boxes if address or not m.next_sync_at or m.next_sync_at <= now]
 
 
+def import_start(import_days: int, now: datetime) -> date:
+    """The first day of the import window (the mailbox page estimates with the same day)."""
+    return (now - timedelta(days=import_days)).date()
+
+
 def build_policy(session, company: Company) -> SyncPolicy:  # type: ignore[no-untyped-def]
     """The company's rules, read at the start of the round."""
     people = [*session.scalars(select(User.email)), *session.scalars(select(UserAddress.address))]
@@ -149,7 +154,7 @@ def load_job(session, mailbox: Mailbox, box: SecretBox, options: RunOptions) -> 
         options.ca_file,
         options.timeout,
     )
-    since = (utcnow() - timedelta(days=company.import_days)).date()
+    since = import_start(company.import_days, utcnow())
     return MailboxJob(
         mailbox.id,
         mailbox.user_id,
