@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, case, cast, func, or_, select
 from sqlmodel import Session
 
 from dashboard.models import (
@@ -53,9 +53,18 @@ def stored_count(session: Session, mailbox_id: int) -> int:
 
 
 def skipped_counts(session: Session, mailbox_id: int) -> dict[str, int]:
-    """Messages not stored, by reason."""
+    """Messages not stored, by reason, each counted once.
+
+    The ledger has a row per folder a message was seen in: ticking Gmail's "Todos os
+    e-mails" records every INBOX and Sent skip again. A message is its Message-ID and
+    sender (as Email rows are); a row without them (unreadable) is a message of its own.
+    """
+    message = case(
+        (SkippedMessage.message_id != "", SkippedMessage.message_id + " " + SkippedMessage.sender),
+        else_="#" + cast(SkippedMessage.id, String),
+    )
     rows = session.execute(
-        select(SkippedMessage.reason, func.count())
+        select(SkippedMessage.reason, func.count(func.distinct(message)))
         .where(SkippedMessage.mailbox_id == mailbox_id)
         .group_by(SkippedMessage.reason)
     )
