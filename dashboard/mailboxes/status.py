@@ -1,21 +1,13 @@
-"""Read-side of sync for the pages: progress, counts, history, and "why is this email not here?"."""
+"""Read-side of sync for the pages: progress, counts and history (the search is in why.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import String, case, cast, func, or_, select
+from sqlalchemy import String, case, cast, func, select
 from sqlmodel import Session
 
-from dashboard.models import (
-    Email,
-    FolderCursor,
-    Mailbox,
-    Sighting,
-    SkippedAddress,
-    SkippedMessage,
-    SyncRun,
-)
+from dashboard.models import FolderCursor, Sighting, SkippedMessage, SyncRun
 
 HISTORY_SHOWN = 50
 
@@ -81,44 +73,3 @@ def history(session: Session, mailbox_id: int) -> list[SyncRun]:
             .limit(HISTORY_SHOWN)
         )
     )
-
-
-@dataclass
-class WhyAnswer:
-    """Where a searched email went: stored, or skipped with its reason."""
-
-    stored: list[Email]
-    skipped: list[SkippedMessage]
-
-
-def why_not_here(session: Session, mailbox: Mailbox, query: str, limit: int = 20) -> WhyAnswer:
-    """Find messages of this mailbox by address or subject, stored or skipped."""
-    text = query.strip().lower()
-    if len(text) < 3:
-        return WhyAnswer([], [])
-    pattern = f"%{text}%"
-    skipped = session.scalars(
-        select(SkippedMessage)
-        .where(SkippedMessage.mailbox_id == mailbox.id)
-        .where(
-            or_(
-                func.lower(SkippedMessage.subject).like(pattern),
-                SkippedMessage.sender.like(pattern),
-                SkippedMessage.id.in_(
-                    select(SkippedAddress.skipped_id).where(SkippedAddress.address.like(pattern))
-                ),
-            )
-        )
-        .order_by(SkippedMessage.date.desc())
-        .limit(limit)
-    ).all()
-    stored = session.scalars(
-        select(Email)
-        .join(Sighting, Sighting.email_id == Email.id)
-        .where(Sighting.mailbox_id == mailbox.id)
-        .where(or_(func.lower(Email.subject).like(pattern), Email.sender.like(pattern)))
-        .distinct()
-        .order_by(Email.date.desc())
-        .limit(limit)
-    ).all()
-    return WhyAnswer(list(stored), list(skipped))

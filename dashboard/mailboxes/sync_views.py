@@ -13,9 +13,11 @@ from dashboard.db.flask import get_session
 from dashboard.mailboxes import service as mailboxes
 from dashboard.mailboxes import status as sync_status
 from dashboard.mailboxes.forms import RescanForm
+from dashboard.mailboxes.why import WhySearch, why_not_here
 from dashboard.models import Mailbox
 from dashboard.states import MailboxStatus
 from dashboard.sync.scheduler import request_sync, wake
+from dashboard.web.dates import day_bounds, parse_day
 from dashboard.web.extensions import htmx
 from dashboard.web.forms import ActionForm
 from dashboard.web.pages import render_page
@@ -95,16 +97,23 @@ def rescan() -> Response:
     return redirect(url_for("mailboxes.index"))
 
 
+def why_search(query: str) -> WhySearch:
+    """Read what was typed: a day in the viewer's format (or ISO) is searched as that day."""
+    day = parse_day(query)
+    return WhySearch(query.strip().lower(), day_bounds(day) if day else None)
+
+
 @bp.get("/why")
 def why():  # type: ignore[no-untyped-def]
-    """Answer "why is this email not here?" for an address or a subject."""
+    """Answer "why is this email not here?" by address, subject, day or folder."""
     g.nav_active = "mailbox"
     mailbox, query = own_mailbox(), request.args.get("q", "")
-    answer = sync_status.why_not_here(get_session(), mailbox, query)
+    search = why_search(query)
     return render_page(
         "mailboxes/why.html",
         "mailboxes/_why_results.html",
         query=query,
-        answer=answer,
+        search=search,
+        answer=why_not_here(get_session(), mailbox.id, search),
         mailbox=mailbox,
     )
