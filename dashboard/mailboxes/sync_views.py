@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -13,6 +15,7 @@ from dashboard.db.flask import get_session
 from dashboard.mailboxes import service as mailboxes
 from dashboard.mailboxes import status as sync_status
 from dashboard.mailboxes.forms import RescanForm
+from dashboard.mailboxes.messages import explain_stored
 from dashboard.mailboxes.why import WhySearch, why_not_here
 from dashboard.models import Mailbox
 from dashboard.states import MailboxStatus
@@ -27,12 +30,33 @@ bp = Blueprint("sync", __name__, url_prefix="/sync")
 STOP_POLLING = 286  # htmx stops a polling element that gets this status
 
 
+def imap_options() -> dict:
+    """CA file and time budget for verifications, from the boot configuration."""
+    return {
+        "ca_file": current_app.config.get("IMAP_CA_FILE"),
+        "timeout": float(current_app.config["IMAP_TIMEOUT"]),
+    }
+
+
+def explainer(mailbox: Mailbox) -> Callable[[str], str]:
+    """Turn an error code of this mailbox into its translated cause (for the history)."""
+    seconds = imap_options()["timeout"]
+    return lambda code: explain_stored(mailbox, code, seconds).message
+
+
 def own_mailbox() -> Mailbox:
     """The current user's connected mailbox, or 404."""
     mailbox = mailboxes.mailbox_of(get_session(), current_user.id)
     if mailbox is None or not mailbox.connected:
         abort(404)
     return mailbox
+
+
+def busy(mailbox: Mailbox) -> bool:
+    """True while a round is running or pending for this mailbox."""
+    return mailbox.status == MailboxStatus.SYNCING or bool(
+        mailbox.next_sync_at and mailbox.next_sync_at <= datetime.now(UTC)
+    )
 
 
 def sync_context(mailbox: Mailbox) -> dict:
@@ -44,16 +68,11 @@ def sync_context(mailbox: Mailbox) -> dict:
         "stored": sync_status.stored_count(db, mailbox.id),
         "skipped": sync_status.skipped_counts(db, mailbox.id),
         "runs": sync_status.history(db, mailbox.id),
+        "busy": busy(mailbox),  # the partial polls itself while true
+        "explain_error": explainer(mailbox),
         "action": ActionForm(),
         "rescan_form": RescanForm(formdata=None),
     }
-
-
-def busy(mailbox: Mailbox) -> bool:
-    """True while a round is running or pending for this mailbox."""
-    return mailbox.status == MailboxStatus.SYNCING or bool(
-        mailbox.next_sync_at and mailbox.next_sync_at <= datetime.now(UTC)
-    )
 
 
 @bp.get("/status")
@@ -91,7 +110,7 @@ def rescan() -> Response:
         request_sync(db, mailbox.id, rescan_since=since)
         db.commit()
         wake(current_app)
-        flash(_("Re-scan from %(day)s requested.", day=form.since.data.isoformat()), "success")
+        flash(_("Re-scan from %(day)s requested.", day=format_date(form.since.data)), "success")
     else:
         flash(_("Choose a valid day to re-scan from."), "error")
     return redirect(url_for("mailboxes.index"))
