@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from dashboard.db.flask import get_session
+from dashboard.db.flask import get_session, secret_box
+from dashboard.mailboxes import estimate as estimates
 from dashboard.mailboxes import service as mailboxes
 from dashboard.mailboxes import status as sync_status
 from dashboard.mailboxes.forms import RescanForm
@@ -24,6 +25,7 @@ from dashboard.web.dates import day_bounds, parse_day
 from dashboard.web.extensions import htmx
 from dashboard.web.forms import ActionForm
 from dashboard.web.pages import render_page
+from dashboard.web.request_gate import turn_released
 
 # Nested in the "mailboxes" blueprint, whose hooks (fresh login, nav) run first.
 bp = Blueprint("sync", __name__, url_prefix="/sync")
@@ -42,6 +44,11 @@ def explainer(mailbox: Mailbox) -> Callable[[str], str]:
     """Turn an error code of this mailbox into its translated cause (for the history)."""
     seconds = imap_options()["timeout"]
     return lambda code: explain_stored(mailbox, code, seconds).message
+
+
+def estimate_cache() -> estimates.EstimateCache:
+    """The app's kept estimates (one per app: tests run many apps in one process)."""
+    return current_app.extensions.setdefault("leadsync.estimates", estimates.EstimateCache())
 
 
 def own_mailbox() -> Mailbox:
@@ -73,6 +80,15 @@ def sync_context(mailbox: Mailbox) -> dict:
         "action": ActionForm(),
         "rescan_form": RescanForm(formdata=None),
     }
+
+
+def estimate_context(mailbox: Mailbox, stored: int) -> dict:
+    """Whether the page shows the first sync's estimate, and the answer kept for it (the
+    page loads it when there is none yet)."""
+    if not estimates.wanted(mailbox, stored):
+        return {"show_estimate": False}
+    entry = estimates.known_estimate(get_session(), mailbox, estimate_cache())
+    return {"show_estimate": True, "estimate_entry": entry}
 
 
 @bp.get("/status")
@@ -114,6 +130,23 @@ def rescan() -> Response:
     else:
         flash(_("Choose a valid day to re-scan from."), "error")
     return redirect(url_for("mailboxes.index"))
+
+
+@bp.get("/estimate")
+def estimate():  # type: ignore[no-untyped-def]
+    """The first sync's estimate, counted on the server (HTMX loads it after the page)."""
+    mailbox = own_mailbox()
+    if not htmx:
+        return redirect(url_for("mailboxes.index"))
+    with turn_released():  # other pages run while the IMAP server counts
+        answer = estimates.count_estimate(
+            get_session(),
+            mailbox,
+            estimate_cache(),
+            box=secret_box(),
+            ca_file=current_app.config.get("IMAP_CA_FILE"),
+        )
+    return render_page("mailboxes/_estimate.html", "mailboxes/_estimate.html", estimate=answer)
 
 
 def why_search(query: str) -> WhySearch:

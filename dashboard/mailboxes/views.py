@@ -18,7 +18,7 @@ from dashboard.mailboxes.forms import FoldersForm, MailboxForm
 from dashboard.mailboxes.messages import Explanation, explain, explain_stored
 from dashboard.mailboxes.providers import PROVIDERS
 from dashboard.mailboxes.sync_views import bp as sync_bp
-from dashboard.mailboxes.sync_views import imap_options, sync_context
+from dashboard.mailboxes.sync_views import estimate_context, imap_options, sync_context
 from dashboard.models import Mailbox
 from dashboard.states import MailboxStatus
 from dashboard.sync.scheduler import request_sync, wake
@@ -83,7 +83,10 @@ def page_context(
     if mailbox:
         folders_form.folders.choices = [(f, f) for f in mailbox.available_folders]
         folders_form.folders.data = mailbox.folders
-    sync = sync_context(mailbox) if mailbox and mailbox.connected else {}
+    sync = {}
+    if mailbox and mailbox.connected:
+        sync = sync_context(mailbox)
+        sync.update(estimate_context(mailbox, sync["stored"]))
     return {
         "form": form,
         "mailbox": mailbox,
