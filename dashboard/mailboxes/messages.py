@@ -1,7 +1,7 @@
 """What to tell a user when their mailbox fails: one translated message and next steps per code.
 
-The codes come from dashboard.sync.imap_client.ErrorCode; the connection page and the
-sync status both use this table.
+The codes come from dashboard.mail.imap_client.ErrorCode (plus the runner's "interrupted"
+and "internal"); the connection page, the sync status and the sync history use this table.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 
 from dashboard.mailboxes.providers import PROVIDERS
+from dashboard.models import Mailbox
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,27 @@ def explain(
         "too_many_connections": _l(
             "The mailbox has too many open connections. Close other mail apps or wait a moment."
         ),
+        # The runner's own codes: a round whose process was stopped, and a bug of ours.
+        "interrupted": _l(
+            "The sync stopped halfway (LeadSync was restarted); it resumes by itself."
+        ),
+        "internal": _l(
+            "LeadSync failed unexpectedly while syncing; the error is in the server log. "
+            "It tries again by itself."
+        ),
     }
     message = simple.get(
         code, _l("The mail server answered with an unexpected error (%(code)s).", code=code)
     )
     return Explanation(str(message))
+
+
+def explain_stored(mailbox: Mailbox, code: str, seconds: float) -> Explanation:
+    """The explanation of an error code met by a stored mailbox (its last error, a round)."""
+    return explain(
+        code,
+        host=mailbox.imap_host,
+        port=mailbox.imap_port,
+        provider=mailbox.provider,
+        seconds=seconds,
+    )

@@ -1,21 +1,13 @@
-"""Read-side of sync for the pages: progress, counts, history, and "why is this email not here?"."""
+"""Read-side of sync for the pages: progress, counts and history (the search is in why.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, case, cast, func, select
 from sqlmodel import Session
 
-from dashboard.models import (
-    Email,
-    FolderCursor,
-    Mailbox,
-    Sighting,
-    SkippedAddress,
-    SkippedMessage,
-    SyncRun,
-)
+from dashboard.models import FolderCursor, Sighting, SkippedMessage, SyncRun
 
 HISTORY_SHOWN = 50
 
@@ -53,9 +45,18 @@ def stored_count(session: Session, mailbox_id: int) -> int:
 
 
 def skipped_counts(session: Session, mailbox_id: int) -> dict[str, int]:
-    """Messages not stored, by reason."""
+    """Messages not stored, by reason, each counted once.
+
+    The ledger has a row per folder a message was seen in: ticking Gmail's "Todos os
+    e-mails" records every INBOX and Sent skip again. A message is its Message-ID and
+    sender (as Email rows are); a row without them (unreadable) is a message of its own.
+    """
+    message = case(
+        (SkippedMessage.message_id != "", SkippedMessage.message_id + " " + SkippedMessage.sender),
+        else_="#" + cast(SkippedMessage.id, String),
+    )
     rows = session.execute(
-        select(SkippedMessage.reason, func.count())
+        select(SkippedMessage.reason, func.count(func.distinct(message)))
         .where(SkippedMessage.mailbox_id == mailbox_id)
         .group_by(SkippedMessage.reason)
     )
@@ -72,44 +73,3 @@ def history(session: Session, mailbox_id: int) -> list[SyncRun]:
             .limit(HISTORY_SHOWN)
         )
     )
-
-
-@dataclass
-class WhyAnswer:
-    """Where a searched email went: stored, or skipped with its reason."""
-
-    stored: list[Email]
-    skipped: list[SkippedMessage]
-
-
-def why_not_here(session: Session, mailbox: Mailbox, query: str, limit: int = 20) -> WhyAnswer:
-    """Find messages of this mailbox by address or subject, stored or skipped."""
-    text = query.strip().lower()
-    if len(text) < 3:
-        return WhyAnswer([], [])
-    pattern = f"%{text}%"
-    skipped = session.scalars(
-        select(SkippedMessage)
-        .where(SkippedMessage.mailbox_id == mailbox.id)
-        .where(
-            or_(
-                func.lower(SkippedMessage.subject).like(pattern),
-                SkippedMessage.sender.like(pattern),
-                SkippedMessage.id.in_(
-                    select(SkippedAddress.skipped_id).where(SkippedAddress.address.like(pattern))
-                ),
-            )
-        )
-        .order_by(SkippedMessage.date.desc())
-        .limit(limit)
-    ).all()
-    stored = session.scalars(
-        select(Email)
-        .join(Sighting, Sighting.email_id == Email.id)
-        .where(Sighting.mailbox_id == mailbox.id)
-        .where(or_(func.lower(Email.subject).like(pattern), Email.sender.like(pattern)))
-        .distinct()
-        .order_by(Email.date.desc())
-        .limit(limit)
-    ).all()
-    return WhyAnswer(list(stored), list(skipped))

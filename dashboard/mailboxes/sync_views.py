@@ -2,27 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from dashboard.db.flask import get_session
+from dashboard.db.flask import get_session, secret_box
+from dashboard.mailboxes import estimate as estimates
 from dashboard.mailboxes import service as mailboxes
 from dashboard.mailboxes import status as sync_status
 from dashboard.mailboxes.forms import RescanForm
+from dashboard.mailboxes.messages import explain_stored
+from dashboard.mailboxes.why import WhySearch, why_not_here
 from dashboard.models import Mailbox
 from dashboard.states import MailboxStatus
 from dashboard.sync.scheduler import request_sync, wake
+from dashboard.web.dates import day_bounds, parse_day
 from dashboard.web.extensions import htmx
 from dashboard.web.forms import ActionForm
 from dashboard.web.pages import render_page
+from dashboard.web.request_gate import turn_released
 
 # Nested in the "mailboxes" blueprint, whose hooks (fresh login, nav) run first.
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 STOP_POLLING = 286  # htmx stops a polling element that gets this status
+
+
+def imap_options() -> dict:
+    """CA file and time budget for verifications, from the boot configuration."""
+    return {
+        "ca_file": current_app.config.get("IMAP_CA_FILE"),
+        "timeout": float(current_app.config["IMAP_TIMEOUT"]),
+    }
+
+
+def explainer(mailbox: Mailbox) -> Callable[[str], str]:
+    """Turn an error code of this mailbox into its translated cause (for the history)."""
+    seconds = imap_options()["timeout"]
+    return lambda code: explain_stored(mailbox, code, seconds).message
+
+
+def estimate_cache() -> estimates.EstimateCache:
+    """The app's kept estimates (one per app: tests run many apps in one process)."""
+    return current_app.extensions.setdefault("leadsync.estimates", estimates.EstimateCache())
 
 
 def own_mailbox() -> Mailbox:
@@ -31,6 +57,13 @@ def own_mailbox() -> Mailbox:
     if mailbox is None or not mailbox.connected:
         abort(404)
     return mailbox
+
+
+def busy(mailbox: Mailbox) -> bool:
+    """True while a round is running or pending for this mailbox."""
+    return mailbox.status == MailboxStatus.SYNCING or bool(
+        mailbox.next_sync_at and mailbox.next_sync_at <= datetime.now(UTC)
+    )
 
 
 def sync_context(mailbox: Mailbox) -> dict:
@@ -42,16 +75,20 @@ def sync_context(mailbox: Mailbox) -> dict:
         "stored": sync_status.stored_count(db, mailbox.id),
         "skipped": sync_status.skipped_counts(db, mailbox.id),
         "runs": sync_status.history(db, mailbox.id),
+        "busy": busy(mailbox),  # the partial polls itself while true
+        "explain_error": explainer(mailbox),
         "action": ActionForm(),
         "rescan_form": RescanForm(formdata=None),
     }
 
 
-def busy(mailbox: Mailbox) -> bool:
-    """True while a round is running or pending for this mailbox."""
-    return mailbox.status == MailboxStatus.SYNCING or bool(
-        mailbox.next_sync_at and mailbox.next_sync_at <= datetime.now(UTC)
-    )
+def estimate_context(mailbox: Mailbox, stored: int) -> dict:
+    """Whether the page shows the first sync's estimate, and the answer kept for it (the
+    page loads it when there is none yet)."""
+    if not estimates.wanted(mailbox, stored):
+        return {"show_estimate": False}
+    entry = estimates.known_estimate(get_session(), mailbox, estimate_cache())
+    return {"show_estimate": True, "estimate_entry": entry}
 
 
 @bp.get("/status")
@@ -89,22 +126,46 @@ def rescan() -> Response:
         request_sync(db, mailbox.id, rescan_since=since)
         db.commit()
         wake(current_app)
-        flash(_("Re-scan from %(day)s requested.", day=form.since.data.isoformat()), "success")
+        flash(_("Re-scan from %(day)s requested.", day=format_date(form.since.data)), "success")
     else:
         flash(_("Choose a valid day to re-scan from."), "error")
     return redirect(url_for("mailboxes.index"))
 
 
+@bp.get("/estimate")
+def estimate():  # type: ignore[no-untyped-def]
+    """The first sync's estimate, counted on the server (HTMX loads it after the page)."""
+    mailbox = own_mailbox()
+    if not htmx:
+        return redirect(url_for("mailboxes.index"))
+    with turn_released():  # other pages run while the IMAP server counts
+        answer = estimates.count_estimate(
+            get_session(),
+            mailbox,
+            estimate_cache(),
+            box=secret_box(),
+            ca_file=current_app.config.get("IMAP_CA_FILE"),
+        )
+    return render_page("mailboxes/_estimate.html", "mailboxes/_estimate.html", estimate=answer)
+
+
+def why_search(query: str) -> WhySearch:
+    """Read what was typed: a day in the viewer's format (or ISO) is searched as that day."""
+    day = parse_day(query)
+    return WhySearch(query.strip().lower(), day_bounds(day) if day else None)
+
+
 @bp.get("/why")
 def why():  # type: ignore[no-untyped-def]
-    """Answer "why is this email not here?" for an address or a subject."""
+    """Answer "why is this email not here?" by address, subject, day or folder."""
     g.nav_active = "mailbox"
     mailbox, query = own_mailbox(), request.args.get("q", "")
-    answer = sync_status.why_not_here(get_session(), mailbox, query)
+    search = why_search(query)
     return render_page(
         "mailboxes/why.html",
         "mailboxes/_why_results.html",
         query=query,
-        answer=answer,
+        search=search,
+        answer=why_not_here(get_session(), mailbox.id, search),
         mailbox=mailbox,
     )

@@ -15,12 +15,13 @@ from dashboard.db.flask import get_session, secret_box
 from dashboard.mail.imap_client import ImapError
 from dashboard.mailboxes import service as mailboxes
 from dashboard.mailboxes.forms import FoldersForm, MailboxForm
-from dashboard.mailboxes.messages import Explanation, explain
+from dashboard.mailboxes.messages import Explanation, explain, explain_stored
 from dashboard.mailboxes.providers import PROVIDERS
 from dashboard.mailboxes.sync_views import bp as sync_bp
-from dashboard.mailboxes.sync_views import sync_context
+from dashboard.mailboxes.sync_views import estimate_context, imap_options, sync_context
 from dashboard.models import Mailbox
 from dashboard.states import MailboxStatus
+from dashboard.sync.scheduler import request_sync, wake
 from dashboard.web.forms import ActionForm, show_error
 from dashboard.web.pages import redirect_page, render_page, require_fresh_login
 from dashboard.web.request_gate import turn_released
@@ -56,14 +57,6 @@ def mark_nav() -> None:
     g.nav_active = "mailbox"
 
 
-def imap_options() -> dict:
-    """CA file and time budget for verifications, from the boot configuration."""
-    return {
-        "ca_file": current_app.config.get("IMAP_CA_FILE"),
-        "timeout": float(current_app.config["IMAP_TIMEOUT"]),
-    }
-
-
 def request_from(form: MailboxForm) -> mailboxes.ConnectionRequest:
     """The connection request typed in the form."""
     return mailboxes.ConnectionRequest(
@@ -90,7 +83,10 @@ def page_context(
     if mailbox:
         folders_form.folders.choices = [(f, f) for f in mailbox.available_folders]
         folders_form.folders.data = mailbox.folders
-    sync = sync_context(mailbox) if mailbox and mailbox.connected else {}
+    sync = {}
+    if mailbox and mailbox.connected:
+        sync = sync_context(mailbox)
+        sync.update(estimate_context(mailbox, sync["stored"]))
     return {
         "form": form,
         "mailbox": mailbox,
@@ -116,15 +112,9 @@ def page(
     )
 
 
-def explain_mailbox(mailbox):  # type: ignore[no-untyped-def]
+def explain_mailbox(mailbox: Mailbox) -> Explanation:
     """The explanation of a stored mailbox's last error."""
-    return explain(
-        mailbox.last_error_code,
-        host=mailbox.imap_host,
-        port=mailbox.imap_port,
-        provider=mailbox.provider,
-        seconds=imap_options()["timeout"],
-    )
+    return explain_stored(mailbox, mailbox.last_error_code or "", imap_options()["timeout"])
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -140,7 +130,7 @@ def index():  # type: ignore[no-untyped-def]
         connection.password = secret_box().decrypt(saved.secret)  # "••• saved": keep it
     try:
         with turn_released():  # other pages run while the IMAP server answers
-            mailboxes.connect_mailbox(
+            mailbox = mailboxes.connect_mailbox(
                 db,
                 user=current_user,
                 request=connection,
@@ -161,7 +151,9 @@ def index():  # type: ignore[no-untyped-def]
             seconds=imap_options()["timeout"],
         )
         return page(form, 422, failure)
+    request_sync(db, mailbox.id)  # the first round starts now, not an interval later
     db.commit()
+    wake(current_app)
     flash(_("Mailbox connected. The first sync starts shortly."), "success")
     return redirect_page(url_for("mailboxes.index"))
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 from sqlmodel import Session
@@ -114,6 +114,11 @@ def due_mailbox_ids(
     return [m.id for m in boxes if address or not m.next_sync_at or m.next_sync_at <= now]
 
 
+def import_start(import_days: int, now: datetime) -> date:
+    """The first day of the import window (the mailbox page estimates with the same day)."""
+    return (now - timedelta(days=import_days)).date()
+
+
 def build_policy(session: Session, company: Company) -> SyncPolicy:
     """The company's rules, read at the start of the round."""
     people = [*session.scalars(select(User.email)), *session.scalars(select(UserAddress.address))]
@@ -151,7 +156,7 @@ def load_job(session: Session, mailbox: Mailbox, box: SecretBox, options: RunOpt
         options.ca_file,
         options.timeout,
     )
-    since = (utcnow() - timedelta(days=company.import_days)).date()
+    since = import_start(company.import_days, utcnow())
     return MailboxJob(
         mailbox.id,
         mailbox.user_id,

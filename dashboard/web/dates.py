@@ -9,7 +9,8 @@ any other field (month names, am/pm, ...) is still babel's: 1.5 us a date, same 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+import re
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,7 @@ from babel.dates import (
     get_date_format,
     get_datetime_format,
     get_time_format,
+    parse_date,
     parse_pattern,
 )
 from flask_babel import get_locale, get_timezone
@@ -107,3 +109,30 @@ class DateFormatter:
 
     def __call__(self, value: datetime | None, format: str = "medium") -> str:
         return format_in(self.locale, self.zone, value, format)
+
+
+# Three groups of digits with one separator: 05/03/2026, 3/5/26, 2026-03-05, 05.03.2026.
+DAY_SHAPE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}")
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_day(text: str) -> date | None:
+    """The day a user typed, in ISO or in their language's short form (05/03/2026 in
+    Portuguese, 3/5/2026 in English); None when the text is not a day."""
+    text = text.strip()
+    if not DAY_SHAPE.fullmatch(text):
+        return None
+    try:
+        if ISO_DAY.fullmatch(text):
+            return date.fromisoformat(text)
+        return parse_date(text, locale=get_locale())
+    except ValueError:  # babel's ParseError is a ValueError too
+        return None
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """Where a day of the viewer's calendar starts and ends, in UTC (as times are stored)."""
+    zone = as_zoneinfo(get_timezone())
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 from dashboard.db.engine import write_session
 from dashboard.db.secrets import SecretBox
 from dashboard.mailboxes import service as mailboxes
-from tests.support.factories import PASSWORD
 from tests.support.mailboxes import company, mailbox_of
+from tests.support.pages import fill_other_imap, log_in, open_mailbox_page, watch_console
 
 pytestmark = pytest.mark.browser
 
@@ -32,34 +32,7 @@ def app_config(dovecot_server) -> dict:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def problems(page: Page) -> list[str]:
     """Console errors (CSP violations included) and uncaught exceptions of the page."""
-    found: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        expected = any(text in message.text for text in EXPECTED_STATUSES)
-        unexpected_error = message.type == "error" and not expected
-        if unexpected_error or "Content Security Policy" in message.text:
-            found.append(f"{message.text} at {message.location.get('url', '')}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: found.append(f"uncaught: {error}"))
-    return found
-
-
-def log_in(page: Page, base: str, email: str) -> None:
-    """Use the real login page."""
-    page.goto(f"{base}/login")
-    form = page.locator("main form")
-    form.locator("[name=email]").fill(email)
-    form.locator("[name=password]").fill(PASSWORD)
-    form.locator("button[type=submit]").click()
-    expect(page).to_have_url(f"{base}/")
-
-
-def open_mailbox_page(page: Page, base: str) -> None:
-    """Settings in the top bar, then "Sobre a sincronização" in the side panel."""
-    page.locator(".mainnav a[href='/settings/']").click()
-    page.locator("nav.sidepanel a[href='/settings/mailbox/']").click()
-    expect(page).to_have_url(f"{base}/settings/mailbox/")
+    return watch_console(page, EXPECTED_STATUSES)
 
 
 def connect_directly(app, engine, user, mailbox_user) -> None:  # type: ignore[no-untyped-def]
@@ -89,13 +62,7 @@ def test_rep_connects_a_mailbox_through_the_page_and_sees_it_connected(
     form.locator("input[name=provider][value=other]").check()
     expect(custom).to_be_visible()
 
-    form.locator("[name=address]").fill(mailbox_user.address)
-    form.locator("[name=password]").fill(mailbox_user.password)
-    form.locator("[name=imap_host]").fill("127.0.0.1")
-    form.locator("[name=imap_port]").fill(str(mailbox_user.server.port))
-    form.locator("[name=imap_security]").select_option("tls")
-    form.locator("[name=smtp_host]").fill("127.0.0.1")
-    form.locator("[name=smtp_port]").fill("465")
+    fill_other_imap(form, mailbox_user)
     form.locator("button[type=submit]").click()
 
     status = page.locator("#mailbox-status")

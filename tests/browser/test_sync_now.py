@@ -51,7 +51,7 @@ def test_sync_now_shows_progress_then_the_new_counts(
     page.locator("main form button[type=submit]").click()
     page.goto(f"{live_server.url}/settings/mailbox/")
     status = page.locator("#sync-status")
-    expect(status).to_contain_text("0")
+    expect(status.locator("#stored-count")).to_have_text("Nenhum e-mail armazenado")
     page.locator("form[action$='/sync/now'] button").click()
     expect(page.locator(".flash-success")).to_be_visible()
     expect(page.locator("#sync-status")).to_have_attribute("hx-trigger", "every 2s")  # polling

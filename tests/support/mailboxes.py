@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import select
@@ -89,3 +93,25 @@ def add_account(app, owner: str, user, password: str | None = None, **options: o
         args += [key, str(value)]
     secret = user.password if password is None else password
     return app.test_cli_runner().invoke(args=args, input=f"{secret}\n")
+
+
+def mail_on(
+    when: datetime, *, to: str, sender: str | None = None, subject: str | None = None
+) -> bytes:
+    """A small message dated `when`; without sender or subject it has no From or Subject
+    header at all (how a good part of a broken mailbox looks in the skip ledger)."""
+    message = EmailMessage()
+    if sender is not None:
+        message["From"] = sender
+    message["To"] = to
+    if subject is not None:
+        message["Subject"] = subject
+    message["Date"], message["Message-ID"] = format_datetime(when), make_msgid()
+    message.set_content("Olá.")
+    return message.as_bytes()
+
+
+def at_noon_in_sao_paulo(days_ago: int) -> datetime:
+    """Noon of a past day in the app's default zone (UTC-3), as an aware UTC time."""
+    day = datetime.now(UTC).date() - timedelta(days=days_ago)
+    return datetime.combine(day, time(15, 0), tzinfo=UTC)
