@@ -39,6 +39,7 @@ from dashboard.models import (
     UserAddress,
     utcnow,
 )
+from dashboard.states import AutoCreate, LeadState, MailboxStatus
 from dashboard.sync.engine import FolderReport, MailboxJob, sync_mailbox
 from dashboard.sync.rules import CompanyIdentity, NeverLogList, SyncPolicy
 from dashboard.sync.store.lease import lease_holder, release_lease, take_lease
@@ -104,7 +105,7 @@ def due_mailbox_ids(
     """Connected mailboxes whose turn it is: not backing off, or named, or "sync now" pressed."""
     with read_session(engine) as session:
         query = select(Mailbox).where(
-            Mailbox.secret.is_not(None), Mailbox.status != "needs_reconnect"
+            Mailbox.secret.is_not(None), Mailbox.status != MailboxStatus.NEEDS_RECONNECT
         )
         if address:
             query = query.where(Mailbox.address == address.strip().lower())
@@ -144,7 +145,7 @@ def load_job(session: Session, mailbox: Mailbox, box: SecretBox, options: RunOpt
     leads = {
         canonical_address(a)
         for a in session.scalars(
-            select(LeadAddress.address).join(Lead).where(Lead.state != "dismissed")
+            select(LeadAddress.address).join(Lead).where(Lead.state != LeadState.DISMISSED)
         )
     }
     settings = ServerSettings(
@@ -168,7 +169,7 @@ def load_job(session: Session, mailbox: Mailbox, box: SecretBox, options: RunOpt
         since,
         mailbox.rescan_since.date() if mailbox.rescan_since else None,
         is_gmail(mailbox.capabilities),
-        "suggested" if company.auto_create == "suggest" else "active",
+        LeadState.SUGGESTED if company.auto_create == AutoCreate.SUGGEST else LeadState.ACTIVE,
         options.connections,
         options.batch_size,
         options.on_step,
@@ -215,7 +216,7 @@ def start_run(
         )
         mailbox = session.get(Mailbox, mailbox_id)
         job = load_job(session, mailbox, box, options)
-        mailbox.status = "syncing"
+        mailbox.status = MailboxStatus.SYNCING
         run = SyncRun(mailbox_id=mailbox_id)
         session.add_all([mailbox, run])
         session.flush()
@@ -238,7 +239,11 @@ def finish_run(engine: Engine, run_id: int, result: RunResult, error: ImapError 
         run.skipped, run.leads_created = totals["skipped"], totals["leads_created"]
         run.error_code, run.error_detail = result.error_code, result.error[:2000]
         if error is None and result.error_code is None:
-            mailbox.status, mailbox.failures, mailbox.last_error_code = "connected", 0, None
+            mailbox.status, mailbox.failures, mailbox.last_error_code = (
+                MailboxStatus.CONNECTED,
+                0,
+                None,
+            )
             mailbox.last_success_at, mailbox.next_sync_at, mailbox.rescan_since = now, None, None
         else:
             apply_failure(mailbox, result.error_code or "internal", error, now)
@@ -249,10 +254,10 @@ def finish_run(engine: Engine, run_id: int, result: RunResult, error: ImapError 
 def apply_failure(mailbox: Mailbox, code: str, error: ImapError | None, now: datetime) -> None:
     """Back off after a failure; stop for good after repeated authentication failures."""
     mailbox.failures += 1
-    mailbox.last_error_code, mailbox.last_error_at, mailbox.status = code, now, "error"
+    mailbox.last_error_code, mailbox.last_error_at, mailbox.status = code, now, MailboxStatus.ERROR
     if code in AUTH_CODES:
         if mailbox.failures > len(AUTH_RETRIES):
-            mailbox.status, mailbox.next_sync_at = "needs_reconnect", None
+            mailbox.status, mailbox.next_sync_at = MailboxStatus.NEEDS_RECONNECT, None
             return
         mailbox.next_sync_at = now + AUTH_RETRIES[mailbox.failures - 1]
         return
