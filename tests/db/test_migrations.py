@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from dashboard import create_app
@@ -119,3 +120,28 @@ def test_app_started_on_an_old_database_upgrades_it_and_its_users_log_in(old_dat
         assert client.get("/settings/users/").status_code == 200
     finally:
         app.extensions["leadsync.engine"].dispose()
+
+
+def test_templates_from_before_own_templates_stay_the_companys(old_database):
+    engine, _ = old_database
+    upgrade(engine, "0006")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO emailtemplate (id, name, subject, body, updated_at)"
+                " VALUES (7, 'Follow-up', 'Olá', 'Oi {{ first_name }}', :at)"
+            ),
+            {"at": CREATED},
+        )
+    upgrade(engine)
+    add = text(
+        "INSERT INTO emailtemplate (name, subject, body, updated_at, user_id)"
+        " VALUES ('Follow-up', '', '', :at, :user)"
+    )
+    with engine.begin() as conn:
+        kept = conn.execute(text("SELECT id, user_id, body FROM emailtemplate")).all()
+        conn.execute(add, {"at": CREATED, "user": 2})  # a rep's own may share the name
+    assert kept == [(7, None, "Oi {{ first_name }}")]
+    for owner in (None, 2):  # but not twice among the company's, nor twice among the rep's
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(add, {"at": CREATED, "user": owner})
