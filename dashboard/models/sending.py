@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from dashboard.models.base import utcnow
@@ -59,10 +59,24 @@ class TrackingEvent(SQLModel, table=True):
 
 
 class EmailTemplate(SQLModel, table=True):
-    """A company-wide template with placeholders ({{ first_name }}, {{ company }}, ...)."""
+    """A template with placeholders ({{ primeiro_nome }}, {{ empresa }}, ...): the company's
+    (no user, admins manage it) or one rep's own (private to that rep)."""
+
+    # A name is unique among the company's templates and among each rep's own; SQLite counts
+    # NULLs as distinct, hence the partial index for the company's.
+    __table_args__ = (
+        Index("ux_emailtemplate_user_name", "user_id", "name", unique=True),
+        Index(
+            "ux_emailtemplate_company_name",
+            "name",
+            unique=True,
+            sqlite_where=text("user_id IS NULL"),
+        ),
+    )
 
     id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
-    name: str = Field(unique=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="CASCADE")
+    name: str
     subject: str = ""
     body: str = ""
     updated_at: datetime = Field(default_factory=utcnow)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -21,7 +21,15 @@ from email.utils import format_datetime
 
 from dashboard.mail.addresses import normalize_address
 
-PLACEHOLDER = re.compile(r"\{\{\s*(first_name|company|rep_name)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+# The names reps type (Portuguese) and the English ones of older templates, each mapped to
+# the key of its value.
+FIELDS = {
+    "primeiro_nome": "first_name", "first_name": "first_name",
+    "nome": "name", "name": "name",
+    "empresa": "company", "company": "company",
+    "meu_nome": "rep_name", "rep_name": "rep_name",
+}  # fmt: skip
 URL = re.compile(r"https?://[^\s<>\"'`\x00]+", re.IGNORECASE)
 TRAILING = ".,;:!?*_'\"]>"
 BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
@@ -86,10 +94,63 @@ class TrackingPlan:
     links: dict[str, str] = field(default_factory=dict)
 
 
-def render_template_text(text: str, *, first_name: str, company: str, rep_name: str) -> str:
-    """Fill {{ first_name }}, {{ company }} and {{ rep_name }}; leave anything else as is."""
-    values = {"first_name": first_name, "company": company, "rep_name": rep_name}
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+def field_values(*, lead_name: str, company: str, rep_name: str) -> dict[str, str]:
+    """The value of every placeholder for one lead and rep (empty when unknown)."""
+    name = " ".join(lead_name.split())
+    first = name.split(" ", 1)[0]
+    return {"first_name": first, "name": name, "company": company.strip(), "rep_name": rep_name}
+
+
+def merge_fields(text: str, values: Mapping[str, str]) -> str:
+    """Replace each known placeholder that has a value key; leave anything else as typed."""
+
+    def value(match: re.Match[str]) -> str:
+        key = FIELDS.get(match.group(1), "")
+        return values[key] if key in values else match.group(0)
+
+    return PLACEHOLDER.sub(value, text)
+
+
+def placeholder_gaps(text: str, values: Mapping[str, str]) -> list[str]:
+    """Placeholders of the text that would go out wrong: unknown names, or no value for this
+    lead (a missing first name would send "Olá ,"). Names as typed, in order, once each."""
+    gaps = (
+        m.group(1)
+        for m in PLACEHOLDER.finditer(text)
+        if not values.get(FIELDS.get(m.group(1), ""), "").strip()
+    )
+    return list(dict.fromkeys(gaps))
+
+
+def apply_template(
+    subject: str, body: str, template: tuple[str, str], previous: tuple[str, str] | None = None
+) -> tuple[str, str]:
+    """Subject and body after picking a template (subject, body), keeping what the rep typed.
+
+    The template's subject fills an empty subject; its body fills an empty body or goes
+    below what the rep wrote, after a blank line. Text still exactly as the previously
+    picked template left it counts as untyped, so switching templates does not stack them.
+    """
+    if previous is not None and _same(subject, previous[0]):
+        subject = ""
+    if previous is not None and _same(body, previous[1]):
+        body = ""
+    subject = subject if subject.strip() else template[0]
+    typed = normalize_newlines(body).rstrip()
+    body = f"{typed}\n\n{template[1]}" if typed.strip() else template[1]
+    return subject, body
+
+
+def _same(typed: str, original: str) -> bool:
+    """Is the typed text what a template put there (line endings and edges aside)?"""
+    return normalize_newlines(typed).strip() == normalize_newlines(original).strip()
+
+
+def without_signature(body: str, signature: str) -> str:
+    """The body before the "-- " separator `with_signature` added (only if there is a
+    signature: otherwise a "-- " line is the rep's own text)."""
+    head, separator, _tail = normalize_newlines(body).rpartition("\n\n-- \n")
+    return head if separator and signature.strip() else body
 
 
 def normalize_newlines(text: str) -> str:

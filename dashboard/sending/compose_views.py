@@ -1,73 +1,65 @@
-"""Smart emails from the lead page: compose, send off the request thread, retry, notifications."""
+"""The compose card of the lead page: a new email, a reply, or a failed email edited again;
+templates picked over what the rep typed; a live preview made by the merge that sends."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select, update
+from markupsafe import Markup
+from sqlalchemy import select
 
 from dashboard.accounts.service import get_company
 from dashboard.db.flask import get_session
 from dashboard.leads import service as lead_service
 from dashboard.leads.access_queries import access_to, viewer_of
-from dashboard.models import (
-    Email,
-    EmailLead,
-    EmailTemplate,
-    Lead,
-    Notification,
-    OutgoingEmail,
-    utcnow,
-)
-from dashboard.sending import compose
+from dashboard.models import Email, EmailLead, Lead, OutgoingEmail
+from dashboard.sending import compose, drafts
 from dashboard.sending.compose import ComposeError
 from dashboard.sending.forms import ComposeForm
 from dashboard.sending.messages import send_error_text
-from dashboard.sending.outgoing import create_outgoing, reopen
+from dashboard.sending.outgoing import create_outgoing
+from dashboard.sending.outgoing_views import send_queue
+from dashboard.sending.templates import usable_template, usable_templates
+from dashboard.states import Direction
 from dashboard.web.forms import ActionForm
 from dashboard.web.pages import render_page
 
-bp = Blueprint("compose", __name__)
+bp = Blueprint("compose", __name__, url_prefix="/leads/<int:lead_id>/compose")
 bp.before_request(login_required(lambda: None))
-STOP_POLLING = 286
 
 
-@bp.app_template_global()
-def send_error_message(code: str | None) -> str:
-    """Why a smart email failed, in the viewer's language, and what to do."""
-    return send_error_text(code)
+@dataclass(frozen=True)
+class Preview:
+    """The email as it will go out, and why a placeholder in it would go out wrong."""
+
+    subject: str
+    body: Markup
+    warnings: list[str]
 
 
-def send_queue():  # type: ignore[no-untyped-def]
-    """The app's delivery queue."""
-    return current_app.extensions["leadsync.send_queue"]
+def lead_or_404(lead_id: int) -> Lead:
+    """The lead being written to."""
+    return get_session().get(Lead, lead_id) or abort(404)
 
 
-def tracking_on() -> bool:
-    """Tracking needs the company switch AND a public URL the recipients can reach."""
-    return bool(current_app.config.get("PUBLIC_URL")) and get_company(get_session()).tracking
+def values_for(lead: Lead) -> dict[str, str]:
+    """The placeholder values of this lead and the current rep."""
+    return compose.field_values(
+        lead_name=lead.name, company=lead.company_name, rep_name=current_user.name
+    )
 
 
-def compose_form(lead: Lead) -> ComposeForm:
-    """The compose form, prefilled for a new email or a reply (?reply=<email id>)."""
-    db = get_session()
-    form = ComposeForm()
-    templates = list(db.scalars(select(EmailTemplate).order_by(EmailTemplate.name)))
-    form.template.choices = [(0, "—"), *((t.id, t.name) for t in templates)]
-    if not form.is_submitted():
-        form.to.data = ", ".join(lead_service.addresses_of(db, lead.id))
-        reply = reply_email(lead, request.args.get("reply", type=int))
-        if reply is not None:
-            form.reply_to.data = str(reply.id)
-            form.subject.data = compose.reply_subject(reply.subject)
-            form.to.data = reply.sender if reply.direction == "in" else form.to.data
-        chosen = db.get(EmailTemplate, request.args.get("template", 0, type=int))
-        if chosen is not None:
-            form.template.data = chosen.id
-            form.subject.data = form.subject.data or chosen.subject
-            form.body.data = chosen.body
-    return form
+def as_id(value: str | None) -> int | None:
+    """A posted id, or None for anything else."""
+    return int(value) if (value or "").isdigit() else None
+
+
+def split(value: str | None) -> list[str]:
+    """Addresses typed with commas, semicolons or spaces."""
+    return [a for a in (value or "").replace(";", ",").replace(" ", ",").split(",") if a]
 
 
 def reply_email(lead: Lead, email_id: int | None) -> Email | None:
@@ -90,54 +82,169 @@ def reply_email(lead: Lead, email_id: int | None) -> Email | None:
     return email
 
 
-def split(value: str | None) -> list[str]:
-    """Addresses typed with commas, semicolons or spaces."""
-    return [a for a in (value or "").replace(";", ",").replace(" ", ",").split(",") if a]
+def compose_form(lead: Lead) -> ComposeForm:
+    """The posted form as it is; else prefilled for a new email (To: the lead's primary
+    address, its oldest), a reply (?reply=<email id>) or a failed email (?draft=<id>)."""
+    db, form = get_session(), ComposeForm()
+    if form.is_submitted():
+        return form
+    form.to.data = next(iter(lead_service.addresses_of(db, lead.id)), "")
+    draft_id = request.args.get("draft", type=int)
+    draft = drafts.failed_draft(db, current_user.id, draft_id, lead.id)
+    if draft is not None:
+        prefill_draft(form, lead, draft)
+        return form
+    reply = reply_email(lead, request.args.get("reply", type=int))
+    if reply is not None:
+        form.reply_to.data = str(reply.id)
+        form.subject.data = compose.reply_subject(reply.subject)
+        form.to.data = reply.sender if reply.direction == Direction.IN else form.to.data
+    return form
 
 
-@bp.route("/leads/<int:lead_id>/compose", methods=["GET", "POST"])
-def compose_email(lead_id: int) -> tuple[str, int]:
-    """Show the compose form; sending stores the email and queues its delivery."""
+def prefill_draft(form: ComposeForm, lead: Lead, draft: OutgoingEmail) -> None:
+    """Put a failed email back in the form; the signature is added again when it is sent."""
+    form.draft.data = str(draft.id)
+    form.to.data = ", ".join(draft.to_addrs)
+    form.cc.data, form.bcc.data = ", ".join(draft.cc_addrs), ", ".join(draft.bcc_addrs)
+    form.subject.data = draft.subject
+    form.body.data = compose.without_signature(draft.body, current_user.signature)
+    reply = reply_email(lead, drafts.replied_email_id(get_session(), draft))
+    form.reply_to.data = str(reply.id) if reply else ""
+
+
+def preview_of(lead: Lead, form: ComposeForm) -> Preview:
+    """Subject and body merged for this lead, the body with the signature, as HTML; a
+    placeholder without a value stays as typed, to show where it is."""
+    values, subject, body = values_for(lead), form.subject.data or "", form.body.data or ""
+    known = {key: value for key, value in values.items() if value.strip()}
+    merged = compose.merge_fields(compose.with_signature(body, current_user.signature), known)
+    html = compose.simple_format_to_html(merged)
+    return Preview(
+        " ".join(compose.merge_fields(subject, known).split()),
+        Markup(html),  # noqa: S704 - the formatter escapes the text; it adds only its own tags
+        [gap_message(name) for name in compose.placeholder_gaps(f"{subject}\n{body}", values)],
+    )
+
+
+def render_form(form: ComposeForm, lead: Lead, status: int = 200) -> tuple[str, int]:
+    """The compose card: the form, the template picker, other addresses, the preview."""
     db = get_session()
-    lead = db.get(Lead, lead_id) or abort(404)
-    form = compose_form(lead)
-    if form.validate_on_submit():
-        try:
-            outgoing = create_outgoing(
-                db,
-                user=current_user,
-                lead=lead,
-                to=split(form.to.data),
-                cc=split(form.cc.data),
-                bcc=split(form.bcc.data),
-                subject=form.subject.data or "",
-                body=form.body.data or "",
-                reply_to_email=reply_email(
-                    lead, int(form.reply_to.data) if (form.reply_to.data or "").isdigit() else None
-                ),
-                template=db.get(EmailTemplate, form.template.data or 0),
-                tracking=tracking_on(),
-                public_url=current_app.config.get("PUBLIC_URL"),
-            )
-        except ComposeError as error:
-            db.rollback()
-            form.form_errors.append(compose_message(error.code))
-        else:
-            db.commit()
-            send_queue().submit(outgoing.id)
-            return render_page(
-                "sending/_outgoing.html",
-                "sending/_outgoing.html",
-                outgoing=outgoing,
-                action=ActionForm(),
-            )
+    company_templates, own_templates = usable_templates(db, current_user.id)
+    typed = {a.lower() for a in split(form.to.data)}
+    others = [a for a in lead_service.addresses_of(db, lead.id) if a not in typed]
     return render_page(
         "sending/compose.html",
         "sending/_compose_form.html",
-        status=422 if form.errors or form.form_errors else 200,
+        status=status,
         form=form,
         lead=lead,
-        tracking=tracking_on(),
+        company_templates=company_templates,
+        own_templates=own_templates,
+        other_addresses=others,
+        preview=preview_of(lead, form),
+        tracking_switch=get_company(db).tracking,
+        public_url=bool(current_app.config.get("PUBLIC_URL")),
+    )
+
+
+def gap_message(name: str) -> str:
+    """Why a placeholder cannot go out, and what to do."""
+    placeholder = f"{{{{ {name} }}}}"
+    if name in compose.FIELDS:
+        return _(
+            "%(placeholder)s has no value for this lead: fill it in on the lead or change "
+            "the text.",
+            placeholder=placeholder,
+        )
+    return _("%(placeholder)s is not a placeholder: check its spelling.", placeholder=placeholder)
+
+
+def placeholders_filled(form: ComposeForm, lead: Lead) -> bool:
+    """Refuse a subject or body whose placeholders would go out wrong ("Olá ,")."""
+    values = values_for(lead)
+    for field in (form.subject, form.body):
+        gaps = compose.placeholder_gaps(field.data or "", values)
+        field.errors = [*field.errors, *map(gap_message, gaps)]
+    return not (form.subject.errors or form.body.errors)
+
+
+@bp.route("", methods=["GET", "POST"])
+def compose_email(lead_id: int) -> tuple[str, int]:
+    """Show the compose form; sending stores the email and queues its delivery."""
+    lead = lead_or_404(lead_id)
+    form = compose_form(lead)
+    if not form.is_submitted():
+        return render_form(form, lead)
+    valid = form.validate()
+    if placeholders_filled(form, lead) and valid and (outgoing := send(form, lead)):
+        return render_page(
+            "sending/_outgoing.html",
+            "sending/_outgoing.html",
+            outgoing=outgoing,
+            replaced=as_id(form.draft.data),
+            action=ActionForm(),
+        )
+    return render_form(form, lead, status=422)
+
+
+def send(form: ComposeForm, lead: Lead) -> OutgoingEmail | None:
+    """Store the email (merged for this lead) and queue it, replacing the failed draft it was
+    edited from; None with the reason shown in the form."""
+    db, values = get_session(), values_for(lead)
+    draft_id = as_id(form.draft.data)
+    # Discarded first, in this transaction: a retry cannot slip in between, and a refusal
+    # below rolls the draft back.
+    if (
+        draft_id
+        and not drafts.discard(db, current_user.id, draft_id)
+        and not drafts.replaceable(db, current_user.id, draft_id)
+    ):
+        form.form_errors.append(_("This email was already sent again: there is nothing to edit."))
+        return None
+    try:
+        outgoing = create_outgoing(
+            db, user=current_user, lead=lead,
+            to=split(form.to.data), cc=split(form.cc.data), bcc=split(form.bcc.data),
+            subject=compose.merge_fields(form.subject.data or "", values),
+            body=compose.merge_fields(form.body.data or "", values),
+            reply_to_email=reply_email(lead, as_id(form.reply_to.data)), template=None,
+            tracking=bool(current_app.config.get("PUBLIC_URL")) and get_company(db).tracking,
+            public_url=current_app.config.get("PUBLIC_URL"),
+        )  # fmt: skip
+    except ComposeError as error:
+        db.rollback()
+        form.form_errors.append(compose_message(error.code))
+        return None
+    db.commit()
+    send_queue().submit(outgoing.id)
+    return outgoing
+
+
+@bp.post("/template")
+def apply_template(lead_id: int) -> tuple[str, int]:
+    """The form with the picked template over what the rep typed: a reply stays a reply,
+    To/Cc/Bcc stay, the subject is filled only when empty, the body goes below the text."""
+    db, lead, form = get_session(), lead_or_404(lead_id), ComposeForm()
+    chosen = usable_template(db, current_user.id, request.form.get("template", type=int))
+    if chosen is not None:
+        previous = usable_template(db, current_user.id, as_id(form.applied.data))
+        form.subject.data, form.body.data = compose.apply_template(
+            form.subject.data or "",
+            form.body.data or "",
+            (chosen.subject, chosen.body),
+            (previous.subject, previous.body) if previous else None,
+        )
+        form.applied.data = str(chosen.id)
+    return render_form(form, lead)
+
+
+@bp.post("/preview")
+def preview(lead_id: int) -> tuple[str, int]:
+    """The live preview of subject and body while the rep types."""
+    shown = preview_of(lead_or_404(lead_id), ComposeForm())
+    return render_page(
+        "sending/_compose_preview.html", "sending/_compose_preview.html", preview=shown
     )
 
 
@@ -149,81 +256,3 @@ def compose_message(code: str) -> str:
         "too_many_recipients": _("Too many recipients for a one-to-one email."),
     }
     return messages.get(code) or send_error_text(code)
-
-
-def own_outgoing(outgoing_id: int) -> OutgoingEmail:
-    """A smart email of the current user, or 404."""
-    outgoing = get_session().get(OutgoingEmail, outgoing_id)
-    if outgoing is None or outgoing.user_id != current_user.id:
-        abort(404)
-    return outgoing
-
-
-@bp.get("/outgoing/<int:outgoing_id>")
-def outgoing_status(outgoing_id: int):  # type: ignore[no-untyped-def]
-    """The sending state (enviando → enviado / falhou); polling stops when it is settled."""
-    outgoing = own_outgoing(outgoing_id)
-    body, code = render_page(
-        "sending/_outgoing.html", "sending/_outgoing.html", outgoing=outgoing, action=ActionForm()
-    )
-    return (
-        (body, STOP_POLLING)
-        if outgoing.state != "sending" and request.args.get("poll")
-        else (body, code)
-    )
-
-
-@bp.post("/outgoing/<int:outgoing_id>/retry")
-def retry(outgoing_id: int) -> tuple[str, int]:
-    """Send a failed email again ("tentar novamente"), same Message-ID, off the request."""
-    db, outgoing = get_session(), own_outgoing(outgoing_id)
-    if ActionForm().validate_on_submit() and reopen(db, outgoing.id):
-        db.commit()
-        send_queue().submit(outgoing.id)
-        db.refresh(outgoing)
-    return render_page(
-        "sending/_outgoing.html", "sending/_outgoing.html", outgoing=outgoing, action=ActionForm()
-    )
-
-
-@bp.get("/notifications")
-def notifications() -> tuple[str, int]:
-    """The header's notification area: opens, clicks and replies of the rep's leads."""
-    db = get_session()
-    items = list(
-        db.scalars(
-            select(Notification)
-            .where(Notification.user_id == current_user.id)
-            .order_by(Notification.id.desc())
-            .limit(10)
-        )
-    )
-    unread = sum(1 for n in items if n.read_at is None)
-    leads = {
-        lead.id: lead
-        for lead in db.scalars(
-            select(Lead).where(Lead.id.in_({n.lead_id for n in items if n.lead_id}))
-        )
-    }
-    return render_page(
-        "sending/_notifications.html",
-        "sending/_notifications.html",
-        items=items,
-        unread=unread,
-        leads=leads,
-        action=ActionForm(),
-    )
-
-
-@bp.post("/notifications/read")
-def notifications_read() -> tuple[str, int]:
-    """Mark every notification of the rep as read."""
-    db = get_session()
-    if ActionForm().validate_on_submit():
-        db.execute(
-            update(Notification)
-            .where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
-            .values(read_at=utcnow())
-        )
-        db.commit()
-    return notifications()

@@ -31,10 +31,12 @@ def sending_mailbox(session: Session, user_id: int) -> Mailbox:
 
 
 def placeholder_values(user: User, lead: Lead | None) -> dict[str, str]:
-    """Plain values of the template placeholders."""
-    names = lead.name.split() if lead else []
-    company = lead.company_name if lead else ""
-    return {"first_name": names[0] if names else "", "company": company, "rep_name": user.name}
+    """The placeholder values for this lead (none: empty) and rep, as compose shows them."""
+    return compose.field_values(
+        lead_name=lead.name if lead else "",
+        company=lead.company_name if lead else "",
+        rep_name=user.name,
+    )
 
 
 def reply_fields(reply: Email | None) -> tuple[str | None, list[str]]:
@@ -75,8 +77,8 @@ def create_outgoing(
         user_id=user.id, lead_id=lead.id if lead else None,
         message_id=compose.make_message_id(mailbox.address.rpartition("@")[2]),
         to_addrs=to, cc_addrs=cc, bcc_addrs=bcc,
-        subject=" ".join(compose.render_template_text(subject, **values).split()),
-        body=compose.render_template_text(with_signature(body, user.signature), **values),
+        subject=" ".join(compose.merge_fields(subject, values).split()),
+        body=compose.merge_fields(with_signature(body, user.signature), values),
         in_reply_to=in_reply_to, references=references,
         tracking=bool(tracking and public_url), state="sending",
     )  # fmt: skip

@@ -17,3 +17,18 @@ document.addEventListener("htmx:configRequest", (event) => {
     event.detail.headers["X-CSRFToken"] = token.value;
   }
 });
+
+// "To" starts with the lead's primary address; a chip adds one of its other addresses.
+document.addEventListener("click", (event) => {
+  const chip = event.target.closest("[data-add-recipient]");
+  if (!chip || !chip.form) {
+    return;
+  }
+  const field = chip.form.elements.namedItem(chip.dataset.field);
+  const typed = field.value.split(/[,;\s]+/).filter(Boolean);
+  if (!typed.some((address) => address.toLowerCase() === chip.dataset.addRecipient)) {
+    field.value = [...typed, chip.dataset.addRecipient].join(", ");
+  }
+  chip.hidden = true;
+  field.focus();
+});

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from dashboard import create_app
@@ -230,7 +231,7 @@ def test_0007_rewrites_lead_addresses_to_the_person_without_losing_a_lead_or_a_l
             )
     links_before = all_links(engine)
 
-    upgrade(engine)
+    upgrade(engine, "0007")
 
     assert current_revision(engine) == "0007"
     assert addresses_by_lead(engine) == {
@@ -259,3 +260,28 @@ def test_0007_rewrites_lead_addresses_to_the_person_without_losing_a_lead_or_a_l
         assert session.get(SkippedMessage, skipped.id).relink is True
         dismissed = session.exec(select(DismissedAddress.address)).all()
     assert sorted(dismissed) == ["p@s.test", "q@s.test"]
+
+
+def test_templates_from_before_own_templates_stay_the_companys(old_database):
+    engine, _ = old_database
+    upgrade(engine, "0006")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO emailtemplate (id, name, subject, body, updated_at)"
+                " VALUES (7, 'Follow-up', 'Olá', 'Oi {{ first_name }}', :at)"
+            ),
+            {"at": CREATED},
+        )
+    upgrade(engine)
+    add = text(
+        "INSERT INTO emailtemplate (name, subject, body, updated_at, user_id)"
+        " VALUES ('Follow-up', '', '', :at, :user)"
+    )
+    with engine.begin() as conn:
+        kept = conn.execute(text("SELECT id, user_id, body FROM emailtemplate")).all()
+        conn.execute(add, {"at": CREATED, "user": 2})  # a rep's own may share the name
+    assert kept == [(7, None, "Oi {{ first_name }}")]
+    for owner in (None, 2):  # but not twice among the company's, nor twice among the rep's
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(add, {"at": CREATED, "user": owner})

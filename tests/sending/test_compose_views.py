@@ -15,7 +15,8 @@ from dashboard.db.engine import read_session, write_session
 from dashboard.models import Email, EmailTemplate, Notification, OutgoingEmail, TrackingEvent
 from tests.support import factories
 from tests.support.clients import log_in
-from tests.support.sending import connect_smtp, make_lead
+from tests.support.leads import HTMX
+from tests.support.sending import connect_smtp, form_fields, make_lead
 
 PUBLIC = "https://leadsync.example.com"
 
@@ -45,8 +46,8 @@ def rep_setup(app, engine, rep, smtp_server):  # type: ignore[no-untyped-def]
 
 def send(client, lead, address, **extra):  # type: ignore[no-untyped-def]
     """Post the compose form like the lead page does (HTMX)."""
-    data = {"to": address, "cc": "", "bcc": "", "subject": "", "body": "", "template": "0", **extra}
-    return client.post(f"/leads/{lead.id}/compose", data=data, headers={"HX-Request": "true"})
+    data = {"to": address, "cc": "", "bcc": "", "subject": "", "body": "", **extra}
+    return client.post(f"/leads/{lead.id}/compose", data=data, headers=HTMX)
 
 
 def wait_sent(app) -> None:  # type: ignore[no-untyped-def]
@@ -60,11 +61,13 @@ def test_compose_with_a_template_sends_through_the_reps_mailbox(
     client, lead, address = rep_setup
     with read_session(engine) as session:
         template = session.scalar(select(EmailTemplate))
-    form = client.get(
-        f"/leads/{lead.id}/compose?template={template.id}", headers={"HX-Request": "true"}
-    ).data.decode()
-    assert "Olá {{ first_name }}" in form or "Olá" in form
-    response = send(client, lead, address, template=str(template.id))
+    blank = form_fields(client.get(f"/leads/{lead.id}/compose", headers=HTMX).data.decode())
+    picked = client.post(
+        f"/leads/{lead.id}/compose/template", data={**blank, "template": template.id}, headers=HTMX
+    )
+    fields = form_fields(picked.data.decode())
+    assert fields["subject"] == "Olá {{ first_name }}"
+    response = client.post(f"/leads/{lead.id}/compose", data=fields, headers=HTMX)
     assert response.status_code == 200
     assert "sending" in response.data.decode() or "sent" in response.data.decode()
     wait_sent(app)

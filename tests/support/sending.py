@@ -1,7 +1,9 @@
-"""Smart-email test data: a lead to write to and a mailbox whose SMTP is the test server."""
+"""Smart-email test data: a lead to write to, a mailbox whose SMTP is the test server, and
+the compose form's fields as a browser would post them."""
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -39,3 +41,55 @@ def connect_smtp(app: Flask, user: User, server: SmtpServer, password: str | Non
         session.add(mailbox)
         session.flush()
         return mailbox.id
+
+
+class FormFields(HTMLParser):
+    """What a browser posts for the first <form> of a page: named inputs (checked boxes only),
+    textareas, and each select's selected option (else its first)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.fields: dict[str, str] = {}
+        self._forms = 0
+        self._textarea: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = {k: v or "" for k, v in attrs}
+        self._forms += tag == "form"
+        name = attr.get("name")
+        if self._forms != 1 or (tag != "option" and not name):
+            return
+        if tag == "input" and (attr.get("type") != "checkbox" or "checked" in attr):
+            self.fields[name] = attr.get("value", "")
+        elif tag == "textarea":
+            self._textarea, self.fields[name] = name, ""
+        elif tag == "select":
+            self._select = name
+        elif (
+            tag == "option"
+            and self._select
+            and (self._select not in self.fields or "selected" in attr)
+        ):
+            self.fields[self._select] = attr.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea" and self._textarea:
+            # Browsers read CR LF as LF, then drop the newline right after <textarea> (WTForms
+            # writes one).
+            text = self.fields[self._textarea].replace("\r\n", "\n").replace("\r", "\n")
+            self.fields[self._textarea] = text.removeprefix("\n")
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.fields[self._textarea] += data
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """The fields a browser would post for the page's first form."""
+    parser = FormFields()
+    parser.feed(html)
+    return parser.fields
