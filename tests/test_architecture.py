@@ -42,6 +42,7 @@ PURE = [
     "sending/compose.py",
     "mail/addresses.py",
     "mail/net.py",
+    "mail/folders.py",
     "mail/threads.py",
 ]
 # The scheduler is the sync's one Flask-aware module: it is built by the app factory.

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import ast
 import functools
-import ipaddress
 import re
 import ssl
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeAlias
 
@@ -28,9 +27,13 @@ from imapclient.exceptions import (
     LoginError,
 )
 
-from dashboard.mail.net import network_failure
-
-SECURITY_MODES = ("tls", "starttls", "none")
+from dashboard.mail.folders import FolderInfo, find_sent_folder
+from dashboard.mail.net import (
+    ServerSettings,
+    is_loopback_host,
+    network_failure,
+    redact,
+)
 
 # What `connect` yields. Callers use its IMAP methods; only this layer imports imapclient.
 Connection: TypeAlias = imapclient.IMAPClient
@@ -80,41 +83,6 @@ _ANSWER_RULES: tuple[tuple[re.Pattern[str], ErrorCode], ...] = tuple(
     )
 )
 
-SENT_NAMES = (
-    "sent", "sent mail", "sent messages", "sent items", "enviados",
-    "itens enviados", "e-mails enviados", "mensagens enviadas",
-)  # fmt: skip
-NEVER_SYNC_FLAGS = frozenset({"\\Trash", "\\Junk", "\\Drafts"})
-_UNSELECTABLE = frozenset({"\\noselect", "\\nonexistent"})
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    """Where and how to reach one mailbox; the password never appears in repr()."""
-
-    host: str
-    port: int
-    security: str  # "tls" | "starttls" | "none"
-    username: str
-    password: str = field(repr=False)
-    ca_file: str | None = None
-    timeout: float = 20.0
-
-    def __post_init__(self) -> None:
-        if self.security not in SECURITY_MODES:
-            raise ValueError(f"security must be one of {SECURITY_MODES}, not {self.security!r}")
-        if not 0 < self.port < 65536:
-            raise ValueError(f"port must be 1-65535, not {self.port}")
-
-
-@dataclass(frozen=True)
-class FolderInfo:
-    """One LIST entry: name (decoded), flags as strings, hierarchy delimiter ('' if flat)."""
-
-    name: str
-    flags: tuple[str, ...]
-    delimiter: str
-
 
 @dataclass(frozen=True)
 class VerifyResult:
@@ -147,31 +115,6 @@ class ImapError(Exception):
 def _error(settings: ServerSettings, code: ErrorCode, raw: str) -> ImapError:
     """Build an ImapError for this server, with the password redacted from raw."""
     return ImapError(code, raw, host=settings.host, port=settings.port, secret=settings.password)
-
-
-def redact(text: str, secret: str | None) -> str:
-    """Return text with every occurrence of secret (also escaped forms) removed."""
-    if not secret:
-        return text
-    for form in (secret, repr(secret)[1:-1], repr(secret.encode())[2:-1]):
-        text = text.replace(form, "[redacted]")
-    while secret in text:  # e.g. a secret that is part of "[redacted]" itself
-        text = text.replace(secret, "")
-    return text
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for "localhost", 127.0.0.0/8 and ::1 (also bracketed or IPv4-mapped)."""
-    name = host.strip().strip("[]").rstrip(".").lower()
-    if name == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return address.is_loopback
 
 
 def answer_text(failure: BaseException | str | bytes) -> str:
@@ -356,36 +299,6 @@ def _folder_info(flags: tuple[bytes, ...], delimiter: bytes | None, name: str) -
 def list_folders(client: imapclient.IMAPClient) -> tuple[FolderInfo, ...]:
     """LIST every folder; Gmail and Dovecot include special-use flags in plain LIST."""
     return tuple(_folder_info(*entry) for entry in client.list_folders())
-
-
-def _has_flag(folder: FolderInfo, flags: Iterable[str]) -> bool:
-    """True when the folder carries any of flags (IMAP flags are case-insensitive)."""
-    wanted = {flag.lower() for flag in flags}
-    return any(flag.lower() in wanted for flag in folder.flags)
-
-
-def _leaf(folder: FolderInfo) -> str:
-    """Return the last path component of a folder name, case-folded."""
-    name = folder.name.rsplit(folder.delimiter, 1)[-1] if folder.delimiter else folder.name
-    return name.casefold()
-
-
-def find_sent_folder(folders: Iterable[FolderInfo]) -> tuple[str | None, str | None]:
-    """Return (Sent folder name, "flag" | "name") by \\Sent flag, then by known names."""
-    selectable = [f for f in folders if not _has_flag(f, _UNSELECTABLE)]
-    for folder in selectable:
-        if _has_flag(folder, ["\\Sent"]):
-            return folder.name, "flag"
-    for wanted in SENT_NAMES:  # in order of preference when several exist
-        for folder in selectable:
-            if _leaf(folder) == wanted:
-                return folder.name, "name"
-    return None, None
-
-
-def syncable_folders(folders: Iterable[FolderInfo]) -> tuple[FolderInfo, ...]:
-    """Return the folders worth syncing: not Trash/Junk/Drafts, not \\Noselect."""
-    return tuple(f for f in folders if not _has_flag(f, NEVER_SYNC_FLAGS | _UNSELECTABLE))
 
 
 def verify(settings: ServerSettings, budget: float = 20.0) -> VerifyResult:

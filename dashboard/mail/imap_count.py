@@ -12,8 +12,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dashboard.mail.imap_client import ServerSettings, connect, set_deadline
+from dashboard.mail.imap_client import connect, set_deadline
 from dashboard.mail.imap_fetch import examine, search_since
+from dashboard.mail.net import ServerSettings
 
 
 @dataclass(frozen=True)

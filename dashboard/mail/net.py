@@ -1,9 +1,16 @@
-"""What IMAP and SMTP share about the network: naming a connection-level failure."""
+"""What IMAP and SMTP share: where a server is (ServerSettings, password never in repr),
+redacting the password from server answers, loopback checks, and naming a
+connection-level failure."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import ssl
+from dataclasses import dataclass, field
+
+SECURITY_MODES = ("tls", "starttls", "none")
+
 
 # Most specific first: a certificate error is an SSLError, which is an OSError.
 _FAILURES: tuple[tuple[type[BaseException], str], ...] = (
@@ -20,3 +27,47 @@ def network_failure(exc: BaseException) -> str | None:
     """The kind of a connection-level failure ("tls_certificate", "timeout", ...; the values
     both ErrorCode and SendErrorCode use), or None when `exc` is not one."""
     return next((kind for cls, kind in _FAILURES if isinstance(exc, cls)), None)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Where and how to reach one mailbox; the password never appears in repr()."""
+
+    host: str
+    port: int
+    security: str  # "tls" | "starttls" | "none"
+    username: str
+    password: str = field(repr=False)
+    ca_file: str | None = None
+    timeout: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITY_MODES:
+            raise ValueError(f"security must be one of {SECURITY_MODES}, not {self.security!r}")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be 1-65535, not {self.port}")
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Return text with every occurrence of secret (also escaped forms) removed."""
+    if not secret:
+        return text
+    for form in (secret, repr(secret)[1:-1], repr(secret.encode())[2:-1]):
+        text = text.replace(form, "[redacted]")
+    while secret in text:  # e.g. a secret that is part of "[redacted]" itself
+        text = text.replace(secret, "")
+    return text
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for "localhost", 127.0.0.0/8 and ::1 (also bracketed or IPv4-mapped)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_loopback

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from enum import StrEnum
 
-from dashboard.mail.imap_client import ServerSettings, is_loopback_host, redact
-from dashboard.mail.net import network_failure
+from dashboard.mail.net import ServerSettings, is_loopback_host, network_failure, redact
 
 
 class SendErrorCode(StrEnum):

@@ -19,8 +19,9 @@ from sqlmodel import Session
 
 from dashboard.accounts.service import get_company
 from dashboard.db.secrets import SecretBox
-from dashboard.mail.imap_client import ImapError, ServerSettings
+from dashboard.mail.imap_client import ImapError
 from dashboard.mail.imap_count import MessageCount, count_messages
+from dashboard.mail.net import ServerSettings
 from dashboard.mailboxes.service import end_transaction_before_waiting, mailbox_settings
 from dashboard.models import Mailbox, utcnow
 from dashboard.states import MailboxStatus

@@ -15,14 +15,9 @@ from sqlmodel import Session, select
 from dashboard.accounts import audit
 from dashboard.accounts.service import AccountError, normalize_email
 from dashboard.db.secrets import SecretBox
-from dashboard.mail.imap_client import (
-    ImapError,
-    ServerSettings,
-    VerifyResult,
-    is_loopback_host,
-    syncable_folders,
-    verify,
-)
+from dashboard.mail.folders import syncable_folders
+from dashboard.mail.imap_client import ImapError, VerifyResult, verify
+from dashboard.mail.net import ServerSettings, is_loopback_host
 from dashboard.mailboxes.providers import PROVIDERS, SECURITY_CHOICES
 from dashboard.models import Mailbox, MailboxEvent, User, utcnow
 from dashboard.states import MailboxStatus

@@ -29,6 +29,7 @@ from dashboard.sending import compose
 from dashboard.sending.compose import ComposeError
 from dashboard.sending.outgoing import reopen, sending_mailbox
 from dashboard.sending.tracking import TrackingTokens, click_url, pixel_url
+from dashboard.states import Direction, Origin, OutgoingState
 from dashboard.sync.store.emails import email_row
 from dashboard.sync.store.leads import lead_ids_for
 from dashboard.sync.store.threads import known_threads
@@ -108,7 +109,7 @@ def start_attempt(
     """Prepare an email waiting in state "sending"; None when there is nothing to send."""
     with write_session(engine) as session:
         outgoing = session.get(OutgoingEmail, outgoing_id)
-        if outgoing is None or outgoing.state != "sending":
+        if outgoing is None or outgoing.state != OutgoingState.SENDING:
             return None
         return prepare(
             session, outgoing, box, ca_file=ca_file, public_url=public_url, tokens=tokens
@@ -131,10 +132,10 @@ def sent_row(session: Session, outgoing: OutgoingEmail, prepared: Prepared) -> d
         thread_key=thread_of(session, outgoing), subject=str(prepared.message["Subject"]),
         date=prepared.message["Date"].datetime, from_name=prepared.from_name,
         to=outgoing.to_addrs, cc=outgoing.cc_addrs, bcc=outgoing.bcc_addrs,
-        in_reply_to=outgoing.in_reply_to, references=outgoing.references, direction="out",
+        in_reply_to=outgoing.in_reply_to, references=outgoing.references, direction=Direction.OUT,
         body_text=compose.simple_format_to_text(outgoing.body),
         body_html=compose.html_document(compose.simple_format_to_html(outgoing.body)),
-        size=len(prepared.message.as_bytes()), origin="smart", user_id=outgoing.user_id,
+        size=len(prepared.message.as_bytes()), origin=Origin.SMART, user_id=outgoing.user_id,
     )  # fmt: skip
 
 
@@ -150,7 +151,7 @@ def store_email(session: Session, outgoing: OutgoingEmail, prepared: Prepared) -
         session.flush()
         email_id = email.id
     else:
-        session.execute(update(Email).where(Email.id == email_id).values(origin="smart"))
+        session.execute(update(Email).where(Email.id == email_id).values(origin=Origin.SMART))
     leads = set(lead_ids_for(session, prepared.recipients).values())
     leads.update([outgoing.lead_id] if outgoing.lead_id else [])
     if leads:
@@ -165,7 +166,7 @@ def record_sent(
     """Mark sent and store the Email; recipients refused among accepted ones are noted."""
     with write_session(engine) as session:
         outgoing = session.get(OutgoingEmail, outgoing_id)
-        outgoing.state, outgoing.sent_at = "sent", utcnow()
+        outgoing.state, outgoing.sent_at = OutgoingState.SENT, utcnow()
         outgoing.attempts += 1
         outgoing.error_code = smtp_client.SendErrorCode.RELAY_REFUSED.value if refused else None
         outgoing.error_detail = "; ".join(f"{a} ({r})" for a, r in refused.items())
@@ -177,7 +178,7 @@ def record_failure(engine: Engine, outgoing_id: int, code: str, detail: str) -> 
     """Keep the email as a failed draft with the reason (nothing the rep wrote changes)."""
     with write_session(engine) as session:
         outgoing = session.get(OutgoingEmail, outgoing_id)
-        outgoing.state = "failed"
+        outgoing.state = OutgoingState.FAILED
         outgoing.attempts += 1
         outgoing.error_code, outgoing.error_detail = code, detail[:2000]
         session.add(outgoing)
@@ -219,7 +220,7 @@ def mark_sent(engine: Engine, outgoing_id: int) -> None:
         session.execute(
             update(OutgoingEmail)
             .where(OutgoingEmail.id == outgoing_id)
-            .values(state="sent", sent_at=utcnow(), attempts=OutgoingEmail.attempts + 1)
+            .values(state=OutgoingState.SENT, sent_at=utcnow(), attempts=OutgoingEmail.attempts + 1)
         )
 
 

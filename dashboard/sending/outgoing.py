@@ -16,6 +16,7 @@ from dashboard.db.engine import write_session
 from dashboard.models import Email, EmailTemplate, Lead, Mailbox, OutgoingEmail, User
 from dashboard.sending import compose
 from dashboard.sending.compose import ComposeError, split_recipients, with_signature
+from dashboard.states import OutgoingState
 
 MAX_REFERENCES = 20  # the newest ones; enough for every client to thread the reply
 
@@ -80,7 +81,7 @@ def create_outgoing(
         subject=" ".join(compose.merge_fields(subject, values).split()),
         body=compose.merge_fields(with_signature(body, user.signature), values),
         in_reply_to=in_reply_to, references=references,
-        tracking=bool(tracking and public_url), state="sending",
+        tracking=bool(tracking and public_url), state=OutgoingState.SENDING,
     )  # fmt: skip
     session.add(outgoing)
     session.flush()
@@ -91,8 +92,8 @@ def reopen(session: Session, outgoing_id: int) -> bool:
     """Put a failed email back in state "sending" (queue it next); False unless it failed."""
     result = session.execute(
         update(OutgoingEmail)
-        .where(OutgoingEmail.id == outgoing_id, OutgoingEmail.state == "failed")
-        .values(state="sending", error_code=None, error_detail="")
+        .where(OutgoingEmail.id == outgoing_id, OutgoingEmail.state == OutgoingState.FAILED)
+        .values(state=OutgoingState.SENDING, error_code=None, error_detail="")
     )
     return result.rowcount == 1
 
@@ -102,7 +103,7 @@ def fail_interrupted(engine: Engine) -> int:
     with write_session(engine) as session:
         result = session.execute(
             update(OutgoingEmail)
-            .where(OutgoingEmail.state == "sending")
-            .values(state="failed", error_code="interrupted", error_detail="")
+            .where(OutgoingEmail.state == OutgoingState.SENDING)
+            .values(state=OutgoingState.FAILED, error_code="interrupted", error_detail="")
         )
         return result.rowcount or 0

@@ -25,7 +25,8 @@ from sqlalchemy import Engine, select
 from dashboard.db.engine import write_session
 from dashboard.mail import imap_fetch as imap
 from dashboard.mail.addresses import canonical_address
-from dashboard.mail.imap_client import Connection, ServerSettings, connect
+from dashboard.mail.imap_client import Connection, connect
+from dashboard.mail.net import ServerSettings
 from dashboard.mail.parse import (
     MessageMeta,
     ParseError,

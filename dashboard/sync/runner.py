@@ -25,8 +25,9 @@ from sqlmodel import Session
 from dashboard.db.engine import read_session, write_session
 from dashboard.db.secrets import SecretBox
 from dashboard.mail.addresses import canonical_address
-from dashboard.mail.imap_client import ErrorCode, ImapError, ServerSettings
+from dashboard.mail.imap_client import ErrorCode, ImapError
 from dashboard.mail.imap_fetch import is_gmail
+from dashboard.mail.net import ServerSettings
 from dashboard.models import (
     Company,
     DismissedAddress,

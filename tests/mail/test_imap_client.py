@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from dashboard.mail.imap_client import ImapError, ServerSettings, connect, verify
+from dashboard.mail.imap_client import ImapError, connect, verify
+from dashboard.mail.net import ServerSettings
 from tests.support.servers.dovecot import DovecotServer, MailboxUser, free_port, new_user
 
 pytest_plugins = ["tests.support.servers.dovecot"]

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from dashboard.mail.imap_client import ErrorCode, ImapError, ServerSettings
+from dashboard.mail.imap_client import ErrorCode, ImapError
 from dashboard.mail.imap_count import MessageCount, count_messages
+from dashboard.mail.net import ServerSettings
 from tests.support.mailboxes import mail_on
 from tests.support.servers.dovecot import MailboxUser
 from tests.support.sync import SENT, CuttingRelay

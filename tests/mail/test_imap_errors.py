@@ -8,20 +8,16 @@ import ssl
 import pytest
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
+from dashboard.mail.folders import FolderInfo, find_sent_folder, syncable_folders
 from dashboard.mail.imap_client import (
     ErrorCode,
-    FolderInfo,
     ImapError,
-    ServerSettings,
     classify_server_answer,
     connect,
     exception_code,
-    find_sent_folder,
-    is_loopback_host,
     login_error,
-    redact,
-    syncable_folders,
 )
+from dashboard.mail.net import ServerSettings, is_loopback_host, redact
 
 SETTINGS = ServerSettings("imap.gmail.com", 993, "tls", "rep@acme.test", "abcdefghijklmnop")
 

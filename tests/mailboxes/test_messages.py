@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from imapclient.exceptions import LoginError
 
-from dashboard.mail.imap_client import ServerSettings, login_error
+from dashboard.mail.imap_client import login_error
+from dashboard.mail.net import ServerSettings
 from dashboard.mailboxes.messages import explain
 
 GMAIL = ServerSettings("imap.gmail.com", 993, "tls", "rep@acme.test", "abcdefghijklmnop")
