@@ -10,8 +10,8 @@ matches (dashboard/leads/selection.py), never an active lead.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, request, url_for
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlmodel import Session
@@ -100,16 +100,24 @@ EVIDENCE = select(EmailLead.lead_id, Email).join(Email, Email.id == EmailLead.em
 
 def decided(action: str, count: int, domain: str = "") -> str:
     """What happened, in words: "42 suggestions accepted"."""
+    shown = format_decimal(count)
+    if count == 0:
+        return _("No suggestion matched any more: nothing changed.")
     if action == "accept":
-        return ngettext("%(num)d suggestion accepted.", "%(num)d suggestions accepted.", count)
+        return ngettext(
+            "%(count)s suggestion accepted.", "%(count)s suggestions accepted.", count, count=shown
+        )
     if domain:
         return ngettext(
-            "%(num)d suggestion from @%(domain)s dismissed.",
-            "%(num)d suggestions from @%(domain)s dismissed.",
+            "%(count)s suggestion from @%(domain)s dismissed.",
+            "%(count)s suggestions from @%(domain)s dismissed.",
             count,
+            count=shown,
             domain=domain,
         )
-    return ngettext("%(num)d suggestion dismissed.", "%(num)d suggestions dismissed.", count)
+    return ngettext(
+        "%(count)s suggestion dismissed.", "%(count)s suggestions dismissed.", count, count=shown
+    )
 
 
 def apply(action: str, flt: ReviewFilter, selection: Selection) -> int:
