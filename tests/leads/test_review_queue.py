@@ -90,7 +90,7 @@ def test_the_total_follows_the_filter(queue, rep_client):
     assert suggestion_ids(named) == [queue["supplier"][7].id]
     assert "1 suggestion matches the filter" in text_of(named)
     partial = page(rep_client, "/leads/review?q=zzz", headers=HTMX)
-    assert "0 suggestions match the filter" in text_of(partial) and "<h1>" not in partial
+    assert "No suggestion matches the filter" in text_of(partial) and "<h1>" not in partial
 
 
 def test_accepting_the_ticked_rows(engine, queue, rep, rep_client):
@@ -148,7 +148,7 @@ def test_dismissing_a_domain_dismisses_all_its_suggestions_and_nothing_else(
 
 def test_the_queue_explains_what_a_dismissed_domain_means(queue, rep_client, admin_client):
     rep_text = text_of(page(rep_client, "/leads/review"))
-    assert "other people of the domain may still be suggested" in rep_text
+    assert "new people from the domain may still be suggested" in rep_text
     assert "ask an administrator" in rep_text
     admin_html = page(admin_client, "/leads/review")
     assert 'href="/settings/company"' in admin_html
