@@ -10,7 +10,7 @@ action; these functions only read those ids and apply the decision. Every query 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import ColumnElement, and_, exists, func, select, update
 from sqlmodel import Session
@@ -18,7 +18,6 @@ from sqlmodel import Session
 from dashboard.leads.selection import PAGE_SIZE, ReviewFilter, Selection, covered
 from dashboard.leads.service import delete_leads
 from dashboard.leads.text import fold
-from dashboard.mail.addresses import domain_of
 from dashboard.models import DismissedAddress, Lead, LeadAddress
 from dashboard.states import LeadState
 
@@ -74,7 +73,8 @@ def domain_counts(session: Session) -> Counter[str]:
         .join(Lead, Lead.id == LeadAddress.lead_id)
         .where(Lead.state == LeadState.SUGGESTED)
     ).all()
-    return Counter(domain for _, domain in {(lead_id, domain_of(a)) for lead_id, a in rows})
+    # Stored addresses are canonical (lowercased, valid): the domain is what follows the "@".
+    return Counter(domain for _, domain in {(i, a.rpartition("@")[2]) for i, a in rows})
 
 
 def covered_ids(session: Session, flt: ReviewFilter, selection: Selection) -> list[int]:
@@ -89,27 +89,34 @@ def covered_ids(session: Session, flt: ReviewFilter, selection: Selection) -> li
 
 def accept(session: Session, lead_ids: Iterable[int], reviewer_id: int) -> int:
     """Turn these suggestions into leads; the reviewer owns those that had no owner."""
-    ids = list(lead_ids)
-    if not ids:
-        return 0
-    session.execute(
-        update(Lead)
-        .where(Lead.id.in_(ids), Lead.state == LeadState.SUGGESTED)
-        .values(state=LeadState.ACTIVE, owner_id=func.coalesce(Lead.owner_id, reviewer_id)),
-        execution_options={"synchronize_session": False},
-    )
+    accepted = 0
+    for ids in chunks(lead_ids):
+        done = session.execute(
+            update(Lead)
+            .where(Lead.id.in_(ids), Lead.state == LeadState.SUGGESTED)
+            .values(state=LeadState.ACTIVE, owner_id=func.coalesce(Lead.owner_id, reviewer_id)),
+            execution_options={"synchronize_session": False},
+        )
+        accepted += done.rowcount or 0
     session.expire_all()  # Lead objects loaded earlier must not keep the old state
-    return len(ids)
+    return accepted
 
 
 def dismiss(session: Session, lead_ids: Iterable[int], reviewer_id: int) -> int:
     """Forget these suggestions; their addresses are never suggested again."""
-    ids = list(lead_ids)
-    if not ids:
-        return 0
+    dismissed = 0
+    for ids in chunks(lead_ids):
+        remember_dismissed(session, ids, reviewer_id)
+        delete_leads(session, ids)
+        dismissed += len(ids)
+    return dismissed
+
+
+def remember_dismissed(session: Session, lead_ids: list[int], reviewer_id: int) -> None:
+    """Record the addresses of these suggestions as dismissed (the sync reads them)."""
     addresses = list(
         dict.fromkeys(
-            session.scalars(select(LeadAddress.address).where(LeadAddress.lead_id.in_(ids)))
+            session.scalars(select(LeadAddress.address).where(LeadAddress.lead_id.in_(lead_ids)))
         )
     )
     known = set(
@@ -121,5 +128,13 @@ def dismiss(session: Session, lead_ids: Iterable[int], reviewer_id: int) -> int:
         DismissedAddress(address=a, user_id=reviewer_id) for a in addresses if a not in known
     )
     session.flush()
-    delete_leads(session, ids)
-    return len(ids)
+
+
+CHUNK = 500  # ids per statement: SQLite bounds the parameters of one statement
+
+
+def chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    """The ids in lists of at most CHUNK."""
+    ordered = list(ids)
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]

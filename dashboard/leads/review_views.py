@@ -67,7 +67,6 @@ def queue() -> tuple[str, int]:
         pages=page_count(total),
         first=(page - 1) * PAGE_SIZE + 1,
         upto=review.newest_id(db),
-        action=ActionForm(),
     )
 
 

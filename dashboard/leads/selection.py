@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 PAGE_SIZE = 25
 MAX_QUERY = 200
+MAX_TICKED = 10 * PAGE_SIZE  # rows come from one page; more is not a person ticking
 # Letters, digits, dots and hyphens (IDN domains keep their letters): anything else is no domain.
 DOMAIN = re.compile(r"[\w-]+(\.[\w-]+)+")
 
@@ -69,7 +70,7 @@ class Selection:
         scopes = set(scopes)
         if "matching" in scopes:
             return cls(everything=True, upto=positive_int(upto))
-        chosen = [*ids, *(page_ids if "page" in scopes else ())]
+        chosen = [*ids, *(page_ids if "page" in scopes else ())][:MAX_TICKED]
         return cls(ids=frozenset(n for n in map(positive_int, chosen) if n is not None))
 
     @property

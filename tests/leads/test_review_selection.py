@@ -4,11 +4,12 @@ bulk decisions on a real database (no Flask request involved)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dashboard.db.engine import read_session, write_session
 from dashboard.leads import review
 from dashboard.leads.selection import (
+    MAX_TICKED,
     ReviewFilter,
     Selection,
     clean_domain,
@@ -191,3 +192,22 @@ def test_an_empty_selection_covers_nothing(engine, queue, rep):
     with write_session(engine) as session:
         assert review.covered_ids(session, ReviewFilter(), Selection()) == []
         assert review.accept(session, [], rep.id) == review.dismiss(session, [], rep.id) == 0
+
+
+def test_a_selection_larger_than_one_statement_is_decided_whole(engine, rep):
+    with lead_data(engine) as data:
+        many = [data.lead(state="suggested") for _ in range(review.CHUNK + 20)]
+        shared = data.email([many[0], many[-1]], rep=rep)  # linked across two statements
+    with write_session(engine) as session:
+        selection = Selection(everything=True, upto=review.newest_id(session))
+        ids = review.covered_ids(session, ReviewFilter(), selection)
+        assert review.dismiss(session, ids, rep.id) == len(many)
+    with read_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Lead)) == 0
+        assert session.scalar(select(func.count()).select_from(DismissedAddress)) == len(many)
+    assert not email_exists(engine, shared.id)
+
+
+def test_ticked_ids_are_capped_at_what_pages_can_show():
+    selection = Selection.from_form([str(n) for n in range(1, 100_000)], [], [], None)
+    assert len(selection.ids) == MAX_TICKED
