@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
+from dashboard.accounts import audit
 from dashboard.accounts import service as accounts
-from dashboard.db.engine import read_session
+from dashboard.db.engine import read_session, write_session
 from dashboard.sync.runner import build_policy
 from dashboard.sync.scheduler import SYNC_JOB
 from tests.support import factories
@@ -246,6 +247,19 @@ def test_the_audit_log_reads_in_portuguese(app, engine):  # type: ignore[no-unty
         "Fernanda alterou “Nunca registrar estes endereços ou domínios”: adicionou @gmail.com",
     ]
     assert "company.update" not in text_of(log.split('<details class="audit-detail">')[0])
+
+
+def test_unknown_codes_and_odd_values_still_read_safely(admin_client, admin, engine):
+    with write_session(engine) as session:
+        audit.record(session, admin, "template.save", {"name": "<b>Oferta</b>"})
+        audit.record(session, None, "lead.merge", {"into": 7})
+    page = admin_client.get(COMPANY_URL).data.decode()
+    sentences = re.findall(r'<p class="audit-sentence">(.*?)</p>', page, re.S)
+    assert [text_of(s) for s in sentences] == [
+        "The command line made a change (lead.merge)",
+        f"{admin.name} saved the template “<b>Oferta</b>”",
+    ]
+    assert "<b>Oferta" not in page  # escaped
 
 
 def test_saving_without_changes_records_nothing(admin_client, engine):
