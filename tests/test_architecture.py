@@ -38,6 +38,7 @@ PURE = [
     "mail/mime.py",
     "leads/text.py",
     "leads/access.py",
+    "accounts/audit_sentences.py",
     "emails/sanitize.py",
     "sending/compose.py",
     "mail/addresses.py",

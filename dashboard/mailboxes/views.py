@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import Blueprint, current_app, flash, g, redirect, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -24,6 +24,7 @@ from dashboard.models import Mailbox
 from dashboard.states import MailboxStatus
 from dashboard.sync.scheduler import request_sync, wake
 from dashboard.web.forms import ActionForm, show_error
+from dashboard.web.home import home_panel
 from dashboard.web.pages import redirect_page, render_page, require_fresh_login
 from dashboard.web.request_gate import turn_released
 
@@ -49,6 +50,19 @@ def broken_mailbox() -> Select:
         Mailbox.user_id == bindparam("user_id"),
         Mailbox.secret.is_not(None),
         Mailbox.status == MailboxStatus.NEEDS_RECONNECT,
+    )
+
+
+@home_panel(bp, order=20)
+def mailbox_panel() -> str:
+    """The home page's mailbox status (with the cause of an error, or a link to connect);
+    for admins also the team's mailboxes that stopped syncing."""
+    db = get_session()
+    return render_template(
+        "mailboxes/_home_panel.html",
+        mailbox=mailboxes.mailbox_of(db, current_user.id),
+        team=mailboxes.mailboxes_with_problems(db) if current_user.is_admin else None,
+        explain_mailbox=explain_mailbox,
     )
 
 
