@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from dashboard.web.dates import DateFormatter
 from dashboard.web.extensions import htmx
 from dashboard.web.i18n import page_gettext
+from dashboard.web.numbers import format_size
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -116,6 +117,7 @@ def template_globals() -> dict[str, Any]:
         **page_gettext(),
         "format_datetime": DateFormatter(),
         "format_decimal": format_decimal,
+        "format_size": format_size,
         "get_locale": get_locale,
         "nav_active": g.get("nav_active"),
         "format_timedelta": format_timedelta,
