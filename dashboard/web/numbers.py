@@ -21,5 +21,6 @@ def format_size(octets: int) -> str:
     """A file size in the viewer's language: "1,5 MB" in Portuguese, "1.5 MB" in English."""
     number, unit = size_parts(max(octets, 0))
     if not unit:
-        return ngettext("%(num)s byte", "%(num)s bytes", int(number), num=format_decimal(number))
+        count = int(number)
+        return ngettext("%(size)s byte", "%(size)s bytes", count, size=format_decimal(count))
     return f"{format_decimal(number, '#,##0.#')} {unit}"

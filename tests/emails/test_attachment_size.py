@@ -6,12 +6,13 @@ import random
 from types import SimpleNamespace
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from dashboard.db.engine import read_session
 from dashboard.mail.mime import decoded_size
 from dashboard.models import Email
-from dashboard.web.numbers import size_parts
+from dashboard.web.numbers import format_size, size_parts
 from tests.support.clients import log_in
 from tests.support.leads import HTMX, text_of
 from tests.support.sync import L1, LEADS, STORED, MailMaker, append_mails, connect, make_lead, sync
@@ -85,3 +86,14 @@ def test_the_decoded_size_is_told_from_the_size_as_sent(size, encoding, decoded)
 )  # fmt: skip
 def test_a_size_is_told_in_the_largest_unit_it_reaches(octets, parts):
     assert size_parts(octets) == parts
+
+
+@pytest.mark.parametrize(
+    ("language", "octets", "shown"),
+    [("pt_BR", 1, "1 byte"), ("pt_BR", 532, "532 bytes"), ("en", 532, "532 bytes"),
+     ("pt_BR", 2048, "2 kB"), ("pt_BR", 1_250_000, "1,2 MB"), ("en", 1_250_000, "1.2 MB"),
+     ("pt_BR", 12_345_678_901, "12,3 GB")],
+)  # fmt: skip
+def test_a_size_is_written_in_the_viewers_language(app, language, octets, shown):
+    with app.test_request_context(), force_locale(language):
+        assert format_size(octets) == shown
