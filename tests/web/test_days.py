@@ -1,5 +1,5 @@
-"""Days (no time of day) in the viewer's language: the re-scan confirmation, the example day of
-"why is this email not here?", whoever saw the page first."""
+"""Days and counts in the viewer's language: the re-scan confirmation, the example day of
+"why is this email not here?" (whoever saw the page first), the sync card's large counts."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask_babel import force_locale
+from sqlalchemy import select
 
+from dashboard.db.engine import write_session
+from dashboard.models import FolderCursor, Mailbox, SyncRun
 from dashboard.web.dates import format_day
 from tests.support.clients import log_in
+from tests.support.leads import text_of
 from tests.support.sync import connect
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")  # the app's default zone
@@ -76,3 +80,29 @@ def test_the_example_day_is_today_in_each_viewers_language_whoever_came_first(ap
 def test_a_day_is_written_in_the_viewers_language(app, language, format, shown):
     with app.test_request_context(), force_locale(language):
         assert format_day(date(2026, 12, 7), format) == shown
+
+
+def sync_card(app, owner: str, language: str) -> str:  # type: ignore[no-untyped-def]
+    """The text of the sync status partial, as the page polls it."""
+    client = client_in(app, owner, language)
+    html = client.get("/settings/mailbox/sync/status", headers={"HX-Request": "true"})
+    return text_of(html.get_data(as_text=True))
+
+
+@pytest.mark.parametrize(
+    ("language", "progress", "waiting", "history"),
+    [("pt_BR", "1.234 de 5.000", "cerca de 12.000 mensagens", "4.321 1.234 Automáticos: 2.500"),
+     ("en", "1,234 of 5,000", "about 12,000 messages", "4,321 1,234 Automated: 2,500")],
+)  # fmt: skip
+def test_large_counts_of_the_sync_card_are_grouped_in_the_viewers_language(
+    app, engine, owner, language, progress, waiting, history
+):
+    with write_session(engine) as session:
+        mailbox_id = session.scalars(select(Mailbox.id)).one()
+        session.add(FolderCursor(mailbox_id=mailbox_id, folder="INBOX", total=5000, done=1234))
+        session.add(FolderCursor(mailbox_id=mailbox_id, folder="Sent", total=12000, done=0))
+        session.add(
+            SyncRun(mailbox_id=mailbox_id, fetched=4321, stored=1234, skipped={"automated": 2500})
+        )
+    card = sync_card(app, owner, language)
+    assert progress in card and waiting in card and history in card
