@@ -64,7 +64,7 @@ def test_another_login_is_one_tick_away_and_required_once_ticked(
     log_in(page, live_server.url, rep.email)
     open_mailbox_page(page, live_server.url)
     form = page.locator("#mailbox-form")
-    expect(form.locator("label[for=address]")).to_have_text("Nome de usuário (seu e-mail)")
+    expect(form.locator("label[for=address]")).to_have_text("Nome de Usuário (seu e-mail)")
     login = form.locator("[name=username]")
     expect(login).to_be_hidden()
     form.get_by_label("Usar outro login").check()
