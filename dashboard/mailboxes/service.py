@@ -88,7 +88,7 @@ def normalized(request: ConnectionRequest) -> ConnectionRequest:
             preset.key,
             address,
             password,
-            address,
+            request.username.strip() or address,
             preset.imap_host,
             preset.imap_port,
             preset.imap_security,

@@ -15,7 +15,7 @@ from dashboard.accounts.service import AccountError
 from dashboard.db.flask import get_session, secret_box
 from dashboard.mail.imap_client import ImapError
 from dashboard.mailboxes import service as mailboxes
-from dashboard.mailboxes.forms import FoldersForm, MailboxForm
+from dashboard.mailboxes.forms import FoldersForm, MailboxForm, saved_connection_form
 from dashboard.mailboxes.messages import Explanation, explain, explain_stored
 from dashboard.mailboxes.providers import PROVIDERS
 from dashboard.mailboxes.sync_views import bp as sync_bp
@@ -78,7 +78,7 @@ def request_from(form: MailboxForm) -> mailboxes.ConnectionRequest:
         provider=form.provider.data or "",
         address=form.address.data or "",
         password=form.password.data or "",
-        username=form.username.data or "",
+        username=form.login,
         imap_host=form.imap_host.data or "",
         imap_port=form.imap_port.data,
         imap_security=form.imap_security.data,
@@ -93,7 +93,10 @@ def page_context(
 ) -> dict:
     """Everything the page and its partials show."""
     if form is None:
-        form = MailboxForm(obj=mailbox if mailbox and mailbox.connected else None, formdata=None)
+        if mailbox and mailbox.connected:
+            form = saved_connection_form(mailbox)
+        else:
+            form = MailboxForm(formdata=None)
     folders_form = FoldersForm(formdata=None)
     if mailbox:
         folders_form.folders.choices = [(f, f) for f in mailbox.available_folders]
