@@ -39,6 +39,7 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     PUBLIC_URL: str | None = None
+    NOTIFICATION_POLL_SECONDS = 30  # how often the header's bell asks for the unread count
     # Requests that run Python at once (dashboard/web/request_gate.py): 2 keeps two cores busy
     # (SQLite reads outside the GIL); more threads of Python only queue on the GIL.
     WEB_TURNS = max(1, min(2, os.cpu_count() or 1))

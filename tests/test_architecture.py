@@ -39,6 +39,7 @@ PURE = [
     "leads/text.py",
     "leads/access.py",
     "leads/selection.py",
+    "accounts/audit_sentences.py",
     "emails/sanitize.py",
     "sending/compose.py",
     "mail/addresses.py",

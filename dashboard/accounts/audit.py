@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from dashboard.accounts.audit_sentences import AuditSentence, describe
 from dashboard.models import AuditEvent, User
 
 
@@ -34,3 +35,12 @@ def record(
 def recent(session: Session, limit: int = 50) -> list[AuditEvent]:
     """The newest audit events first."""
     return list(session.exec(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+def recent_sentences(session: Session, limit: int = 50) -> list[tuple[AuditEvent, AuditSentence]]:
+    """The newest audit events first, each with its sentence (users named as they are now)."""
+    names = {email.lower(): name for email, name in session.exec(select(User.email, User.name))}
+    return [
+        (event, describe(event.action, event.actor, event.changes, names))
+        for event in recent(session, limit)
+    ]

@@ -18,10 +18,45 @@ from dashboard.states import AutoCreate, Role, Visibility
 from dashboard.web.forms import REQUIRED
 from dashboard.web.i18n import LANGUAGE_NAMES
 
+# One label per field and per choice: the forms show them, and the audit log names a change
+# with the same words (accounts/audit_sentences.py).
+ROLE_LABELS = {Role.REP: _l("Sales rep"), Role.ADMIN: _l("Administrator")}
+VISIBILITY_LABELS = {
+    Visibility.ALL: _l("Everything"),
+    Visibility.SUBJECT: _l("Subject only"),
+    Visibility.METADATA: _l("Only date, direction and rep"),
+}
+AUTO_CREATE_LABELS = {
+    AutoCreate.NEVER: _l("Never"),
+    AutoCreate.SUGGEST: _l("Suggest them for review"),
+    AutoCreate.SENT: _l("From emails we send"),
+    AutoCreate.ALL: _l("From emails sent and received"),
+}
+USER_LABELS = {"name": _l("Name"), "email": _l("Email"), "role": _l("Role")}
+COMPANY_LABELS = {
+    "name": _l("Company name"),
+    "domains": _l("Company email domains"),
+    "skip_internal": _l(
+        "Keep emails exchanged only between the company's employees from being synced"
+    ),
+    "visibility": _l("What teammates see of emails synced from other reps' mailboxes"),
+    "never_log": _l("Never log these addresses or domains"),
+    "auto_create": _l("Create leads automatically"),
+    "import_days": _l("First import reaches back (days)"),
+    "interval_minutes": _l("Sync every (minutes)"),
+    "stale_days": _l("Days before a lead shows “awaiting reply”"),
+    "tracking": _l("Track opens and link clicks of smart emails"),
+}
+CHOICE_LABELS = {
+    "role": ROLE_LABELS,
+    "visibility": VISIBILITY_LABELS,
+    "auto_create": AUTO_CREATE_LABELS,
+}
+
 
 def role_choices() -> list[tuple[str, object]]:
     """Roles with their translated labels."""
-    return [(Role.REP, _l("Sales rep")), (Role.ADMIN, _l("Administrator"))]
+    return list(ROLE_LABELS.items())
 
 
 class LoginForm(FlaskForm):
@@ -65,18 +100,18 @@ class ChangePasswordForm(NewPasswordMixin, FlaskForm):
 
 
 class CompanyForm(FlaskForm):
-    name = StringField(_l("Company name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    name = StringField(COMPANY_LABELS["name"], validators=[DataRequired(REQUIRED), Length(max=120)])
     domains = TextAreaField(
-        _l("Company email domains"),
+        COMPANY_LABELS["domains"],
         validators=[DataRequired(REQUIRED)],
         description=_l("One per line, e.g. acme.com and acme.com.br"),
     )
 
 
 class UserForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
-    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED)])
-    role = SelectField(_l("Role"), choices=role_choices)
+    name = StringField(USER_LABELS["name"], validators=[DataRequired(REQUIRED), Length(max=120)])
+    email = EmailField(USER_LABELS["email"], validators=[DataRequired(REQUIRED)])
+    role = SelectField(USER_LABELS["role"], choices=role_choices)
 
 
 class NewUserForm(NewPasswordMixin, UserForm):
@@ -88,42 +123,27 @@ class ResetPasswordForm(NewPasswordMixin, FlaskForm):
 
 
 class SyncSettingsForm(FlaskForm):
-    skip_internal = BooleanField(
-        _l("Keep emails exchanged only between the company's employees from being synced")
-    )
+    skip_internal = BooleanField(COMPANY_LABELS["skip_internal"])
     visibility = SelectField(
-        _l("What teammates see of emails synced from other reps' mailboxes"),
-        choices=lambda: [
-            (Visibility.ALL, _l("Everything")),
-            (Visibility.SUBJECT, _l("Subject only")),
-            (Visibility.METADATA, _l("Only date, direction and rep")),
-        ],
+        COMPANY_LABELS["visibility"], choices=lambda: list(VISIBILITY_LABELS.items())
     )
     never_log = TextAreaField(
-        _l("Never log these addresses or domains"),
+        COMPANY_LABELS["never_log"],
         description=_l("One per line: ana@example.com, @gmail.com or family.org"),
     )
     auto_create = SelectField(
-        _l("Create leads automatically"),
-        choices=lambda: [
-            (AutoCreate.NEVER, _l("Never")),
-            (AutoCreate.SUGGEST, _l("Suggest them for review")),
-            (AutoCreate.SENT, _l("From emails we send")),
-            (AutoCreate.ALL, _l("From emails sent and received")),
-        ],
+        COMPANY_LABELS["auto_create"], choices=lambda: list(AUTO_CREATE_LABELS.items())
     )
     # Text fields: the shared validation (also used by the CLI) reports every bad value at once.
-    import_days = StringField(
-        _l("First import reaches back (days)"), render_kw={"inputmode": "numeric"}
+    import_days = StringField(COMPANY_LABELS["import_days"], render_kw={"inputmode": "numeric"})
+    interval_minutes = StringField(
+        COMPANY_LABELS["interval_minutes"], render_kw={"inputmode": "numeric"}
     )
-    interval_minutes = StringField(_l("Sync every (minutes)"), render_kw={"inputmode": "numeric"})
 
 
 class LeadSettingsForm(FlaskForm):
-    stale_days = StringField(
-        _l("Days before a lead shows “awaiting reply”"), render_kw={"inputmode": "numeric"}
-    )
-    tracking = BooleanField(_l("Track opens and link clicks of smart emails"))
+    stale_days = StringField(COMPANY_LABELS["stale_days"], render_kw={"inputmode": "numeric"})
+    tracking = BooleanField(COMPANY_LABELS["tracking"])
 
 
 class AliasesForm(FlaskForm):

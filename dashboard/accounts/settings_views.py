@@ -19,6 +19,9 @@ from dashboard.accounts.company import (
     validate_sync_settings,
 )
 from dashboard.accounts.forms import (
+    CHOICE_LABELS,
+    COMPANY_LABELS,
+    USER_LABELS,
     AliasesForm,
     ChangePasswordForm,
     CompanyForm,
@@ -157,7 +160,9 @@ def company_page(
         form=form,
         sync_form=sync_form,
         lead_form=lead_form,
-        events=audit.recent(db),
+        events=audit.recent_sentences(db),
+        audit_labels={"company": COMPANY_LABELS, "user": USER_LABELS},
+        choice_labels=CHOICE_LABELS,
     )
 
 

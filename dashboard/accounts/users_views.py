@@ -62,7 +62,12 @@ def index() -> tuple[str, int]:
             db.rollback()
             show_error(form, error)
         else:
-            audit.record(db, current_user, "user.add", {"email": user.email, "role": user.role})
+            audit.record(
+                db,
+                current_user,
+                "user.add",
+                {"name": user.name, "email": user.email, "role": user.role},
+            )
             db.commit()
             flash(_("User %(name)s added.", name=user.name), "success")
             form = NewUserForm(formdata=None)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
@@ -76,6 +77,36 @@ def write_session(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def impatient_write_session(engine: Engine, lock_wait_ms: int) -> Iterator[Session]:
+    """`write_session` that waits at most `lock_wait_ms` for the write lock, then raises
+    OperationalError ("database is locked"): for a request that would rather hand its write
+    to `dashboard.db.backlog` than keep its visitor waiting behind a sync's commit."""
+    if engine.dialect.name != "sqlite":  # the lock wait is SQLite's busy timeout
+        with write_session(engine) as session:
+            yield session
+        return
+    with writer(engine).connect() as connection:
+        raw: sqlite3.Connection = connection.connection.driver_connection  # type: ignore[assignment]  # no transaction begun yet
+        usual = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+        raw.execute(f"PRAGMA busy_timeout={int(lock_wait_ms)}")
+        try:
+            with Session(bind=connection, expire_on_commit=False) as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={int(usual)}")  # the pool gets it back as it was
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    """True for SQLite's "database is locked": another writer held the lock too long."""
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
 
 
 @contextmanager

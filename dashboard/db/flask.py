@@ -2,7 +2,10 @@
 instance's secret box.
 
 Reads use ordinary deferred transactions; every non-GET request takes BEGIN IMMEDIATE
-(see `dashboard.db.engine`).
+(see `dashboard.db.engine`). A GET request's session refuses to write: SQLite cannot turn
+its read snapshot into a write once another writer (the sync) committed, so such a write
+fails with "database is locked" exactly when the app is busiest. A GET that must record
+something (a tracking hit) writes through `write_backlog()` instead.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
+from dashboard.db.backlog import WriteBacklog
 from dashboard.db.engine import make_engine, writer
 from dashboard.db.migrate import upgrade_if_needed
 from dashboard.db.secrets import SecretBox
@@ -31,13 +36,41 @@ def get_engine() -> Engine:
 
 
 def get_session() -> Session:
-    """Return the request's session: IMMEDIATE for requests that may write."""
+    """Return the request's session: IMMEDIATE for requests that may write, read-only for
+    GET, HEAD and OPTIONS."""
     if "db_session" not in g:
         engine = get_engine()
-        if has_request_context() and request.method not in SAFE_METHODS:
-            engine = writer(engine)
-        g.db_session = Session(engine, expire_on_commit=False)
+        read_only = has_request_context() and request.method in SAFE_METHODS
+        session = Session(engine if read_only else writer(engine), expire_on_commit=False)
+        if read_only:
+            event.listen(session, "before_flush", _refuse_flush)
+            event.listen(session, "do_orm_execute", _refuse_bulk_write)
+        g.db_session = session
     return g.db_session
+
+
+class ReadOnlyRequestError(RuntimeError):
+    """A GET request tried to write through its read-only session (a programming error)."""
+
+
+def _refuse_flush(session: Session, _context: object, _instances: object) -> None:
+    changed = any(session.is_modified(instance) for instance in session.dirty)
+    if session.new or session.deleted or changed:
+        raise ReadOnlyRequestError(
+            f"{request.method} {request.path} tried to write: use a POST, or write_backlog()"
+        )
+
+
+def _refuse_bulk_write(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlyRequestError(
+            f"{request.method} {request.path} tried to write: use a POST, or write_backlog()"
+        )
+
+
+def write_backlog() -> WriteBacklog:
+    """The app's backlog of writes that requests hand over rather than fail."""
+    return current_app.extensions["leadsync.write_backlog"]
 
 
 def close_session(_exc: BaseException | None = None) -> None:
@@ -51,6 +84,7 @@ def init_app(app: Flask) -> None:
     """Create the engine, upgrade the schema when asked, and close sessions per request."""
     engine = make_engine(database_url(app), app.config["SQLITE_BUSY_TIMEOUT_MS"])
     app.extensions["leadsync.engine"] = engine
+    app.extensions["leadsync.write_backlog"] = WriteBacklog(engine)
     app.teardown_appcontext(close_session)
     if app.config["AUTO_MIGRATE"]:
         upgrade_if_needed(engine)

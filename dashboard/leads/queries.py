@@ -16,6 +16,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     false,
+    func,
     or_,
     select,
     text,
@@ -81,6 +82,33 @@ def badge(lead: Lead, now: datetime, stale_days: int) -> str:
     ):
         return "awaiting"
     return ""
+
+
+def status_condition(status: str, now: datetime, stale_days: int) -> ColumnElement[bool] | None:
+    """The list's "reply" and "awaiting" filters, in SQL: the rule of `badge`."""
+    if status == "reply":
+        return col(Lead.last_direction) == Direction.IN
+    if status == "awaiting":
+        return and_(
+            col(Lead.last_direction) == Direction.OUT,
+            col(Lead.last_contact_at) < now - timedelta(days=stale_days),
+        )
+    return None
+
+
+def waiting_counts(
+    session: Session, *, owner_id: int, now: datetime, stale_days: int
+) -> dict[str, int]:
+    """How many of the owner's active leads the list's "reply" and "awaiting" filters show."""
+    counts = {}
+    for status in ("reply", "awaiting"):
+        query = select(func.count()).where(
+            Lead.state == LeadState.ACTIVE,
+            Lead.owner_id == owner_id,
+            status_condition(status, now, stale_days),
+        )
+        counts[status] = session.scalar(query) or 0
+    return counts
 
 
 def fts_ids(match: str) -> TextClause:
@@ -202,13 +230,8 @@ def list_leads(
         query = query.where(Lead.owner_id == filters.owner_id)
     if filters.source in tuple(LeadSource):
         query = query.where(Lead.source == filters.source)
-    if filters.status == "reply":
-        query = query.where(Lead.last_direction == Direction.IN)
-    elif filters.status == "awaiting":
-        query = query.where(
-            Lead.last_direction == Direction.OUT,
-            col(Lead.last_contact_at) < now - timedelta(days=stale_days),
-        )
+    if (waiting := status_condition(filters.status, now, stale_days)) is not None:
+        query = query.where(waiting)
     if filters.q.strip():
         query = query.where(search_condition(filters.q, viewer, visibility))
     if filters.after and (start := keyset(filters.sort, filters.after)) is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import bindparam, select
@@ -14,7 +14,13 @@ from dashboard.db.flask import get_session
 from dashboard.leads import service as lead_service
 from dashboard.leads.access_queries import viewer_of
 from dashboard.leads.forms import LeadForm, MergeForm
-from dashboard.leads.queries import SORTS, LeadFilters, badge, list_leads
+from dashboard.leads.queries import (
+    SORTS,
+    LeadFilters,
+    badge,
+    list_leads,
+    waiting_counts,
+)
 from dashboard.leads.review_views import bp as review_bp
 from dashboard.leads.timeline import (
     USER_NAMES,
@@ -30,6 +36,7 @@ from dashboard.models import (
 )
 from dashboard.states import OutgoingState, Visibility
 from dashboard.web.forms import ActionForm, show_error
+from dashboard.web.home import home_panel
 from dashboard.web.pages import redirect_page, render_page
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
@@ -48,6 +55,16 @@ def filters_from_request() -> LeadFilters:
         sort=args.get("sort") if args.get("sort") in SORTS else "last_contact",
         after=args.get("after", ""),
     )
+
+
+@home_panel(bp, order=10)
+def my_leads_panel() -> str:
+    """The home page's "my leads": those to answer and those awaiting a reply, with links to
+    the list filtered the same way."""
+    db = get_session()
+    stale_days = get_company(db).stale_days
+    counts = waiting_counts(db, owner_id=current_user.id, now=utcnow(), stale_days=stale_days)
+    return render_template("leads/_home_panel.html", counts=counts, stale_days=stale_days)
 
 
 @bp.get("/")

@@ -322,3 +322,19 @@ def html_to_text(html: str) -> str:
     parser.close()
     lines = [" ".join(line.split()) for line in "".join(parser.chunks).split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+BASE64_LINE = 78  # 76 characters and CRLF: RFC 2045's limit, what mail programs write
+
+
+def decoded_size(size: int, encoding: str) -> int:
+    """The size of a part once decoded, from its size as sent (BODYSTRUCTURE counts the
+    transfer-encoded octets: base64 is a third larger, plus a CRLF every 76 characters).
+
+    Exact to a byte or two for base64 written in 76-character lines; quoted-printable and
+    the rest are reported as sent (their decoded size cannot be told without the bytes).
+    """
+    if encoding.lower() != "base64" or size <= 0:
+        return max(size, 0)
+    characters = size - 2 * -(-size // BASE64_LINE)  # minus a CRLF per (started) line
+    return max(characters, 0) * 3 // 4

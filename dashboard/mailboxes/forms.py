@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     IntegerField,
@@ -14,9 +15,10 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, Optional
+from wtforms.validators import DataRequired, Optional, ValidationError
 
 from dashboard.mailboxes.providers import PROVIDERS
+from dashboard.models import Mailbox
 from dashboard.web.forms import REQUIRED
 
 
@@ -34,8 +36,11 @@ def security_choices() -> list[tuple[str, object]]:
 
 class MailboxForm(FlaskForm):
     provider = RadioField(_l("Provider"), choices=provider_choices, default="gmail")
-    address = EmailField(_l("User name (mailbox address)"), validators=[DataRequired(REQUIRED)])
-    username = StringField(_l("Login name, if not the address"))
+    address = EmailField(_l("User name (your email address)"), validators=[DataRequired(REQUIRED)])
+    # The login is the address unless the rep says otherwise (an alias whose account signs in
+    # with the main address, an iCloud name without @icloud.com, a company server's login).
+    other_login = BooleanField(_l("Use another login"))
+    username = StringField(_l("Login"))
     password = PasswordField(_l("Password (app password)"))
     imap_host = StringField(_l("IMAP server"))
     imap_port = IntegerField(_l("IMAP port"), default=993, validators=[Optional()])
@@ -43,6 +48,25 @@ class MailboxForm(FlaskForm):
     smtp_host = StringField(_l("SMTP server"))
     smtp_port = IntegerField(_l("SMTP port"), default=465, validators=[Optional()])
     smtp_security = SelectField(_l("SMTP security"), choices=security_choices, default="tls")
+
+    def validate_username(self, field: StringField) -> None:
+        """A login is needed once "Use another login" is ticked."""
+        if self.other_login.data and not (field.data or "").strip():
+            raise ValidationError(_l("Enter the login, or untick “Use another login”."))
+
+    @property
+    def login(self) -> str:
+        """The login typed, or "" when the address is the login."""
+        return (self.username.data or "").strip() if self.other_login.data else ""
+
+
+def saved_connection_form(mailbox: Mailbox) -> MailboxForm:
+    """The form filled from a connected mailbox: its login shown only when it is not the
+    address (the password is never filled)."""
+    form = MailboxForm(obj=mailbox, formdata=None)
+    form.other_login.data = mailbox.username != mailbox.address
+    form.username.data = mailbox.username if form.other_login.data else ""
+    return form
 
 
 class FoldersForm(FlaskForm):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from dashboard.accounts import audit
 from dashboard.accounts.service import AccountError, normalize_email
@@ -88,7 +88,7 @@ def normalized(request: ConnectionRequest) -> ConnectionRequest:
             preset.key,
             address,
             password,
-            address,
+            request.username.strip() or address,
             preset.imap_host,
             preset.imap_port,
             preset.imap_security,
@@ -157,6 +157,18 @@ def log_event(
 def mailbox_of(session: Session, user_id: int) -> Mailbox | None:
     """The user's mailbox (connected or not), if any."""
     return session.exec(select(Mailbox).where(Mailbox.user_id == user_id)).first()
+
+
+def mailboxes_with_problems(session: Session) -> list[tuple[str, Mailbox]]:
+    """Connected mailboxes of active users that stopped syncing, with their owner's name."""
+    failing = (MailboxStatus.ERROR, MailboxStatus.NEEDS_RECONNECT)
+    rows = session.exec(
+        select(User.name, Mailbox)
+        .join(User, User.id == Mailbox.user_id)
+        .where(col(Mailbox.secret).is_not(None), col(Mailbox.status).in_(failing), User.active)
+        .order_by(User.name)
+    )
+    return [(name, mailbox) for name, mailbox in rows]
 
 
 def ensure_address_free(session: Session, user: User, address: str) -> None:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -22,7 +21,7 @@ from dashboard.mailboxes.why import WhySearch, why_not_here
 from dashboard.models import Mailbox
 from dashboard.states import MailboxStatus
 from dashboard.sync.scheduler import request_sync, wake
-from dashboard.web.dates import day_bounds, parse_day
+from dashboard.web.dates import day_bounds, format_day, parse_day
 from dashboard.web.extensions import htmx
 from dashboard.web.forms import ActionForm
 from dashboard.web.pages import render_page
@@ -127,7 +126,7 @@ def rescan() -> Response:
         request_sync(db, mailbox.id, rescan_since=since)
         db.commit()
         wake(current_app)
-        flash(_("Re-scan from %(day)s requested.", day=format_date(form.since.data)), "success")
+        flash(_("Re-scan from %(day)s requested.", day=format_day(form.since.data)), "success")
     else:
         flash(_("Choose a valid day to re-scan from."), "error")
     return redirect(url_for("mailboxes.index"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import Blueprint, current_app, flash, g, redirect, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,7 +15,7 @@ from dashboard.accounts.service import AccountError
 from dashboard.db.flask import get_session, secret_box
 from dashboard.mail.imap_client import ImapError
 from dashboard.mailboxes import service as mailboxes
-from dashboard.mailboxes.forms import FoldersForm, MailboxForm
+from dashboard.mailboxes.forms import FoldersForm, MailboxForm, saved_connection_form
 from dashboard.mailboxes.messages import Explanation, explain, explain_stored
 from dashboard.mailboxes.providers import PROVIDERS
 from dashboard.mailboxes.sync_views import bp as sync_bp
@@ -24,6 +24,7 @@ from dashboard.models import Mailbox
 from dashboard.states import MailboxStatus
 from dashboard.sync.scheduler import request_sync, wake
 from dashboard.web.forms import ActionForm, show_error
+from dashboard.web.home import home_panel
 from dashboard.web.pages import redirect_page, render_page, require_fresh_login
 from dashboard.web.request_gate import turn_released
 
@@ -52,6 +53,19 @@ def broken_mailbox() -> Select:
     )
 
 
+@home_panel(bp, order=20)
+def mailbox_panel() -> str:
+    """The home page's mailbox status (with the cause of an error, or a link to connect);
+    for admins also the team's mailboxes that stopped syncing."""
+    db = get_session()
+    return render_template(
+        "mailboxes/_home_panel.html",
+        mailbox=mailboxes.mailbox_of(db, current_user.id),
+        team=mailboxes.mailboxes_with_problems(db) if current_user.is_admin else None,
+        explain_mailbox=explain_mailbox,
+    )
+
+
 @bp.before_request
 def mark_nav() -> None:
     """Highlight "Sobre a sincronização" in the settings panel."""
@@ -64,7 +78,7 @@ def request_from(form: MailboxForm) -> mailboxes.ConnectionRequest:
         provider=form.provider.data or "",
         address=form.address.data or "",
         password=form.password.data or "",
-        username=form.username.data or "",
+        username=form.login,
         imap_host=form.imap_host.data or "",
         imap_port=form.imap_port.data,
         imap_security=form.imap_security.data,
@@ -79,7 +93,10 @@ def page_context(
 ) -> dict:
     """Everything the page and its partials show."""
     if form is None:
-        form = MailboxForm(obj=mailbox if mailbox and mailbox.connected else None, formdata=None)
+        if mailbox and mailbox.connected:
+            form = saved_connection_form(mailbox)
+        else:
+            form = MailboxForm(formdata=None)
     folders_form = FoldersForm(formdata=None)
     if mailbox:
         folders_form.folders.choices = [(f, f) for f in mailbox.available_folders]

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
+from dashboard.mail.mime import decoded_size
 from dashboard.models.base import utcnow
 from dashboard.states import MailboxStatus, Origin
 
@@ -126,11 +127,16 @@ class Attachment(SQLModel, table=True):
     email_id: int = Field(foreign_key="email.id", index=True, ondelete="CASCADE")
     filename: str
     content_type: str
-    size: int
+    size: int  # octets as sent (transfer-encoded), from BODYSTRUCTURE
     section: str  # IMAP part number, e.g. "2" or "1.2"
     encoding: str = ""
     content_id: str | None = None
     inline: bool = False
+
+    @property
+    def file_size(self) -> int:
+        """The size of the file the user downloads (decoded), as far as it can be told."""
+        return decoded_size(self.size, self.encoding)
 
 
 class FolderCursor(SQLModel, table=True):

@@ -1,15 +1,14 @@
 """A smart email after "Send": its state while it leaves, and for a failed one retry, edit
-(the compose card, see compose_views) or discard; the rep's notifications."""
+(the compose card, see compose_views) or discard."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
 from dashboard.db.flask import get_session
-from dashboard.models import Lead, Notification, OutgoingEmail, utcnow
+from dashboard.models import OutgoingEmail
 from dashboard.sending.drafts import discard as discard_draft
 from dashboard.sending.messages import send_error_text
 from dashboard.sending.outgoing import reopen
@@ -83,46 +82,3 @@ def discard(outgoing_id: int) -> Response | tuple[str, int]:
         return "", 200  # the line disappears
     target = url_for("leads.show", lead_id=lead_id) if lead_id else url_for("leads.index")
     return redirect(target)
-
-
-@bp.get("/notifications")
-def notifications() -> tuple[str, int]:
-    """The header's notification area: opens, clicks and replies of the rep's leads."""
-    db = get_session()
-    items = list(
-        db.scalars(
-            select(Notification)
-            .where(Notification.user_id == current_user.id)
-            .order_by(Notification.id.desc())
-            .limit(10)
-        )
-    )
-    unread = sum(1 for n in items if n.read_at is None)
-    leads = {
-        lead.id: lead
-        for lead in db.scalars(
-            select(Lead).where(Lead.id.in_({n.lead_id for n in items if n.lead_id}))
-        )
-    }
-    return render_page(
-        "sending/_notifications.html",
-        "sending/_notifications.html",
-        items=items,
-        unread=unread,
-        leads=leads,
-        action=ActionForm(),
-    )
-
-
-@bp.post("/notifications/read")
-def notifications_read() -> tuple[str, int]:
-    """Mark every notification of the rep as read."""
-    db = get_session()
-    if ActionForm().validate_on_submit():
-        db.execute(
-            update(Notification)
-            .where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
-            .values(read_at=utcnow())
-        )
-        db.commit()
-    return notifications()

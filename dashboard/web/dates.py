@@ -25,6 +25,9 @@ from babel.dates import (
     parse_date,
     parse_pattern,
 )
+from babel.dates import (
+    format_date as babel_format_date,
+)
 from flask_babel import get_locale, get_timezone
 
 FormatWidth = Literal["full", "long", "medium", "short"]
@@ -109,6 +112,15 @@ class DateFormatter:
 
     def __call__(self, value: datetime | None, format: str = "medium") -> str:
         return format_in(self.locale, self.zone, value, format)
+
+
+def format_day(value: date | None = None, format: str = "medium") -> str:
+    """A calendar day (no time, no zone shift) in the viewer's language; today in the
+    viewer's zone when None. A function, not a filter: Jinja folds a filter over constants
+    at compile time, freezing the first viewer's language and day into the template."""
+    if value is None:
+        value = datetime.now(as_zoneinfo(get_timezone())).date()
+    return babel_format_date(value, format, locale=get_locale())
 
 
 # Three groups of digits with one separator: 05/03/2026, 3/5/26, 2026-03-05, 05.03.2026.

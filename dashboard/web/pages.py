@@ -11,9 +11,10 @@ from flask_login import current_user, login_fresh
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
-from dashboard.web.dates import DateFormatter
+from dashboard.web.dates import DateFormatter, format_day
 from dashboard.web.extensions import htmx
 from dashboard.web.i18n import page_gettext
+from dashboard.web.numbers import format_size
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -115,7 +116,9 @@ def template_globals() -> dict[str, Any]:
     return {
         **page_gettext(),
         "format_datetime": DateFormatter(),
+        "format_day": format_day,
         "format_decimal": format_decimal,
+        "format_size": format_size,
         "get_locale": get_locale,
         "nav_active": g.get("nav_active"),
         "format_timedelta": format_timedelta,

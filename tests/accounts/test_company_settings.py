@@ -9,11 +9,14 @@ from datetime import timedelta
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
+from dashboard.accounts import audit
 from dashboard.accounts import service as accounts
-from dashboard.db.engine import read_session
+from dashboard.db.engine import read_session, write_session
 from dashboard.sync.runner import build_policy
 from dashboard.sync.scheduler import SYNC_JOB
 from tests.support import factories
+from tests.support.clients import log_in
+from tests.support.leads import text_of
 from tests.support.mailboxes import audit_events, company, connect, english_client
 
 COMPANY_URL = "/settings/company"
@@ -215,9 +218,48 @@ def test_each_change_lands_in_the_audit_log_with_who_and_what(admin_client, admi
     assert event.changes == {"skip_internal": [True, False], "import_days": [30, 90]}
     page = admin_client.get(COMPANY_URL).data.decode()
     log = re.search(r'<table class="list" id="audit-log">.*?</table>', page, re.S).group(0)
-    assert admin.email in log and "company.update" in log
-    assert "import_days</strong>: 30 → 90" in log
-    assert "skip_internal</strong>: true → false" in log
+    sentence = re.search(r'<p class="audit-sentence">(.*?)</p>', log, re.S).group(1)
+    assert text_of(sentence) == (
+        f"{admin.name} turned off “Keep emails exchanged only between the company's employees"
+        " from being synced”; changed “First import reaches back (days)” from “30” to “90”"
+    )
+    detail = re.search(r'<details class="audit-detail">.*?</details>', log, re.S).group(0)
+    assert admin.email in detail and "company.update" in detail  # the raw entry, folded
+
+
+def test_the_audit_log_reads_in_portuguese(app, engine):  # type: ignore[no-untyped-def]
+    factories.setup_company(engine)
+    fernanda = factories.make_user(engine, role="admin", name="Fernanda")
+    client = log_in(app.test_client(), fernanda.email)  # no Accept-Language: pt_BR
+    client.post(SYNC_URL, data=sync_form(never_log="@gmail.com"))
+    client.post(SYNC_URL, data=sync_form(never_log="@gmail.com\n@uol.com.br", auto_create="all"))
+    paulo = {"name": "Paulo", "email": "paulo@acme.test", "role": "rep"}
+    secret = {"password": factories.PASSWORD, "confirm": factories.PASSWORD}
+    assert client.post("/settings/users/", data={**paulo, **secret}).status_code == 200
+    page = client.get(COMPANY_URL).data.decode()
+    log = re.search(r'<table class="list" id="audit-log">.*?</table>', page, re.S).group(0)
+    sentences = [text_of(s) for s in re.findall(r'<p class="audit-sentence">(.*?)</p>', log, re.S)]
+    assert sentences == [
+        "Fernanda convidou Paulo (vendedor)",
+        "Fernanda alterou “Nunca registrar estes endereços ou domínios”: adicionou @uol.com.br;"
+        " alterou “Criar leads automaticamente” de “A partir dos e-mails que enviamos”"
+        " para “A partir dos e-mails enviados e recebidos”",
+        "Fernanda alterou “Nunca registrar estes endereços ou domínios”: adicionou @gmail.com",
+    ]
+    assert "company.update" not in text_of(log.split('<details class="audit-detail">')[0])
+
+
+def test_unknown_codes_and_odd_values_still_read_safely(admin_client, admin, engine):
+    with write_session(engine) as session:
+        audit.record(session, admin, "template.save", {"name": "<b>Oferta</b>"})
+        audit.record(session, None, "lead.merge", {"into": 7})
+    page = admin_client.get(COMPANY_URL).data.decode()
+    sentences = re.findall(r'<p class="audit-sentence">(.*?)</p>', page, re.S)
+    assert [text_of(s) for s in sentences] == [
+        "The command line made a change (lead.merge)",
+        f"{admin.name} saved the template “<b>Oferta</b>”",
+    ]
+    assert "<b>Oferta" not in page  # escaped
 
 
 def test_saving_without_changes_records_nothing(admin_client, engine):

@@ -258,7 +258,7 @@ def test_attachments_are_listed_with_name_size_and_type_linking_to_the_download(
     items = re.findall(r"<li>(.*?)</li>", html.split('<ul class="attachments">')[1], re.S)
     assert len(items) == 2
     assert f'href="/attachments/{pdf}"' in items[0] and f'href="/attachments/{png}"' in items[1]
-    assert text_of(items[0]) == "proposta.pdf application/pdf · 2.0 kB"
+    assert text_of(items[0]) == "proposta.pdf application/pdf · 2 kB"
     assert text_of(items[1]) == "logo.png image/png · 3.5 MB"
 
 

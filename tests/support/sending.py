@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import Engine
 
 from dashboard.db.engine import write_session
-from dashboard.models import Lead, LeadAddress, Mailbox, User
+from dashboard.models import Lead, LeadAddress, Mailbox, Notification, User
 from tests.support import factories
 
 if TYPE_CHECKING:
@@ -26,6 +26,18 @@ def make_lead(engine: Engine, name: str, company: str = "Cliente SA") -> tuple[L
         session.flush()
         session.add(LeadAddress(lead_id=lead.id, address=address))
     return lead, address
+
+
+def notify(engine: Engine, user: User, lead: Lead | None, kind: str = "open") -> int:
+    """A notification for the user about the lead (as tracking or the sync writes them)."""
+    with write_session(engine) as session:
+        note = Notification(
+            user_id=user.id, kind=kind, lead_id=lead.id if lead else None,
+            detail=f"someone{factories.next_number()}@cliente.test",
+        )  # fmt: skip
+        session.add(note)
+        session.flush()
+        return note.id
 
 
 def connect_smtp(app: Flask, user: User, server: SmtpServer, password: str | None = None) -> int:

@@ -195,6 +195,37 @@ def test_a_lead_replying_to_a_smart_email_notifies_its_rep(engine, rep) -> None:
     ]
 
 
+def test_a_reply_seen_in_two_folders_or_twice_in_a_batch_notifies_once(engine, rep) -> None:  # type: ignore[no-untyped-def]
+    """Gmail shows a reply in the inbox and in "All Mail": one reply, one notification."""
+    from dashboard.models import Notification, OutgoingEmail
+
+    lead, box = lead_and_mailbox(engine, rep)
+    with write_session(engine) as session:
+        session.add(
+            OutgoingEmail(
+                user_id=rep.id, lead_id=lead.id, message_id="<ls.2@acme.test>",
+                to_addrs=["lead@client.test"], state="sent",
+            )
+        )  # fmt: skip
+    reply = dict(sender="lead@client.test", to=rep.email, in_reply_to="<ls.2@acme.test>")
+    decision = Decision(True, None, False, ("lead@client.test",))
+    twice = [ToStore(meta(5, "<again@client.test>", **reply), decision)] * 2
+    with write_session(engine) as session:
+        commit_batch(
+            session, BatchPlace(box.id, rep.id, "INBOX", 1), twice, [], last_uid=5,
+            lead_state="active",
+        )  # fmt: skip
+    commit_one(
+        engine,
+        box,
+        "[Gmail]/Todos os e-mails",
+        ToStore(meta(9, "<again@client.test>", **reply), decision),
+    )
+    with read_session(engine) as session:
+        notes = session.scalars(select(Notification)).all()
+    assert [(n.kind, n.detail) for n in notes] == [("reply", "lead@client.test")]
+
+
 def commit_one(engine, box, folder: str, item: ToStore, promised=frozenset()):  # type: ignore[no-untyped-def]
     """Commit a batch of one message from a folder of the rep's mailbox."""
     with write_session(engine) as session:

@@ -42,11 +42,17 @@ def commit_batch(
         session, stored, owner_id=place.user_id, state=lead_state, promised=promised
     )
     emails = existing_emails(session, stored) if stored else {}
+    known_before = set(emails)
     before = len(emails)
     result.stored = insert_new_emails(session, stored, emails, place.user_id)
     result.sighted = len({identity(i) for i in stored}) - result.stored if before else 0
     link_and_sight(session, stored, emails, leads, place)
-    notify_replies(session, [i for i in stored if not i.decision.outbound and i.meta.in_reply_to])
+    # Only emails this batch stored for the first time: the same reply seen again in
+    # another folder (Gmail's "All Mail") or another rep's mailbox was announced already.
+    first_seen = [i for i in stored if identity(i) not in known_before]
+    notify_replies(
+        session, [i for i in first_seen if not i.decision.outbound and i.meta.in_reply_to]
+    )
     refresh_stats(session, {lead for _item, lead in lead_links(stored, leads)})
     forget_skips(session, place, [i.meta.uid for i in stored])
     record_skips(session, skipped, place)
