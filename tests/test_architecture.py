@@ -38,6 +38,7 @@ PURE = [
     "mail/mime.py",
     "leads/text.py",
     "leads/access.py",
+    "leads/selection.py",
     "accounts/audit_sentences.py",
     "emails/sanitize.py",
     "sending/compose.py",
@@ -60,6 +61,8 @@ NO_FLASK = [
     "sending/delivery.py",
     "sending/queue.py",
     "sending/events.py",
+    "leads/review.py",
+    "leads/selection.py",
 ]
 IMAP_LAYER = {"mail/imap_client.py", "mail/imap_fetch.py"}
 

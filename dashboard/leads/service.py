@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import bindparam, delete, exists, func, select, text, update
 from sqlmodel import Session
 
 from dashboard.accounts.service import AccountError, normalize_email
@@ -155,32 +155,35 @@ def merge_leads(session: Session, keep: Lead, other: Lead) -> None:
 
 def delete_lead(session: Session, lead: Lead) -> int:
     """Delete a lead; its emails stay only when another lead still links them."""
-    email_ids = [
-        row
-        for row in session.scalars(select(EmailLead.email_id).where(EmailLead.lead_id == lead.id))
-    ]
-    session.delete(lead)
-    session.flush()
-    linked = set(
-        session.scalars(select(EmailLead.email_id).where(EmailLead.email_id.in_(email_ids)))
+    deleted = delete_leads(session, [lead.id])
+    session.expunge(lead)  # gone from the database: the session must not flush it again
+    return deleted
+
+
+def delete_leads(session: Session, lead_ids: Iterable[int]) -> int:
+    """Delete leads (their addresses and links go with them, by cascade); an email stays only
+    when a lead that remains still links it. Returns how many emails were deleted."""
+    ids, deleted = list(lead_ids), 0
+    for start in range(0, len(ids), CHUNK):  # bounded IN lists, whatever the selection's size
+        deleted += delete_lead_chunk(session, ids[start : start + CHUNK])
+    return deleted
+
+
+CHUNK = 500
+
+
+def delete_lead_chunk(session: Session, lead_ids: list[int]) -> int:
+    """`delete_leads` for a few hundred ids: the emails only they link, then the leads."""
+    theirs = select(EmailLead.email_id).where(EmailLead.lead_id.in_(lead_ids))
+    kept = exists().where(EmailLead.email_id == Email.id, EmailLead.lead_id.not_in(lead_ids))
+    doomed = session.execute(
+        delete(Email).where(Email.id.in_(theirs), ~kept),
+        execution_options={"synchronize_session": False},
     )
-    doomed = [i for i in email_ids if i not in linked]
-    if doomed:
-        session.execute(delete(Email).where(Email.id.in_(doomed)))
-    return len(doomed)
-
-
-def accept_suggestion(session: Session, lead: Lead, owner_id: int) -> None:
-    """Turn a suggested lead into a real one."""
-    lead.state, lead.owner_id = LeadState.ACTIVE, lead.owner_id or owner_id
-    session.add(lead)
-
-
-def dismiss_suggestion(session: Session, lead: Lead, user_id: int) -> None:
-    """Forget a suggestion; its addresses are never suggested again."""
-    for address in addresses_of(session, lead.id):
-        session.merge(DismissedAddress(address=address, user_id=user_id))
-    delete_lead(session, lead)
+    session.execute(
+        delete(Lead).where(Lead.id.in_(lead_ids)), execution_options={"synchronize_session": False}
+    )
+    return doomed.rowcount or 0
 
 
 def suggestion_count(session: Session) -> int:

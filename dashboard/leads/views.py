@@ -12,39 +12,35 @@ from werkzeug.wrappers import Response
 from dashboard.accounts.service import AccountError, get_company
 from dashboard.db.flask import get_session
 from dashboard.leads import service as lead_service
-from dashboard.leads.access_queries import private_threads, viewer_of
+from dashboard.leads.access_queries import viewer_of
 from dashboard.leads.forms import LeadForm, MergeForm
 from dashboard.leads.queries import (
     SORTS,
     LeadFilters,
-    addresses_by_lead,
     badge,
     list_leads,
     waiting_counts,
 )
+from dashboard.leads.review_views import bp as review_bp
 from dashboard.leads.timeline import (
     USER_NAMES,
-    MessageView,
     lead_threads,
-    message_views,
-    thread_views,
     tracking_summary,
 )
 from dashboard.models import (
-    Email,
-    EmailLead,
     Lead,
     OutgoingEmail,
     PrivateThread,
     User,
     utcnow,
 )
-from dashboard.states import LeadState, OutgoingState, Visibility
+from dashboard.states import OutgoingState, Visibility
 from dashboard.web.forms import ActionForm, show_error
 from dashboard.web.home import home_panel
 from dashboard.web.pages import redirect_page, render_page
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
+bp.register_blueprint(review_bp)
 bp.before_request(login_required(lambda: None))
 
 
@@ -298,63 +294,3 @@ def merge(lead_id: int) -> Response:
             db.commit()
             flash(_("Leads merged."), "success")
     return redirect(url_for("leads.show", lead_id=keep.id))
-
-
-@bp.get("/review")
-def review() -> tuple[str, int]:
-    """Suggested leads (policy "suggest") with the emails that brought them."""
-    db = get_session()
-    suggested = list(
-        db.scalars(
-            select(Lead)
-            .where(Lead.state == LeadState.SUGGESTED)
-            .order_by(Lead.created_at.desc())
-            .limit(25)
-        )
-    )
-    visibility = get_company(db).visibility
-    ids = [lead.id for lead in suggested]
-    rows = db.execute(
-        select(EmailLead.lead_id, Email)
-        .join(Email, Email.id == EmailLead.email_id)
-        .where(EmailLead.lead_id.in_(ids))
-        .order_by(Email.date, Email.id)
-    ).all()
-    emails = [e for _, e in rows]
-    private = private_threads(db, list({e.thread_key for e in emails}))
-    viewer = viewer_of(current_user)
-    views = {v.email.id: v for v in message_views(db, emails, viewer, visibility, private)}
-    listed: dict[int, list[MessageView]] = {}  # lead id -> the emails it may see, oldest first
-    for lead_id, e in rows:
-        if e.id in views:
-            listed.setdefault(lead_id, []).append(views[e.id])
-    evidence = {
-        lead.id: sorted(
-            thread_views(listed.get(lead.id, []), private, viewer),
-            key=lambda t: t.last_date,
-            reverse=True,
-        )[:3]
-        for lead in suggested
-    }
-    addresses = addresses_by_lead(db, ids)
-    return render_page(
-        "leads/review.html",
-        suggested=suggested,
-        evidence=evidence,
-        addresses=addresses,
-        action=ActionForm(),
-    )
-
-
-@bp.post("/<int:lead_id>/<any(accept, dismiss):decision>")
-def decide(lead_id: int, decision: str) -> Response:
-    """Accept or dismiss a suggested lead in one click."""
-    db, lead = get_session(), lead_or_404(lead_id)
-    if lead.state != LeadState.SUGGESTED or not ActionForm().validate_on_submit():
-        abort(400)
-    if decision == "accept":
-        lead_service.accept_suggestion(db, lead, current_user.id)
-    else:
-        lead_service.dismiss_suggestion(db, lead, current_user.id)
-    db.commit()
-    return redirect_page(url_for("leads.review"))

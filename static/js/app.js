@@ -32,3 +32,30 @@ document.addEventListener("click", (event) => {
   chip.hidden = true;
   field.focus();
 });
+
+// Review queue: "select all on this page" ticks the rows; "all matching the filter" covers
+// every page (the server resolves it from the filter), so the rows show ticked and locked.
+function reviewSelection(form) {
+  const rows = [...document.querySelectorAll("input.select-row")];
+  const page = form.querySelector("#select-page");
+  const matching = form.querySelector("#select-matching");
+  const count = form.querySelector("#selected-count");
+  const everything = Boolean(matching && matching.checked);
+  rows.forEach((row) => { row.disabled = everything; if (everything) { row.checked = true; } });
+  page.checked = everything || (rows.length > 0 && rows.every((row) => row.checked));
+  page.disabled = everything;
+  const selected = everything ? Number(form.dataset.total) : rows.filter((row) => row.checked).length;
+  const label = selected === 0 ? "selectedNone" : selected === 1 ? "selectedOne" : "selectedMany";
+  count.textContent = form.dataset[label].replace("{n}", selected.toLocaleString(document.documentElement.lang));
+}
+
+document.addEventListener("change", (event) => {
+  const form = document.getElementById("review-bulk");
+  if (!form || !event.target.matches("#select-page, #select-matching, input.select-row")) {
+    return;
+  }
+  if (event.target.id === "select-page") {
+    document.querySelectorAll("input.select-row").forEach((row) => { row.checked = event.target.checked; });
+  }
+  reviewSelection(form);
+});
