@@ -42,7 +42,7 @@ def expand(client, lead_id: int, key: str, **kwargs) -> str:  # type: ignore[no-
 
 def messages_of(html: str) -> list[str]:
     """The text of each message block of an expanded thread, in order."""
-    blocks = re.split(r'<div class="message message-(?:in|out)">', html)[1:]
+    blocks = re.split(r'<div class="message message-(?:in|out)"[^>]*>', html)[1:]
     return [text_of(block) for block in blocks]
 
 
