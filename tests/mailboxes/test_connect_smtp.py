@@ -81,6 +81,8 @@ def test_right_imap_and_smtp_settings_connect_and_are_stored(
     assert server.messages == []  # a login, nothing sent
     assert mailbox_events(engine, rep.id)[-1].kind == "verified"
     assert seconds < 5, f"connecting took {seconds:.2f} s"
+    html = rep_client.get(MAILBOX_URL).data.decode()
+    assert f"127.0.0.1:{server.port} ({security.upper()})" in html
 
 
 def test_a_closed_smtp_port_fails_on_save_and_nothing_is_stored(
@@ -165,10 +167,9 @@ def test_no_smtp_server_means_a_mailbox_that_only_syncs(rep_client, rep, mailbox
     mailbox = mailbox_of(engine, rep.id)
     assert mailbox.connected
     assert (mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_security) == (None, None, None)
-    assert (
-        "Leave empty to only sync: smart emails need it."
-        in rep_client.get(MAILBOX_URL).data.decode()
-    )
+    html = rep_client.get(MAILBOX_URL).data.decode()
+    assert "Leave empty to only sync: smart emails need it." in html
+    assert '<dd class="smtp-server">none: this mailbox only syncs</dd>' in html
 
 
 def test_a_mailbox_that_only_syncs_cannot_send_and_compose_says_so(
