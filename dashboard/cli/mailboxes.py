@@ -30,6 +30,11 @@ accounts_cli = AppGroup("accounts", help="Connected mailboxes.")
 @click.option("--host", default="")
 @click.option("--port", type=int)
 @click.option("--security", type=click.Choice(SECURITY_CHOICES), default="tls")
+@click.option(
+    "--smtp-host", default="", help="SMTP server (other IMAP); without it the mailbox only syncs."
+)
+@click.option("--smtp-port", type=int, help="SMTP port (default 465).")
+@click.option("--smtp-security", type=click.Choice(SECURITY_CHOICES), default="tls")
 @click.option("--password-stdin", is_flag=True)
 def accounts_add(
     owner_email: str,
@@ -39,13 +44,20 @@ def accounts_add(
     host: str,
     port: int | None,
     security: str,
+    smtp_host: str,
+    smtp_port: int | None,
+    smtp_security: str,
     password_stdin: bool,
 ) -> None:
-    """Connect a mailbox after verifying it for real, exactly like the page."""
+    """Connect a mailbox after verifying it for real (IMAP, then SMTP), exactly like the page.
+
+    --host/--port/--security and --smtp-* are for --provider other; a preset brings its own.
+    """
     password = read_password(password_stdin)
     request = mailboxes.ConnectionRequest(
-        provider, address, password, username, host, port, security, host, None, security
-    )
+        provider, address, password, username, host, port, security,
+        smtp_host, smtp_port, smtp_security,
+    )  # fmt: skip
     with write_session(engine()) as session:
         owner = session.exec(select(User).where(User.email == owner_email.strip().lower())).first()
         if owner is None:
@@ -59,10 +71,15 @@ def accounts_add(
                 ca_file=current_app.config.get("IMAP_CA_FILE"),
                 timeout=float(current_app.config["IMAP_TIMEOUT"]),
             )
-        except (accounts.AccountError, ImapError) as error:
+        except (accounts.AccountError, ImapError, mailboxes.SmtpCheckError) as error:
             session.commit()  # keep the failure in the account's log
             fail(error)
-    click.echo(f"Connected {mailbox.address}; folders: {', '.join(mailbox.folders)}.")
+    sending = (
+        f"{mailbox.smtp_host}:{mailbox.smtp_port}" if mailbox.smtp_host else "none (sync only)"
+    )
+    click.echo(
+        f"Connected {mailbox.address}; folders: {', '.join(mailbox.folders)}; SMTP: {sending}."
+    )
 
 
 def mailbox_rows(session: Session) -> list[dict[str, Any]]:

@@ -24,10 +24,13 @@ from dashboard.leads.queries import (
 from dashboard.leads.review_views import bp as review_bp
 from dashboard.leads.timeline import (
     USER_NAMES,
+    ThreadView,
     lead_threads,
     tracking_summary,
 )
 from dashboard.models import (
+    Email,
+    EmailLead,
     Lead,
     OutgoingEmail,
     PrivateThread,
@@ -173,10 +176,14 @@ def show(lead_id: int) -> tuple[str, int]:
     )
     users = list({lead.owner_id, lead.last_contact_user_id} - {None})
     names = dict(db.connection().execute(USER_NAMES, {"ids": users}).all())
+    opened = opened_thread(db, lead, company.visibility, request.args.get("email", type=int))
     return render_page(
         "leads/show.html",
         lead=lead,
         threads=threads,
+        opened=opened,
+        tracking=tracking_summary(db, [m.email.id for m in opened.messages]) if opened else {},
+        now=utcnow(),
         more=more,
         page=0,
         addresses=lead_service.addresses_of(db, lead.id),
@@ -186,6 +193,25 @@ def show(lead_id: int) -> tuple[str, int]:
         merge_form=MergeForm(formdata=None),
         outgoing=recent_outgoing(db, lead.id),
     )
+
+
+def opened_thread(
+    db: Session, lead: Lead, visibility: str, email_id: int | None
+) -> ThreadView | None:
+    """The thread of `?email=<id>` (an email of this lead), expanded as the viewer may see it:
+    where the link of a sent smart email lands. Any other id opens nothing."""
+    key = email_id and db.scalar(
+        select(Email.thread_key)
+        .join(EmailLead, EmailLead.email_id == Email.id)
+        .where(Email.id == email_id, EmailLead.lead_id == lead.id)
+    )
+    if not key:
+        return None
+    found, _more = lead_threads(
+        db, lead.id, viewer=viewer_of(current_user), visibility=visibility, keys=[key],
+        with_bodies=True,
+    )  # fmt: skip
+    return found[0] if found else None
 
 
 def recent_outgoing(db: Session, lead_id: int) -> list[OutgoingEmail]:

@@ -202,3 +202,22 @@ def send(
     except (smtplib.SMTPException, OSError) as exc:
         raise _error(settings, exc) from _cause(exc, settings)
     return {addr: reply_text(*answer) for addr, answer in refused.items()}
+
+
+def verify_login(settings: SmtpSettings) -> None:
+    """Connect and log in as the mailbox will send, then QUIT; SendError when it fails.
+
+    What connecting a mailbox checks, so a wrong SMTP server or login shows up on save and
+    not at the first smart email. Nothing is sent.
+    """
+    check_settings(settings)
+    try:
+        client = open_connection(settings)
+        try:
+            client.login(settings.username, settings.password)
+        finally:
+            quit_quietly(client)
+    except SendError:
+        raise
+    except (smtplib.SMTPException, OSError) as exc:
+        raise _error(settings, exc) from _cause(exc, settings)

@@ -149,3 +149,32 @@ def explain_stored(mailbox: Mailbox, code: str, seconds: float) -> Explanation:
         provider=mailbox.provider,
         seconds=seconds,
     )
+
+
+def explain_smtp(
+    code: str, *, host: str, port: int, provider: str = "other", seconds: float = 20
+) -> Explanation:
+    """The translated explanation of an SMTP login that failed on save (the IMAP one worked)."""
+    steps = [str(_l("LeadSync checks the SMTP server too: smart emails leave through it."))]
+    if code == "auth_failed":
+        message = str(
+            _l(
+                "The SMTP server %(host)s:%(port)s refused the login, although the IMAP "
+                "server accepted it.",
+                host=host,
+                port=port,
+            )
+        )
+        steps.append(str(_l("Check the SMTP server and port, and the login name if you use one.")))
+    else:
+        message = explain(code, host=host, port=port, provider=provider, seconds=seconds).message
+    if provider == "other":
+        steps.append(
+            str(
+                _l(
+                    "To only sync this mailbox, leave the SMTP server empty: smart emails "
+                    "cannot be sent from it then."
+                )
+            )
+        )
+    return Explanation(message, steps)

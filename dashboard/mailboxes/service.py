@@ -1,7 +1,10 @@
-"""Connecting a user's mailbox: validate, verify against the real server, store encrypted.
+"""Connecting a user's mailbox: validate, verify against the real servers, store encrypted.
 
-Only a verified account is saved. Plain functions over a session; the web page and the
-CLI both call `connect_mailbox`.
+Only a verified account is saved: the IMAP login (the sync), then the SMTP login with the
+same secret (smart emails leave through it), one after the other, so a wrong SMTP server
+fails on "Salvar" and not at the first send. An "other IMAP" mailbox with no SMTP server
+only syncs: nothing to check, and compose says it cannot send. Plain functions over a
+session; the web page and the CLI both call `connect_mailbox`.
 """
 
 from __future__ import annotations
@@ -18,11 +21,21 @@ from dashboard.db.secrets import SecretBox
 from dashboard.mail.folders import syncable_folders
 from dashboard.mail.imap_client import ImapError, VerifyResult, verify
 from dashboard.mail.net import ServerSettings, is_loopback_host
+from dashboard.mail.smtp_client import SendError, SmtpSettings, verify_login
 from dashboard.mailboxes.providers import PROVIDERS, SECURITY_CHOICES
 from dashboard.models import Mailbox, MailboxEvent, User, utcnow
 from dashboard.states import MailboxStatus
 
 Verifier = Callable[[ServerSettings], VerifyResult]
+SmtpVerifier = Callable[[SmtpSettings], None]
+
+
+class SmtpCheckError(Exception):
+    """Saving stopped: the SMTP server refused the login the mailbox would send with."""
+
+    def __init__(self, error: SendError, host: str, port: int) -> None:
+        self.code, self.detail, self.host, self.port = str(error.code), error.detail, host, port
+        super().__init__(f"SMTP {self.code}: {self.detail}")
 
 
 @dataclass
@@ -97,9 +110,11 @@ def normalized(request: ConnectionRequest) -> ConnectionRequest:
             preset.smtp_security,
         )
     imap = check_server(request.imap_host, request.imap_port, request.imap_security, "imap")
-    smtp = check_server(
-        request.smtp_host or imap[0], request.smtp_port or 465, request.smtp_security, "smtp"
-    )
+    smtp: tuple[str, int | None, str] = ("", None, "")  # no SMTP server: sync only
+    if request.smtp_host.strip():
+        smtp = check_server(
+            request.smtp_host, request.smtp_port or 465, request.smtp_security, "smtp"
+        )
     username = request.username.strip() or address
     return ConnectionRequest("other", address, password, username, *imap, *smtp)
 
@@ -117,6 +132,44 @@ def server_settings(
         ca_file,
         timeout,
     )
+
+
+def smtp_settings(
+    request: ConnectionRequest, *, ca_file: str | None, timeout: float
+) -> SmtpSettings:
+    """SMTP settings for a normalized request that has an SMTP server."""
+    return SmtpSettings(
+        request.smtp_host,
+        request.smtp_port or 0,
+        request.smtp_security,
+        request.username,
+        request.password,
+        ca_file,
+        timeout,
+    )
+
+
+def check_smtp(
+    session: Session,
+    user: User,
+    request: ConnectionRequest,
+    *,
+    ca_file: str | None,
+    timeout: float,
+    smtp_verifier: SmtpVerifier,
+) -> None:
+    """Log in on the SMTP server with the same secret; on failure log the answer, commit the
+    log line (nothing else was written) and raise SmtpCheckError."""
+    settings = smtp_settings(request, ca_file=ca_file, timeout=timeout)
+    try:
+        smtp_verifier(settings)
+    except SendError as error:
+        log_event(
+            session, user.id, mailbox_of(session, user.id), "smtp_verify_failed", str(error.code),
+            error.detail,
+        )  # fmt: skip
+        session.commit()
+        raise SmtpCheckError(error, settings.host, settings.port) from error
 
 
 def mailbox_settings(
@@ -213,9 +266,11 @@ def connect_mailbox(
     ca_file: str | None = None,
     timeout: float = 20.0,
     verifier: Verifier = verify,
+    smtp_verifier: SmtpVerifier = verify_login,
     actor: User | None = None,
 ) -> Mailbox:
-    """Verify the account for real and save it; on failure log the answer and re-raise."""
+    """Verify the account for real (IMAP, then SMTP when it has a server) and save it; on
+    failure log the answer and re-raise (ImapError, SmtpCheckError)."""
     request = normalized(request)
     ensure_address_free(session, user, request.address)
     end_transaction_before_waiting(session)
@@ -233,6 +288,10 @@ def connect_mailbox(
         )
         session.commit()
         raise
+    if request.smtp_host:
+        check_smtp(
+            session, user, request, ca_file=ca_file, timeout=timeout, smtp_verifier=smtp_verifier
+        )
     ensure_address_free(session, user, request.address)  # still free after the wait?
     existing = mailbox_of(session, user.id)
     mailbox = existing or Mailbox(
@@ -253,11 +312,12 @@ def connect_mailbox(
         "imap_host",
         "imap_port",
         "imap_security",
-        "smtp_host",
-        "smtp_port",
-        "smtp_security",
     ):
         setattr(mailbox, name, getattr(request, name))
+    sends = bool(request.smtp_host)  # None everywhere: this mailbox only syncs
+    mailbox.smtp_host = request.smtp_host if sends else None
+    mailbox.smtp_port = request.smtp_port if sends else None
+    mailbox.smtp_security = request.smtp_security if sends else None
     mailbox.secret = box.encrypt(request.password)
     mailbox.status, mailbox.last_error_code = MailboxStatus.CONNECTED, None
     apply_verification(mailbox, result)
@@ -269,7 +329,8 @@ def connect_mailbox(
         mailbox,
         "verified",
         None,
-        f"{request.imap_host}:{request.imap_port} sent={result.sent_folder!r}",
+        f"{request.imap_host}:{request.imap_port} sent={result.sent_folder!r} smtp="
+        + (f"{request.smtp_host}:{request.smtp_port}" if sends else "none"),
     )
     audit.record(  # actor None: the command line
         session,

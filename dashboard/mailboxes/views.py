@@ -16,7 +16,7 @@ from dashboard.db.flask import get_session, secret_box
 from dashboard.mail.imap_client import ImapError
 from dashboard.mailboxes import service as mailboxes
 from dashboard.mailboxes.forms import FoldersForm, MailboxForm, saved_connection_form
-from dashboard.mailboxes.messages import Explanation, explain, explain_stored
+from dashboard.mailboxes.messages import Explanation, explain, explain_smtp, explain_stored
 from dashboard.mailboxes.providers import PROVIDERS
 from dashboard.mailboxes.sync_views import bp as sync_bp
 from dashboard.mailboxes.sync_views import estimate_context, imap_options, sync_context
@@ -147,7 +147,7 @@ def index() -> ResponseReturnValue:
     if not connection.password.strip() and saved and saved.connected:
         connection.password = secret_box().decrypt(saved.secret)  # "••• saved": keep it
     try:
-        with turn_released():  # other pages run while the IMAP server answers
+        with turn_released():  # other pages run while the IMAP and SMTP servers answer
             mailbox = mailboxes.connect_mailbox(
                 db,
                 user=current_user,
@@ -162,6 +162,15 @@ def index() -> ResponseReturnValue:
         return page(form, 422)
     except ImapError as error:
         failure = explain(
+            error.code,
+            host=error.host,
+            port=error.port,
+            provider=form.provider.data,
+            seconds=imap_options()["timeout"],
+        )
+        return page(form, 422, failure)
+    except mailboxes.SmtpCheckError as error:
+        failure = explain_smtp(
             error.code,
             host=error.host,
             port=error.port,

@@ -5,7 +5,10 @@ row keeps everything the rep wrote, so a failure only sets state/code/detail and
 sends the same Message-ID again. On success the Email row (origin "smart") is stored at
 once under the (Message-ID, sender) identity the sync will find in the Sent folder, so
 that copy only adds a Sighting: never two emails. Its row and its thread come from the
-sync's own builder and rule (store/emails.email_row, mail/threads). No Flask.
+sync's own builder and rule (store/emails.email_row, mail/threads). In the same transaction
+the linked leads' summaries (count, last contact, direction: the status badge) are
+recomputed by the sync's own function, so the lead is current the moment SMTP accepts the
+message, whether or not the server ever keeps a Sent copy. No Flask.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from dashboard.sending.outgoing import reopen, sending_mailbox
 from dashboard.sending.tracking import TrackingTokens, click_url, pixel_url
 from dashboard.states import Direction, Origin, OutgoingState
 from dashboard.sync.store.emails import email_row
-from dashboard.sync.store.leads import lead_ids_for
+from dashboard.sync.store.leads import lead_ids_for, refresh_stats
 from dashboard.sync.store.threads import known_threads
 
 log = logging.getLogger(__name__)
@@ -150,13 +153,18 @@ def store_email(session: Session, outgoing: OutgoingEmail, prepared: Prepared) -
         session.add(email)
         session.flush()
         email_id = email.id
-    else:
-        session.execute(update(Email).where(Email.id == email_id).values(origin=Origin.SMART))
+    else:  # a teammate's mailbox (in Cc) synced it first, as mail that came in to them
+        session.execute(
+            update(Email)
+            .where(Email.id == email_id)
+            .values(origin=Origin.SMART, user_id=outgoing.user_id, direction=Direction.OUT)
+        )
     leads = set(lead_ids_for(session, prepared.recipients).values())
     leads.update([outgoing.lead_id] if outgoing.lead_id else [])
     if leads:
         rows = [{"email_id": email_id, "lead_id": lead_id} for lead_id in leads]
         session.execute(insert(EmailLead).prefix_with("OR IGNORE"), rows)
+        refresh_stats(session, leads)
     return email_id
 
 

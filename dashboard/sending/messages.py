@@ -26,7 +26,10 @@ def send_error_text(code: str | None) -> str:
             "before trying again: it may have left."
         ),
         "no_mailbox": _("Connect your mailbox on “About sync” before sending."),
-        "no_smtp": _("Your mailbox has no outgoing (SMTP) server. Reconnect it."),
+        "no_smtp": _(
+            "Your mailbox only syncs: add its outgoing (SMTP) server on “About sync” to send "
+            "from LeadSync."
+        ),
     }
     return messages.get(
         code or "", _("The email could not be sent (%(code)s). Try again.", code=code or "?")

@@ -43,24 +43,31 @@ def own_outgoing(outgoing_id: int) -> OutgoingEmail:
     return outgoing
 
 
-def show(outgoing: OutgoingEmail) -> tuple[str, int]:
-    """The email's state line (with its actions when it failed)."""
-    return render_page(
+SENT_EVENT = "smart-email-sent"  # the lead page updates its header and timeline on it
+Shown = tuple[str, int, dict[str, str]]  # a state line: body, status, headers
+
+
+def show(outgoing: OutgoingEmail) -> Shown:
+    """The email's state line (with its actions when it failed); once sent, the event that
+    tells the page around it that the lead and its timeline changed."""
+    body, status = render_page(
         "sending/_outgoing.html", "sending/_outgoing.html", outgoing=outgoing, action=ActionForm()
     )
+    headers = {"HX-Trigger": SENT_EVENT} if outgoing.state == OutgoingState.SENT else {}
+    return body, status, headers
 
 
 @bp.get("/outgoing/<int:outgoing_id>")
-def status(outgoing_id: int) -> tuple[str, int]:
+def status(outgoing_id: int) -> Shown:
     """The sending state (enviando → enviado / falhou); polling stops when it is settled."""
     outgoing = own_outgoing(outgoing_id)
-    body, code = show(outgoing)
+    body, code, headers = show(outgoing)
     settled = outgoing.state != OutgoingState.SENDING and request.args.get("poll")
-    return (body, STOP_POLLING) if settled else (body, code)
+    return body, STOP_POLLING if settled else code, headers
 
 
 @bp.post("/outgoing/<int:outgoing_id>/retry")
-def retry(outgoing_id: int) -> tuple[str, int]:
+def retry(outgoing_id: int) -> Shown:
     """Send a failed email again ("tentar novamente"), same Message-ID, off the request."""
     db, outgoing = get_session(), own_outgoing(outgoing_id)
     if ActionForm().validate_on_submit() and reopen(db, outgoing.id):
@@ -71,7 +78,7 @@ def retry(outgoing_id: int) -> tuple[str, int]:
 
 
 @bp.post("/outgoing/<int:outgoing_id>/discard")
-def discard(outgoing_id: int) -> Response | tuple[str, int]:
+def discard(outgoing_id: int) -> Response | tuple[str, int] | Shown:
     """Throw a failed email away (the button asks first); one sending or sent stays."""
     db, outgoing = get_session(), own_outgoing(outgoing_id)
     lead_id = outgoing.lead_id

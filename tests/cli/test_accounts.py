@@ -41,8 +41,9 @@ def list_accounts(app, *flags: str):  # type: ignore[no-untyped-def]
 def test_accounts_add_verifies_and_connects(app, rep, mailbox_user, engine):
     result = add_account(app, rep.email, mailbox_user)
     assert result.exit_code == 0, result.output
-    assert (
-        result.output.strip() == f"Connected {mailbox_user.address}; folders: INBOX, {GMAIL_SENT}."
+    folders = f"folders: INBOX, {GMAIL_SENT}"
+    assert result.output.strip() == (
+        f"Connected {mailbox_user.address}; {folders}; SMTP: none (sync only)."
     )
     mailbox = mailbox_of(engine, rep.id)
     assert mailbox.connected and mailbox.status == "connected"

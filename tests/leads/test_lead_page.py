@@ -42,7 +42,7 @@ def expand(client, lead_id: int, key: str, **kwargs) -> str:  # type: ignore[no-
 
 def messages_of(html: str) -> list[str]:
     """The text of each message block of an expanded thread, in order."""
-    blocks = re.split(r'<div class="message message-(?:in|out)">', html)[1:]
+    blocks = re.split(r'<div class="message message-(?:in|out)"[^>]*>', html)[1:]
     return [text_of(block) for block in blocks]
 
 
@@ -92,6 +92,24 @@ def test_a_lead_without_emails_says_so_and_shows_no_contact_dates(engine, rep_cl
     assert "No emails with this lead yet." in text
     assert "Owner —" in text and "Emails 0" in text
     assert "First contact" not in text and "awaiting reply" not in text
+
+
+def test_an_email_link_opens_its_thread_on_the_lead_page_and_nothing_else(engine, rep, rep_client):
+    with lead_data(engine) as data:
+        lead, other = data.lead(name="Opened"), data.lead(name="Elsewhere")
+        older = data.thread(lead, rep=rep, messages=2, subject="Antigo")
+        (newest,) = data.thread(lead, rep=rep, messages=1, subject="Novo", start=ago(hours=1))
+        (foreign,) = data.thread(other, rep=rep, messages=1, subject="De outro lead")
+
+    html = page(rep_client, f"/leads/{lead.id}?email={older[1].id}")
+    assert [
+        m.count('class="message message-') for m in html.split('<article class="thread')[1:]
+    ] == [0, 2]
+    assert f'id="email-{older[0].id}"' in html and f'id="email-{older[1].id}"' in html
+    assert html.count('aria-expanded="true"') == 1 and f'id="email-{newest.id}"' not in html
+    for ignored in (foreign.id, 999999, "x"):
+        html = page(rep_client, f"/leads/{lead.id}?email={ignored}")
+        assert 'class="message message-' not in html and 'aria-expanded="true"' not in html
 
 
 def test_unknown_lead_is_404(rep_client):

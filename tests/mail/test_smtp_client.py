@@ -234,6 +234,43 @@ def test_starttls_against_a_server_without_it_is_tls_failed(make_smtp_server):
     assert server.messages == []
 
 
+def test_verify_login_logs_in_and_sends_nothing(make_smtp_server):
+    for security in ("tls", "starttls"):
+        server = make_smtp_server(security=security)
+        smtp_client.verify_login(settings_for(server))
+        assert server.messages == []
+
+
+def test_verify_login_with_tls_on_a_starttls_port_is_tls_failed(make_smtp_server):
+    server = make_smtp_server(security="starttls")
+    error = failure(lambda: smtp_client.verify_login(settings_for(server, security="tls")))
+    assert error.code == "tls_failed"
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"password": "wrong-secret-Zx81"}, "auth_failed"),
+        ({"username": "outra@acme.test"}, "auth_failed"),
+        ({"port": "closed"}, "connection_refused"),
+        ({"ca_file": None}, "tls_certificate"),
+        ({"host": "smtp.invalid"}, "dns_failed"),
+    ],
+)
+def test_verify_login_fails_with_the_code_of_what_is_wrong(smtp_server, change, code):
+    if change.get("port") == "closed":
+        change = {"port": free_port()}
+    settings = settings_for(smtp_server, timeout=2.0, **change)
+
+    error = failure(lambda: smtp_client.verify_login(settings))
+
+    assert error.code == code
+    assert f"{settings.host}:{settings.port}" in error.detail
+    exposed = [str(error), repr(error), error.detail, repr(error.__cause__)]
+    assert all(smtp_server.password not in text for text in exposed)
+    assert "wrong-secret-Zx81" not in " ".join(exposed)
+
+
 @pytest.mark.parametrize(
     ("exc", "code"),
     [

@@ -5,6 +5,9 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,6 +15,10 @@ from flask import Flask
 from sqlalchemy import Engine, func, select
 
 from dashboard.db.engine import read_session, write_session
+from dashboard.leads.access import Access
+from dashboard.leads.access_queries import access_to, viewer_of
+from dashboard.leads.queries import badge
+from dashboard.mailboxes.service import ConnectionRequest, connect_mailbox
 from dashboard.models import (
     Email,
     EmailLead,
@@ -33,8 +40,11 @@ from dashboard.sending.outgoing import create_outgoing
 from dashboard.sending.queue import SendQueue
 from dashboard.sending.tracking import TrackingTokens
 from dashboard.sync.runner import RunOptions, run_mailbox
+from dashboard.sync.store.leads import refresh_stats
 from tests.support import factories
 from tests.support.sending import connect_smtp, make_lead
+from tests.support.servers.dovecot import new_user
+from tests.support.sync import set_company, sync
 
 if TYPE_CHECKING:  # imported by pytest as a plugin, so its asserts are rewritten
     from tests.support.servers.dovecot import DovecotServer, MailboxUser
@@ -196,6 +206,118 @@ def test_sent_copy_found_by_sync_in_sent_folder_stays_one_email(
     assert after.id == before.id and after.origin == "smart"
     assert count(engine, Sighting, Sighting.email_id == after.id, Sighting.folder == SENT) == 1
     assert count(engine, EmailLead, EmailLead.email_id == after.id) == 1
+
+
+def lead_row(engine: Engine, lead_id: int) -> Lead:
+    """A fresh copy of a lead (its email summaries)."""
+    with read_session(engine) as session:
+        return session.get(Lead, lead_id)
+
+
+def receive_from(engine: Engine, lead: Lead, address: str, user: User) -> Email:
+    """A question from the lead, stored and summarised as the sync stores it."""
+    with write_session(engine) as session:
+        question = Email(
+            message_id=f"<pergunta-{factories.next_number()}@cliente.test>", sender=address,
+            thread_key=f"t{factories.next_number()}", subject="Pergunta", direction="in",
+            date=utcnow() - timedelta(hours=2), user_id=user.id,
+        )  # fmt: skip
+        session.add(question)
+        session.flush()
+        session.add(EmailLead(email_id=question.id, lead_id=lead.id))
+        refresh_stats(session, [lead.id])
+        return question
+
+
+def test_lead_is_current_the_moment_smtp_accepts_and_the_sent_copy_changes_no_count(
+    app, engine, rep, make_smtp_server, mailbox_user: MailboxUser, dovecot_server: DovecotServer
+):
+    server = make_smtp_server(username=mailbox_user.address, password=mailbox_user.password)
+    lead, address = make_lead(engine, "Gil Prado")
+    receive_from(engine, lead, address, rep)
+    before = lead_row(engine, lead.id)
+    assert (before.email_count, before.last_direction) == (1, "in")
+    assert badge(before, utcnow(), 7) == "reply"
+    mailbox_id = connect_smtp(app, rep, server)
+    outgoing_id = compose(engine, rep, lead, [address])
+
+    send_now(app, outgoing_id, server)  # aiosmtpd keeps no Sent copy anywhere
+
+    (stored,) = emails_with(engine, outgoing_row(engine, outgoing_id).message_id)
+    sent = lead_row(engine, lead.id)
+    assert (sent.email_count, sent.last_direction) == (2, "out")
+    assert (sent.last_contact_at, sent.last_contact_user_id) == (stored.date, rep.id)
+    assert sent.first_contact_at == before.first_contact_at
+    assert badge(sent, utcnow(), 7) == ""  # answered: no longer "to answer"
+
+    mailbox_user.append(SENT, server.messages[0].content)  # now the provider's Sent copy
+    with write_session(engine) as session:
+        mailbox = session.get(Mailbox, mailbox_id)
+        mailbox.imap_port, mailbox.folders = dovecot_server.port, ["INBOX", SENT]
+    result = run_mailbox(
+        engine, mailbox_id, app.extensions["leadsync.secrets"],
+        RunOptions(ca_file=dovecot_server.ca_file, connections=1, timeout=10.0),
+    )  # fmt: skip
+
+    assert result.error_code is None, result.error
+    (synced,) = emails_with(engine, stored.message_id)
+    assert (synced.id, synced.origin, synced.user_id) == (stored.id, "smart", rep.id)
+    assert count(engine, Sighting, Sighting.email_id == stored.id, Sighting.folder == SENT) == 1
+    after = lead_row(engine, lead.id)
+    assert (after.email_count, after.last_contact_at, after.last_direction) == (
+        2, sent.last_contact_at, "out",
+    )  # fmt: skip
+    assert count(engine, EmailLead, EmailLead.lead_id == lead.id) == 2
+
+
+def connect_imap(app: Flask, user: User, box: MailboxUser) -> int:
+    """Connect a user's Dovecot mailbox for real, sync only; returns the mailbox id."""
+    request = ConnectionRequest(
+        "other", box.address, box.password, "", box.server.host, box.server.port, "tls"
+    )
+    with write_session(app.extensions["leadsync.engine"]) as session:
+        return connect_mailbox(
+            session, user=user, request=request, box=app.extensions["leadsync.secrets"],
+            ca_file=box.server.ca_file, timeout=10.0,
+        ).id  # fmt: skip
+
+
+def test_a_copy_a_teammate_synced_first_becomes_the_senders_own_smart_email(
+    app, engine, rep, teammate, make_smtp_server, mailbox_user: MailboxUser,
+    dovecot_server: DovecotServer,
+):  # fmt: skip
+    server = make_smtp_server(username=mailbox_user.address, password=mailbox_user.password)
+    set_company(engine, visibility="metadata")
+    teammate_box = new_user(dovecot_server)
+    teammate_mailbox = connect_imap(app, teammate, teammate_box)
+    lead, address = make_lead(engine, "Helena Cruz")
+    connect_smtp(app, rep, server)
+    outgoing_id = compose(engine, rep, lead, [address], cc=[teammate_box.address])
+    message_id = outgoing_row(engine, outgoing_id).message_id
+    copy = EmailMessage()  # what reaches the teammate's inbox before LeadSync records the send
+    copy["From"], copy["To"], copy["Cc"] = mailbox_user.address, address, teammate_box.address
+    copy["Subject"], copy["Message-ID"], copy["Date"] = (
+        "Proposta",
+        message_id,
+        format_datetime(utcnow()),
+    )
+    copy.set_content("Olá!")
+    teammate_box.append("INBOX", copy.as_bytes())
+    assert sync(app, teammate_mailbox, ca_file=dovecot_server.ca_file).error_code is None
+    (first,) = emails_with(engine, message_id)
+    assert first.user_id != rep.id
+
+    send_now(app, outgoing_id, server)
+
+    (adopted,) = emails_with(engine, message_id)
+    assert adopted.id == first.id == outgoing_row(engine, outgoing_id).email_id
+    assert (adopted.origin, adopted.direction, adopted.user_id) == ("smart", "out", rep.id)
+    with read_session(engine) as session:
+        assert access_to(session, viewer_of(rep), adopted) is Access.FULL
+        assert access_to(session, viewer_of(teammate), adopted) is Access.FULL  # in its inbox
+    assert (lead_row(engine, lead.id).email_count, lead_row(engine, lead.id).last_direction) == (
+        1, "out",
+    )  # fmt: skip
 
 
 def test_reply_threads_with_the_replied_email(app, engine, rep, smtp_server):

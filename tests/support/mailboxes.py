@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -19,7 +20,8 @@ MAILBOX_URL = "/settings/mailbox/"
 
 
 def connect_form(user: MailboxUser, **overrides: object) -> dict:
-    """The "Outro IMAP" form filled for a Dovecot user on the test server."""
+    """The "Outro IMAP" form filled for a Dovecot user on the test server, with no SMTP
+    server (a mailbox that only syncs: nothing to check there); pass smtp_* to send too."""
     form = {
         "provider": "other",
         "address": user.address,
@@ -27,7 +29,7 @@ def connect_form(user: MailboxUser, **overrides: object) -> dict:
         "imap_host": "127.0.0.1",
         "imap_port": str(user.server.port),
         "imap_security": "tls",
-        "smtp_host": "127.0.0.1",
+        "smtp_host": "",
         "smtp_port": "465",
         "smtp_security": "tls",
     }
@@ -115,3 +117,10 @@ def at_noon_in_sao_paulo(days_ago: int) -> datetime:
     """Noon of a past day in the app's default zone (UTC-3), as an aware UTC time."""
     day = datetime.now(UTC).date() - timedelta(days=days_ago)
     return datetime.combine(day, time(15, 0), tzinfo=UTC)
+
+
+def ca_bundle(path: Path, *ca_files: str) -> str:
+    """One PEM file trusting every given CA (the Dovecot and the SMTP test servers have their
+    own, and LEADSYNC_IMAP_CA_FILE serves both protocols); returns its path."""
+    path.write_text("".join(Path(f).read_text() for f in ca_files))
+    return str(path)

@@ -42,12 +42,11 @@ def open_mailbox_page(page: Page, base: str) -> None:
 
 
 def fill_other_imap(form: Locator, user: MailboxUser) -> None:
-    """Fill the connect form's "Outro IMAP" fields for a Dovecot user (not submitted)."""
+    """Fill the connect form's "Outro IMAP" fields for a Dovecot user, sync only (not submitted)."""
     form.locator("input[name=provider][value=other]").check()
     form.locator("[name=address]").fill(user.address)
     form.locator("[name=password]").fill(user.password)
     form.locator("[name=imap_host]").fill("127.0.0.1")
     form.locator("[name=imap_port]").fill(str(user.server.port))
     form.locator("[name=imap_security]").select_option("tls")
-    form.locator("[name=smtp_host]").fill("127.0.0.1")
-    form.locator("[name=smtp_port]").fill("465")
+    form.locator("[name=smtp_host]").fill("")  # no SMTP server: the mailbox only syncs
