@@ -109,8 +109,11 @@ def test_the_lead_and_its_timeline_change_the_moment_the_email_is_sent(
     form.locator("button[type=submit]").click()
     expect(page.locator(".outgoing-sent")).to_be_visible(timeout=15_000)
 
-    # No reload: the header and the timeline follow at once.
-    expect(page.locator("#timeline .thread-subject").first).to_have_text("Proposta revisada")
+    # No reload: the header and the timeline follow at once (one fetch of the page, which
+    # can take seconds on a loaded test machine).
+    expect(page.locator("#timeline .thread-subject").first).to_have_text(
+        "Proposta revisada", timeout=15_000
+    )
     expect(page.locator("#timeline .thread")).to_have_count(2)
     expect(page.locator("#lead-title .badge-warn")).to_have_count(0)
     expect(page.locator("#lead-facts")).to_contain_text("↗")
