@@ -38,6 +38,7 @@ pytestmark = pytest.mark.browser
 
 PHONE, LAPTOP = 360, 1366
 SHOTS = Path("/tmp/phones-shots")
+SLICE = 1000  # px of page per screenshot
 LONG_ADDRESS = (
     "maria.fernanda.albuquerque.de.oliveira@construtoraalfaengenhariaeincorporacoes.com.br"
 )
@@ -186,7 +187,15 @@ def open_threads(page: Page) -> None:
         frames.nth(index).scroll_into_view_if_needed()  # lazy frames load near the screen
         expect(frames.nth(index)).to_have_class(re.compile(r"\bfitted\b"))
     page.evaluate("window.scrollTo(0, 0)")
-    page.wait_for_load_state("networkidle")
+
+
+def save_screenshots(page: Page, name: str) -> None:
+    """The whole page, in slices a person can read (a phone page is a long strip)."""
+    size = page.viewport_size or {"width": 0, "height": 0}
+    height = int(page.evaluate("document.documentElement.scrollHeight"))
+    for number, top in enumerate(range(0, height, SLICE)):
+        clip = {"x": 0, "y": top, "width": size["width"], "height": min(SLICE, height - top)}
+        page.screenshot(path=str(SHOTS / f"{name}-{number}.png"), full_page=True, clip=clip)
 
 
 def visit(page: Page, base: str, path: str, shot: str, problems: list[str]) -> list[str]:
@@ -200,7 +209,7 @@ def visit(page: Page, base: str, path: str, shot: str, problems: list[str]) -> l
     if shot.endswith("leads.show"):
         open_threads(page)
     width = page.viewport_size["width"] if page.viewport_size else 0
-    page.screenshot(path=str(SHOTS / f"{width}-{shot}.png"), full_page=True)
+    save_screenshots(page, f"{width}-{shot}")
     if (extra := overflow(page)) > 0:
         found.append(f"{path} at {width} px: {extra} px of horizontal scroll")
     found += [f"{path} at {width} px: {text}" for text in problems[before:]]
