@@ -47,9 +47,12 @@ document.addEventListener("htmx:confirm", (event) => {
 });
 
 document.addEventListener("htmx:afterSwap", (event) => {
-  const body = event.detail.target;
+  const body = event.detail.target; // undefined when htmx restores a page from history
+  if (!(body instanceof Element) || !body.classList.contains("thread-body")) {
+    return;
+  }
   const head = body.previousElementSibling;
-  if (body.classList.contains("thread-body") && head && head.classList.contains("thread-head")) {
+  if (head && head.classList.contains("thread-head")) {
     body.dataset.loaded = "1";
     body.hidden = false;
     head.setAttribute("aria-expanded", "true");

@@ -19,6 +19,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
+from dashboard.accounts import audit
 from dashboard.db.engine import write_session
 from dashboard.models import (
     EmailTemplate,
@@ -122,7 +123,8 @@ def test_every_get_route_is_a_checked_page_or_says_why_not(app: Flask):
 
 def seed(app: Flask, engine) -> Seed:  # type: ignore[no-untyped-def]
     """An instance in use: leads with long addresses and subjects, threads with short and long
-    bodies, a connected mailbox, templates, smart emails, notifications, a suggestion."""
+    bodies, a connected mailbox, templates, smart emails, notifications, a suggestion, a
+    change in the audit log."""
     admin = factories.setup_company(engine)
     rep = factories.make_user(engine, role="rep", name="Fernanda Albuquerque de Oliveira")
     with lead_data(engine) as data:
@@ -165,6 +167,7 @@ def seed(app: Flask, engine) -> Seed:  # type: ignore[no-untyped-def]
             session.add(item)
             outgoing.append(item)
         session.flush()
+        audit.record(session, admin, "company.update", {"never_log": [[], [LONG_ADDRESS]]})
         for kind in ("open", "click", "reply"):
             session.add(Notification(user_id=rep.id, kind=kind, lead_id=lead.id))
         return Seed(
