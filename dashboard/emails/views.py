@@ -6,6 +6,13 @@ separate document with its own CSP (no scripts, no requests except images) and f
 by a `sandbox` iframe. The CSP `sandbox` directive repeats the iframe's sandbox so the
 body stays inert even when its URL is opened directly in a tab.
 
+Framed, the body is same-origin (`allow-same-origin`, never `allow-scripts`) so that the
+lead page's own script can read its height and size the frame to the email. Nothing in the
+email can use that origin: without allow-scripts and with `script-src 'none'` no script of
+the email runs at all, forms are refused (`form-action 'none'`, no allow-forms), and the
+only requests it can make are images (`img-src`). Opened directly in a tab (not as a
+frame) the document keeps an opaque origin.
+
 Every route here serves only what the access rule (`dashboard/leads/access.py`) lets the
 viewer read in full, exactly as the timeline decides whether to show the frame.
 """
@@ -34,15 +41,29 @@ from dashboard.web.request_gate import turn_released
 bp = Blueprint("emails", __name__)
 
 SANDBOX = "sandbox allow-popups allow-popups-to-escape-sandbox"
+FRAMED_SANDBOX = f"{SANDBOX} allow-same-origin"
 
 
-def body_policy(images: bool) -> str:
-    """The body document's CSP: nothing but our inline styles and (maybe remote) images."""
+def body_policy(images: bool, framed: bool = False) -> str:
+    """The body document's CSP: nothing but our inline styles and (maybe remote) images.
+
+    Framed by our page, the sandbox keeps the origin (for the page to measure the body);
+    anywhere else it is opaque. Either way no script runs: `script-src 'none'`, no
+    allow-scripts."""
     img_src = "'self' data: https: http:" if images else "'self' data:"
     return (
-        f"default-src 'none'; img-src {img_src}; style-src 'unsafe-inline'; "
-        f"base-uri 'none'; form-action 'none'; frame-ancestors 'self'; {SANDBOX}"
+        f"default-src 'none'; script-src 'none'; img-src {img_src}; "
+        "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+        f"frame-ancestors 'self'; {FRAMED_SANDBOX if framed else SANDBOX}"
     )
+
+
+def loaded_in_a_frame() -> bool:
+    """True when the browser says this request loads an iframe (Fetch Metadata).
+
+    A page cannot forge it for a top-level load, and only our own pages may frame the body
+    (`frame-ancestors 'self'`, X-Frame-Options SAMEORIGIN)."""
+    return request.headers.get("Sec-Fetch-Dest") == "iframe"
 
 
 def readable_email(session: Session, viewer: Viewer, email_id: int) -> Email:
@@ -140,8 +161,9 @@ def body(email_id: int) -> Response:
     email = readable_email(get_session(), viewer_of(current_user), email_id)
     images = wants_images()
     response = Response(body_document(inner_html(email, images)), mimetype="text/html")
-    response.headers["Content-Security-Policy"] = body_policy(images)
+    response.headers["Content-Security-Policy"] = body_policy(images, loaded_in_a_frame())
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Vary"] = "Sec-Fetch-Dest"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Referrer-Policy"] = "no-referrer"

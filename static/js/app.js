@@ -59,3 +59,69 @@ document.addEventListener("change", (event) => {
   }
   reviewSelection(form);
 });
+
+// A thread header opens its conversation and, clicked again, folds it. htmx loads the
+// messages on the first click; later clicks only hide or show what is already there.
+document.addEventListener("htmx:confirm", (event) => {
+  const head = event.detail.elt;
+  const body = head.classList.contains("thread-head") ? head.nextElementSibling : null;
+  if (!body || !body.dataset.loaded) {
+    return;
+  }
+  event.preventDefault(); // no new request
+  body.hidden = !body.hidden;
+  head.setAttribute("aria-expanded", String(!body.hidden));
+});
+
+document.addEventListener("htmx:afterSwap", (event) => {
+  const body = event.detail.target; // undefined when htmx restores a page from history
+  if (!(body instanceof Element) || !body.classList.contains("thread-body")) {
+    return;
+  }
+  const head = body.previousElementSibling;
+  if (head && head.classList.contains("thread-head")) {
+    body.dataset.loaded = "1";
+    body.hidden = false;
+    head.setAttribute("aria-expanded", "true");
+  }
+});
+
+// An email body frame is as tall as its email, up to 70% of the window; only a longer one
+// scrolls inside. The frame is same-origin without allow-scripts (nothing in the email runs),
+// so this page may read its height. Setting el.style from a script file is CSSOM, which the
+// CSP allows (style attributes in markup it does not). Where the frame is opaque (a browser
+// that does not say it is loading a frame), contentDocument is null and the CSS height stays.
+const FRAME_CAP = 0.7;
+
+function fitFrame(frame) {
+  const doc = frame.contentDocument;
+  if (!doc || !doc.body) {
+    return;
+  }
+  const content = Math.max(doc.documentElement.getBoundingClientRect().height, doc.body.scrollHeight);
+  const border = frame.offsetHeight - frame.clientHeight;
+  const cap = Math.round(window.innerHeight * FRAME_CAP);
+  frame.style.height = `${Math.min(Math.ceil(content) + border, cap)}px`;
+  frame.classList.add("fitted");
+}
+
+document.addEventListener("load", (event) => {
+  const frame = event.target;
+  if (!(frame instanceof HTMLIFrameElement) || !frame.classList.contains("email-body-frame")) {
+    return;
+  }
+  fitFrame(frame);
+  // "Show quoted text" opens a <details> inside the email: follow its new height.
+  const doc = frame.contentDocument;
+  if (doc) {
+    doc.addEventListener("toggle", () => fitFrame(frame), true);
+  }
+}, true);
+
+let refitPending = 0;
+window.addEventListener("resize", () => {
+  window.clearTimeout(refitPending);
+  refitPending = window.setTimeout(() => {
+    document.querySelectorAll("iframe.email-body-frame.fitted").forEach(fitFrame);
+  }, 150);
+});

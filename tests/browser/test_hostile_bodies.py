@@ -34,8 +34,9 @@ OUTSIDE = "http://127.0.0.1:9"  # what the samples call "another site"
 FRAME_PAGE = """{% extends "base.html" %}{% block content %}
 <h1>{{ email.subject }}</h1>{% include "emails/_body_frame.html" %}{% endblock %}"""
 RAW_PAGE = """{% extends "base.html" %}{% block content %}
-<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" class="email-body-frame"
-  src="{{ url_for('raw_body', email_id=email.id) }}"></iframe>{% endblock %}"""
+<iframe sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"
+  class="email-body-frame" src="{{ url_for('raw_body', email_id=email.id) }}"></iframe>
+{% endblock %}"""
 GIF = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
 )
@@ -95,7 +96,8 @@ def add_test_pages(app: Flask) -> None:
     @login_required
     def raw_body(email_id: int):  # type: ignore[no-untyped-def]
         email = get_session().get(Email, email_id) or abort(404)
-        headers = {"Content-Security-Policy": body_policy(False), "X-Frame-Options": "SAMEORIGIN"}
+        policy = body_policy(False, framed=True)  # as the lead page frames a body
+        headers = {"Content-Security-Policy": policy, "X-Frame-Options": "SAMEORIGIN"}
         return email.body_html, 200, headers
 
     app.add_url_rule("/test-frame/<int:email_id>", view_func=frame_page)
@@ -297,7 +299,8 @@ def test_hostile_bodies_run_no_script_and_request_nothing_outside(
 def test_sandbox_and_csp_alone_stop_the_raw_samples(
     live_server, page: Page, rep, engine, outside: Outside, watch: Watch
 ):
-    """Defence in depth: even unsanitized, a sample in the sandboxed, CSP-bound frame is inert.
+    """Defence in depth: even unsanitized, a sample in the sandboxed, CSP-bound frame is inert,
+    though the frame is same-origin (so the page can measure it): it never gets allow-scripts.
 
     Chromium announces requests it then refuses (CSP, cross-origin <use>, file: from http:):
     each must have failed, and the counting server must have seen none.
