@@ -75,7 +75,8 @@ PAGES: dict[str, tuple[tuple[str, ...], Url]] = {
     "leads.show": (("admin", "rep"), lambda s: f"/leads/{s.lead_id}"),
     "leads.edit": (("admin", "rep"), lambda s: f"/leads/{s.lead_id}/edit"),
     "leads.new": (("admin", "rep"), lambda s: "/leads/new"),
-    "leads.review": (("admin", "rep"), lambda s: "/leads/review"),
+    "leads.review.queue": (("admin", "rep"), lambda s: "/leads/review"),
+    "sending.notifications.index": (("admin", "rep"), lambda s: "/notifications"),
     "sending.compose.compose_email": (("rep",), lambda s: f"/leads/{s.lead_id}/compose"),
     "accounts.settings.index": (("admin", "rep"), lambda s: "/settings/"),
     "accounts.settings.profile": (("admin", "rep"), lambda s: "/settings/profile"),
@@ -101,7 +102,7 @@ NOT_PAGES: dict[str, tuple[str, Url | None]] = {
     "emails.frame": ("fragment", lambda s: f"/emails/{s.email_id}/frame"),
     "leads.threads": ("fragment", lambda s: f"/leads/{s.lead_id}/threads"),
     "sending.outgoing.status": ("fragment", lambda s: f"/outgoing/{s.outgoing_id}"),
-    "sending.outgoing.notifications": ("fragment", lambda s: "/notifications"),
+    "sending.notifications.badge": ("fragment", lambda s: "/notifications/badge"),
     "mailboxes.sync.status": ("fragment", lambda s: "/settings/mailbox/sync/status"),
 }
 
