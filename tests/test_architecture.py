@@ -37,6 +37,7 @@ PURE = [
     "mail/parse.py",
     "mail/mime.py",
     "leads/text.py",
+    "sync/search_text.py",
     "leads/access.py",
     "emails/sanitize.py",
     "sending/compose.py",

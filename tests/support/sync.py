@@ -54,6 +54,7 @@ from dashboard.models import (
     User,
 )
 from dashboard.sync.runner import RunOptions, RunResult, run_mailbox
+from dashboard.sync.store.leads import refresh_search_text
 from dashboard.sync.store.ledger import mark_relink
 from tests.support import factories
 from tests.support.servers.dovecot import DovecotServer, MailboxUser
@@ -502,6 +503,7 @@ def make_lead(engine: Engine, name: str, *addresses: str, state: str = "active")
         session.flush()
         for address in addresses:
             session.add(LeadAddress(lead_id=lead.id, address=canonical_address(address)))
+        refresh_search_text(session, [lead.id])
         return lead.id
 
 
