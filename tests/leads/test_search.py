@@ -5,10 +5,6 @@ third."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
-
 import pytest
 from sqlalchemy import select
 
@@ -17,7 +13,7 @@ from dashboard.models import Lead
 from dashboard.states import AutoCreate, LeadSource
 from tests.support.lead_data import lead_data
 from tests.support.leads import ENGLISH, listed_ids, page
-from tests.support.sync import connect, set_company, sync
+from tests.support.sync import connect, plain_email, set_company, sync
 
 PAULO = "Paulo Mendes <paulo.mendes@construtoraalfa.com.br>"
 LUISA = "Luísa Gonçalves <luisa@vidracaria-sol.com.br>"
@@ -39,16 +35,6 @@ def misses(client, lead_id: int, queries: list[str]) -> list[str]:  # type: igno
     return [q for q in queries if lead_id not in search(client, q)]
 
 
-def message(sender: str, to: str, subject: str = "Orçamento") -> bytes:
-    """A plain email whose text names neither person nor company."""
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
-    msg["Date"] = format_datetime(datetime.now(UTC) - timedelta(days=1))
-    msg["Message-ID"] = make_msgid(domain="mail.test")
-    msg.set_content("Bom dia, segue o pedido.\n")
-    return msg.as_bytes()
-
-
 def lead_id_named(engine, name: str) -> int:  # type: ignore[no-untyped-def]
     """The id of the one lead with this name."""
     with read_session(engine) as session:
@@ -62,8 +48,8 @@ def lead_id_named(engine, name: str) -> int:  # type: ignore[no-untyped-def]
 def synced(app, engine, admin, mailbox_user):  # type: ignore[no-untyped-def]
     """Paulo wrote in (INBOX); the rep wrote to Luísa (Sent): the sync creates both leads."""
     set_company(engine, auto_create=AutoCreate.ALL)
-    mailbox_user.append("INBOX", message(PAULO, mailbox_user.address))
-    mailbox_user.append("[Gmail]/E-mails enviados", message(mailbox_user.address, LUISA))
+    mailbox_user.append("INBOX", plain_email(PAULO, mailbox_user.address))
+    mailbox_user.append("[Gmail]/E-mails enviados", plain_email(mailbox_user.address, LUISA))
     result = sync(app, connect(app, mailbox_user))
     assert result.error_code is None, result
     with read_session(engine) as session:

@@ -448,6 +448,16 @@ def simple_mail(
 # --- Dovecot -----------------------------------------------------------------------------
 
 
+def plain_email(sender: str, to: str, subject: str = "Orçamento") -> bytes:
+    """A small plain email from yesterday whose text names neither person nor company."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"] = format_datetime(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+    msg["Message-ID"] = make_msgid(domain="mail.test")
+    msg.set_content("Bom dia, segue o pedido.\n")
+    return msg.as_bytes()
+
+
 def append_mails(user: MailboxUser, mails: Iterable[Mail]) -> None:
     """Append mails over one connection (in order), filling in their UIDs."""
     with user.connect() as client:
