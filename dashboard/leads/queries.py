@@ -134,6 +134,30 @@ def lead_index_ids(table: str, match: str) -> TextClause:
     )
 
 
+# Below this many matches a search reads its page from the matches (looked up by id, then
+# sorted) instead of walking the sort index and testing each lead, which reads every lead
+# when few or none match: "pr" (no match) 4.4 ms -> 0.1 ms at 20,000 leads, where 945
+# matches cost 2.5 ms read by id and the index walk stops early.
+FEW_MATCHES = 250
+
+
+def few_field_matches(connection: Any, q: str) -> bool:
+    """Whether only the lead fields answer `q` (no email text: under 3 letters) and fewer
+    than FEW_MATCHES leads match its first index (an upper bound of the matches)."""
+    query = field_query(q)
+    if query is None or fts_query(q, min_length=SUBSTRING_FROM) is not None:
+        return False
+    table, match = (
+        ("lead_trgm", query.substrings) if query.substrings else ("lead_words", query.prefixes)
+    )
+    count = text(
+        # Only the two index names are formatted into the statement, never user text.
+        f"SELECT count(*) FROM (SELECT rowid FROM {table} WHERE {table} MATCH :m "  # noqa: S608
+        f"LIMIT {FEW_MATCHES})"
+    )
+    return connection.execute(count, {"m": match}).scalar_one() < FEW_MATCHES
+
+
 def fields_condition(q: str) -> ColumnElement[bool]:
     """Name, company or address match every piece of `q`: a piece of 3+ characters anywhere
     (trigram index, `lead_trgm`), a shorter one as the start of a word (`lead_words`, whose
@@ -207,7 +231,13 @@ def list_leads(
 ) -> tuple[list[LeadRow], str | None]:
     """One page of leads and the cursor of the next page (None on the last page)."""
     column, descending = SORTS.get(filters.sort, SORTS["last_contact"])
-    query = select(*LIST_COLUMNS).where(Lead.state == LeadState.ACTIVE)
+    connection = session.connection()
+    active = Lead.state == LeadState.ACTIVE
+    if filters.q.strip() and few_field_matches(connection, filters.q):
+        # `state || ''` is not indexed: SQLite looks the few matches up by id and sorts them
+        # rather than walking the (state, sort column) index past every lead.
+        active = (Lead.state + "") == LeadState.ACTIVE
+    query = select(*LIST_COLUMNS).where(active)
     if filters.owner_id:
         query = query.where(Lead.owner_id == filters.owner_id)
     if filters.source in tuple(LeadSource):
@@ -224,7 +254,7 @@ def list_leads(
     if filters.after and (start := keyset(filters.sort, filters.after)) is not None:
         query = query.where(start)
     order = (column.desc().nulls_last(), Lead.id.desc()) if descending else (column, Lead.id)
-    leads = session.connection().execute(query.order_by(*order).limit(PAGE_SIZE + 1)).all()
+    leads = connection.execute(query.order_by(*order).limit(PAGE_SIZE + 1)).all()
     more = len(leads) > PAGE_SIZE
     leads = leads[:PAGE_SIZE]
     rows = decorate(session, leads, now, stale_days)

@@ -81,8 +81,9 @@ def refresh_search_text(session: Session, lead_ids: Iterable[int]) -> None:
             changed.append({"lead_id": lead_id, "search_text": wanted})
     if changed:
         conn.execute(SET_SEARCH_TEXT, changed)
+        written = {row["lead_id"] for row in changed}
         for lead in session.identity_map.values():  # loaded leads read the new text
-            if isinstance(lead, Lead) and lead.id in ids:
+            if isinstance(lead, Lead) and lead.id in written:
                 session.expire(lead, ["search_text"])
 
 
