@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from dashboard.db.engine import read_session
+from dashboard.leads.queries import FEW_MATCHES
 from dashboard.models import Lead
 from dashboard.states import AutoCreate, LeadSource
-from tests.support.lead_data import lead_data
-from tests.support.leads import ENGLISH, listed_ids, page
+from tests.support.lead_data import ago, lead_data
+from tests.support.leads import ENGLISH, listed_ids, next_link, page
 from tests.support.sync import connect, plain_email, set_company, sync
 
 PAULO = "Paulo Mendes <paulo.mendes@construtoraalfa.com.br>"
@@ -172,3 +173,34 @@ def test_one_or_two_letters_never_match_email_text(engine, rep, rep_client):
     assert search(rep_client, "pe") == [by_name.id]
     assert set(search(rep_client, "pro")) == {by_text.id}
     assert set(search(rep_client, "ped")) == {by_text.id, by_name.id}
+
+
+# --- many or few matches: the same pages --------------------------------------------------
+
+
+def test_pages_are_the_same_whether_many_or_few_leads_match(engine, rep_client):
+    """Past FEW_MATCHES the page is read by walking the sort index, below it from the
+    matches: both give every match once, newest contact first, page after page."""
+    with lead_data(engine) as data:
+        many = [data.lead(name=f"Paula {n}", addresses=[f"x{n}@many.test"]) for n in range(260)]
+        few = [data.lead(name=f"Quênia {n}", addresses=[f"y{n}@few.test"]) for n in range(60)]
+        for n, lead in enumerate([*many[::7], *few[::7]]):  # some were contacted, some not
+            data.email(lead, subject="Oi", body_text="Oi.", date=ago(days=n % 5, hours=n))
+    expected = {
+        "pa": [lead.id for lead in many],
+        "que": [lead.id for lead in few],
+        "q": [lead.id for lead in few],
+    }
+    assert len(many) > FEW_MATCHES and len(few) < FEW_MATCHES
+    for q, ids in expected.items():
+        shown, url = [], f"/leads/?q={q}"
+        while url:
+            html = page(rep_client, url)
+            shown += listed_ids(html)
+            url = next_link(html)
+        assert sorted(shown) == sorted(ids), q
+        with read_session(engine) as session:
+            rows = session.execute(select(Lead.id, Lead.last_contact_at).where(Lead.id.in_(ids)))
+            contacted = {lead_id: at for lead_id, at in rows}
+        order = sorted(ids, key=lambda i: (contacted[i] is not None, contacted[i] or 0, i))
+        assert shown == order[::-1], q
