@@ -28,7 +28,7 @@ bench/out/web-results-*.json.
 
 Experiments (not written to RESULTS.md): `--app-root DIR` serves and replays another checkout
 (a scratch copy with a fix), `--instance DIR` uses an instance folder as is, `--server-args`
-passes options to run.py, `--scenarios` adds search-common / search-prefix / search-none, and
+passes options to run.py, `--scenarios` adds search-2-many / search-common / search-none, and
 `--profile` samples the server with py-spy --gil (bench/out/web-profile-<scenario>.txt,
 collapsed stacks).
 """
@@ -68,12 +68,17 @@ SCENARIOS = {
     "filter-awaiting": ("/leads/?owner=me&status=awaiting", 50),
     "search": ("/leads/?q={word}", 150),
     "lead": ("/leads/{big}", 50),
+    # search-as-you-type's first keystrokes: names, companies and addresses only
+    "search-1": ("/leads/?q=p", 50),  # words starting with "p": a quarter of the leads
+    "search-2": ("/leads/?q=pr", 50),  # the second keystroke of "proposta"
     # extras (--scenarios ...): what search-as-you-type also sends
+    "search-2-many": ("/leads/?q=pa", 50),  # a second keystroke that matches 4,000 leads
     "search-common": ("/leads/?q=proposta", 150),  # a word in half the emails
-    "search-prefix": ("/leads/?q=pr", 150),  # the second keystroke
     "search-none": ("/leads/?q=xyzzyq", 150),  # nothing matches: every lead is looked at
 }
-DEFAULT_SCENARIOS = ["list", "filter-reply", "filter-awaiting", "search", "lead"]
+DEFAULT_SCENARIOS = [
+    "list", "filter-reply", "filter-awaiting", "search", "search-1", "search-2", "lead",
+]  # fmt: skip
 USER_AGENT = "leadsync-web-bench/1"
 
 

@@ -37,6 +37,7 @@ PURE = [
     "mail/parse.py",
     "mail/mime.py",
     "leads/text.py",
+    "sync/search_text.py",
     "leads/access.py",
     "leads/selection.py",
     "accounts/audit_sentences.py",

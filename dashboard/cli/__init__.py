@@ -1,4 +1,4 @@
-"""Operator commands: `flask --app dashboard setup|users|company|accounts|keys|sync|db ...`.
+"""Operator commands: `flask --app dashboard setup|users|company|accounts|keys|leads|sync|db ...`.
 
 One module per command group; every refusal prints one clear line and exits non-zero.
 """
@@ -10,6 +10,7 @@ from flask import Flask
 from dashboard.cli.company import company_cli
 from dashboard.cli.db import db_cli
 from dashboard.cli.keys import keys_cli
+from dashboard.cli.leads import leads_cli
 from dashboard.cli.mailboxes import accounts_cli
 from dashboard.cli.sync import sync_command
 from dashboard.cli.users import setup_command, users_cli
@@ -25,5 +26,6 @@ def register_commands(app: Flask) -> None:
         company_cli,
         accounts_cli,
         keys_cli,
+        leads_cli,
     ):
         app.cli.add_command(command)

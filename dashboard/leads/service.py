@@ -3,7 +3,9 @@
 Plain functions over a session. A lead's addresses are validated, then stored and looked
 up in canonical form (mail/addresses.canonical_address: lowercased, "+tag" dropped), the
 form the sync finds people by. Adding an address (or a lead) flags that address's past
-"no lead" skips for retroactive linking on the next sync round.
+"no lead" skips for retroactive linking on the next sync round. Every change of a name,
+company or address ends with the store's `refresh_search_text`, the one writer of the text
+the lead list searches.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from sqlalchemy import bindparam, delete, exists, func, select, text, update
 from sqlmodel import Session
 
 from dashboard.accounts.service import AccountError, normalize_email
-from dashboard.leads.text import lead_search_text
 from dashboard.mail.addresses import canonical_address
 from dashboard.models import DismissedAddress, Email, EmailLead, Lead, LeadAddress
 from dashboard.states import LeadSource, LeadState
-from dashboard.sync.store.leads import refresh_stats
+from dashboard.sync.store.leads import refresh_search_text, refresh_stats
 from dashboard.sync.store.ledger import mark_relink
 
 # Built once: the lead page asks on every view.
@@ -33,14 +34,6 @@ ADDRESSES_OF = (
 def addresses_of(session: Session, lead_id: int) -> list[str]:
     """A lead's addresses, oldest first."""
     return list(session.connection().execute(ADDRESSES_OF, {"lead_id": lead_id}).scalars())
-
-
-def refresh_search_text(session: Session, lead: Lead) -> None:
-    """Fold name, company and addresses into the lead's search text."""
-    lead.search_text = lead_search_text(
-        lead.name, lead.company_name, addresses_of(session, lead.id)
-    )
-    session.add(lead)
 
 
 def parse_addresses(raw: str | Iterable[str]) -> list[str]:
@@ -75,6 +68,7 @@ def add_addresses(session: Session, lead: Lead, addresses: Iterable[str]) -> lis
     session.flush()
     mark_relink(session, added)  # their past "no lead" emails get linked next round
     session.execute(delete(DismissedAddress).where(DismissedAddress.address.in_(added)))
+    refresh_search_text(session, [lead.id])
     return added
 
 
@@ -100,8 +94,7 @@ def create_lead(
     )
     session.add(lead)
     session.flush()
-    add_addresses(session, lead, wanted)
-    refresh_search_text(session, lead)
+    add_addresses(session, lead, wanted)  # refreshes the search text
     return lead
 
 
@@ -126,8 +119,8 @@ def update_lead(
             LeadAddress.lead_id == lead.id, LeadAddress.address.not_in(wanted)
         )
     )
-    add_addresses(session, lead, wanted)
-    refresh_search_text(session, lead)
+    session.add(lead)
+    add_addresses(session, lead, wanted)  # refreshes the search text (names, addresses)
 
 
 def merge_leads(session: Session, keep: Lead, other: Lead) -> None:
@@ -149,7 +142,7 @@ def merge_leads(session: Session, keep: Lead, other: Lead) -> None:
     keep.owner_id = keep.owner_id or other.owner_id
     session.delete(other)
     session.flush()
-    refresh_search_text(session, keep)
+    refresh_search_text(session, [keep.id])
     refresh_stats(session, [keep.id])
 
 

@@ -3,29 +3,61 @@
 from __future__ import annotations
 
 import re
-import unicodedata
+from dataclasses import dataclass
+
+from dashboard.sync.search_text import fold, lead_search_text
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
+WORD = re.compile(r"[^\W_]+", re.UNICODE)  # what FTS5's unicode61 tokenizer keeps as a word
+# From this many characters a piece of the query is looked for anywhere (trigram index) and
+# email text is searched; a shorter piece is the start of a word (search-as-you-type's first
+# keystrokes), looked up in the lead fields only: a 1-2 letter prefix matches most emails.
+SUBSTRING_FROM = 3
 
 
-def fold(text: str) -> str:
-    """Lowercase without accents: "Sincronização" -> "sincronizacao"."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-
-
-def fts_query(text: str, *, column: str | None = None, limit: int = 8) -> str | None:
-    """An FTS5 query matching every word of `text` as a prefix; None when no word.
+def fts_query(
+    text: str, *, column: str | None = None, limit: int = 8, min_length: int = 1
+) -> str | None:
+    """An FTS5 query matching every word of `text` (of `min_length` characters or more) as a
+    prefix; None when no word.
 
     Words are quoted, so user input can never be read as FTS5 syntax.
     """
-    words = TOKEN.findall(fold(text))[:limit]
+    words = [w for w in TOKEN.findall(fold(text)) if len(w) >= min_length][:limit]
     if not words:
         return None
     query = " ".join(f'"{w}"*' for w in words)
     return f"{column} : ({query})" if column else query
 
 
-def lead_search_text(name: str, company: str, addresses: list[str]) -> str:
-    """What the lead list's search box looks through, folded once at write time."""
-    return fold(" ".join([name or "", company or "", *addresses]))
+def phrase(text: str) -> str:
+    """An FTS5 string: user text never read as syntax."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class FieldQuery:
+    """How the lead fields (search text) are matched: every piece of the query must match."""
+
+    substrings: str | None  # FTS5 trigram query: pieces of 3+ characters, anywhere
+    prefixes: str | None  # FTS5 word query: shorter pieces, as the start of a word
+
+
+def field_query(text: str, *, limit: int = 8) -> FieldQuery | None:
+    """The lead-field query for what was typed (pieces split on spaces, folded); None when
+    nothing in it can match (only punctuation in a short piece, or nothing typed)."""
+    pieces = fold(text).split()[:limit]
+    long = [p for p in pieces if len(p) >= SUBSTRING_FROM]
+    short = [w for p in pieces if len(p) < SUBSTRING_FROM for w in WORD.findall(p)]
+    if not long and not short:
+        return None
+    return FieldQuery(
+        " ".join(phrase(p) for p in long) or None,
+        " ".join(f"{phrase(w)}*" for w in short) or None,
+    )
+
+
+__all__ = [
+    "SUBSTRING_FROM", "TOKEN", "FieldQuery", "field_query", "fold", "fts_query",
+    "lead_search_text", "phrase",
+]  # fmt: skip

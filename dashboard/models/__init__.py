@@ -25,11 +25,12 @@ from dashboard.models.sending import (
 )
 
 FTS_TABLE = "email_fts"
+FTS_PREFIXES = (FTS_TABLE, "lead_trgm", "lead_words")  # the FTS5 tables (and their shadows)
 
 
 def schema_name_is_ours(name: str | None, type_: str, _parent: object) -> bool:
     """Alembic compares only model tables: the FTS5 index and its shadow tables are raw SQL."""
-    return not (type_ == "table" and name and name.startswith((FTS_TABLE, "lead_trgm")))
+    return not (type_ == "table" and name and name.startswith(FTS_PREFIXES))
 
 
 __all__ = [

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -285,3 +286,57 @@ def test_templates_from_before_own_templates_stay_the_companys(old_database):
     for owner in (None, 2):  # but not twice among the company's, nor twice among the rep's
         with pytest.raises(IntegrityError), engine.begin() as conn:
             conn.execute(add, {"at": CREATED, "user": owner})
+
+
+# --- 0009: every lead's search text, and the word-prefix index ----------------------------
+
+
+def test_0009_makes_leads_without_search_text_findable(old_database):
+    """Before 0009 the sync created leads with no search text (found only by email words)."""
+    engine, instance = old_database
+    upgrade(engine, "0008")
+    add_lead = text(
+        "INSERT INTO lead (id, name, company_name, phone, source, state, created_at,"
+        " email_count, search_text) VALUES (:id, :name, :company, '', 'sync', 'active', :at,"
+        " 0, :search)"
+    )
+    add_address = text(
+        "INSERT INTO leadaddress (lead_id, address, created_at) VALUES (:id, :address, :at)"
+    )
+    with engine.begin() as conn:
+        for lead_id, name, company, search, addresses in (
+            (1, "Paulo Mendes", "", "", ["paulo.mendes@construtoraalfa.com.br"]),
+            (2, "João Brandão", "Açaí Ltda", "", ["jb@acai.test"]),
+            (3, "Rita", "", "rita", ["rita@antes.test", "rita@depois.test"]),  # one added later
+        ):
+            conn.execute(add_lead, {"id": lead_id, "name": name, "company": company,
+                                    "search": search, "at": CREATED})  # fmt: skip
+            for address in addresses:
+                conn.execute(add_address, {"id": lead_id, "address": address, "at": CREATED})
+    engine.dispose()
+
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(instance)})  # upgrades to head
+    try:
+        app.config["WTF_CSRF_ENABLED"] = False
+        client = app.test_client()
+        response = client.post("/login", data={"email": "ana@acme.test", "password": PASSWORD})
+        assert response.status_code == 302
+
+        def found(q: str) -> set[int]:
+            html = client.get("/leads/", query_string={"q": q}).get_data(as_text=True)
+            return {int(i) for i in re.findall(r'href="/leads/(\d+)"', html)}
+
+        expected = {
+            "paulo": {1}, "p": {1}, "pa": {1}, "me": {1}, "paulo.mendes": {1},
+            "construtoraalfa": {1}, "construtoraalfa.com.br": {1}, "joao": {2}, "JOÃO": {2},
+            "j": {2}, "acai": {2}, "a": {2, 3}, "depois": {3}, "d": {3}, "rita@antes": {3},
+        }  # fmt: skip
+        assert {q: found(q) for q in expected} == expected
+        with read_session(app.extensions["leadsync.engine"]) as session:
+            paulo = session.get(Lead, 1)
+            assert paulo is not None
+            assert paulo.search_text == lead_search_text(
+                "Paulo Mendes", "", ["paulo.mendes@construtoraalfa.com.br"]
+            )  # the app's rule
+    finally:
+        app.extensions["leadsync.engine"].dispose()

@@ -54,6 +54,7 @@ from dashboard.models import (
     User,
 )
 from dashboard.sync.runner import RunOptions, RunResult, run_mailbox
+from dashboard.sync.store.leads import refresh_search_text
 from dashboard.sync.store.ledger import mark_relink
 from tests.support import factories
 from tests.support.servers.dovecot import DovecotServer, MailboxUser
@@ -447,6 +448,16 @@ def simple_mail(
 # --- Dovecot -----------------------------------------------------------------------------
 
 
+def plain_email(sender: str, to: str, subject: str = "Orçamento") -> bytes:
+    """A small plain email from yesterday whose text names neither person nor company."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"] = format_datetime(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+    msg["Message-ID"] = make_msgid(domain="mail.test")
+    msg.set_content("Bom dia, segue o pedido.\n")
+    return msg.as_bytes()
+
+
 def append_mails(user: MailboxUser, mails: Iterable[Mail]) -> None:
     """Append mails over one connection (in order), filling in their UIDs."""
     with user.connect() as client:
@@ -502,6 +513,7 @@ def make_lead(engine: Engine, name: str, *addresses: str, state: str = "active")
         session.flush()
         for address in addresses:
             session.add(LeadAddress(lead_id=lead.id, address=canonical_address(address)))
+        refresh_search_text(session, [lead.id])
         return lead.id
 
 

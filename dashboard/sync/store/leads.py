@@ -6,6 +6,9 @@ addresses are stored in, so `LeadAddress.address` has one row per person. A lead
 here flags its address's past "no lead" skips for relinking (ledger.mark_relink), so mail
 skipped before it existed is linked on the next round. The summaries (count, first/last
 contact, direction) are recomputed from the links in the transaction that changes them.
+The search text (name, company, addresses: sync/search_text.py) is recomputed here, by
+`refresh_search_text`, for every lead whose name, company or addresses change, whoever
+changes them (this store, leads/service, the CLI); migration 0009 backfilled the rest.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text, update
 from sqlmodel import Session
 
 from dashboard.mail.addresses import canonical_address
 from dashboard.mail.parse import MessageMeta
 from dashboard.models import Lead, LeadAddress
 from dashboard.states import LeadSource
+from dashboard.sync.search_text import lead_search_text
 from dashboard.sync.store.batch import ToStore
 from dashboard.sync.store.ledger import mark_relink
 
@@ -43,6 +47,44 @@ def refresh_stats(session: Session, lead_ids: Iterable[int]) -> None:
     ids = sorted(set(lead_ids))
     if ids:
         session.execute(STATS_SQL, {"ids": json.dumps(ids)})
+
+
+SEARCH_FIELDS = select(Lead.id, Lead.name, Lead.company_name, Lead.search_text).where(
+    Lead.id.in_(bindparam("ids", expanding=True))
+)
+ADDRESSES = (
+    select(LeadAddress.lead_id, LeadAddress.address)
+    .where(LeadAddress.lead_id.in_(bindparam("ids", expanding=True)))
+    .order_by(LeadAddress.id)
+)
+SET_SEARCH_TEXT = (
+    update(Lead).where(Lead.id == bindparam("lead_id")).values(search_text=bindparam("search_text"))
+)
+
+
+def refresh_search_text(session: Session, lead_ids: Iterable[int]) -> None:
+    """Recompute the search text of some leads from what the database holds now: name,
+    company and addresses (oldest first). Two reads and one write for any number of leads;
+    leads whose text is already right are not written (each write updates two indexes)."""
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return
+    session.flush()  # pending names and addresses count
+    conn = session.connection()
+    addresses: dict[int, list[str]] = {}
+    for lead_id, address in conn.execute(ADDRESSES, {"ids": ids}):
+        addresses.setdefault(lead_id, []).append(address)
+    changed = []
+    for lead_id, name, company, current in conn.execute(SEARCH_FIELDS, {"ids": ids}):
+        wanted = lead_search_text(name, company, addresses.get(lead_id, []))
+        if wanted != current:
+            changed.append({"lead_id": lead_id, "search_text": wanted})
+    if changed:
+        conn.execute(SET_SEARCH_TEXT, changed)
+        written = {row["lead_id"] for row in changed}
+        for lead in session.identity_map.values():  # loaded leads read the new text
+            if isinstance(lead, Lead) and lead.id in written:
+                session.expire(lead, ["search_text"])
 
 
 def lead_ids_for(session: Session, addresses: Iterable[str]) -> dict[str, int]:
@@ -75,6 +117,7 @@ def create_leads(
     if created:
         session.flush()
         mark_relink(session, created)
+        refresh_search_text(session, created.values())
     return created
 
 
