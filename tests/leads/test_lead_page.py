@@ -97,7 +97,7 @@ def test_a_lead_without_emails_says_so_and_shows_no_contact_dates(engine, rep_cl
 def test_an_email_link_opens_its_thread_on_the_lead_page_and_nothing_else(engine, rep, rep_client):
     with lead_data(engine) as data:
         lead, other = data.lead(name="Opened"), data.lead(name="Elsewhere")
-        older = data.thread(lead, rep=rep, messages=2, subject="Antigo")
+        older = data.thread(lead, rep=rep, messages=2, subject="Antigo", start=ago(days=10))
         (newest,) = data.thread(lead, rep=rep, messages=1, subject="Novo", start=ago(hours=1))
         (foreign,) = data.thread(other, rep=rep, messages=1, subject="De outro lead")
 
