@@ -2,6 +2,8 @@
 
 Pure: standard library only. Nothing here raises on bad input; every decoder falls back
 (declared charset, then UTF-8, then cp1252 with replacement) and reports whether it had to.
+No decoded text holds a NUL: every decoder strips them, so what is stored round-trips
+through UTF-8 and any export or page.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def codec_for(charset: str | None) -> str | None:
     name = charset.strip().strip("\"'").lower()
     try:
         info = codecs.lookup(LABELS.get(name, name))
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         return None
     # bytes-to-bytes codecs ("base64", "hex", "zip") are not charsets
     if not getattr(info, "_is_text_encoding", True):
@@ -56,16 +58,25 @@ def codec_for(charset: str | None) -> str | None:
     return SUPERSETS.get(info.name, info.name)
 
 
+def without_nul(value: str) -> str:
+    """The text without NUL characters (they break C strings, exports and some databases)."""
+    return value.replace("\x00", "") if "\x00" in value else value
+
+
 def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, bool]:
-    """Decode with the declared charset, then UTF-8, then cp1252; True if the first choice did."""
+    """Decode with the declared charset, then UTF-8, then cp1252; True if the first choice did.
+
+    NULs are stripped. Any UnicodeError counts as a failed choice: "idna", "punycode" and
+    "undefined" are charsets too and raise a bare UnicodeError, not UnicodeDecodeError.
+    """
     declared = codec_for(charset)
     trusted = declared is not None or not charset or data.isascii()
     for index, name in enumerate(n for n in (declared, "utf-8", "cp1252") if n):
         try:
-            return data.decode(name), index == 0 and trusted
-        except UnicodeDecodeError:
+            return without_nul(data.decode(name)), index == 0 and trusted
+        except UnicodeError:
             continue
-    return data.decode("cp1252", errors="replace"), False
+    return without_nul(data.decode("cp1252", errors="replace")), False
 
 
 def _word_bytes(encoding: str, text: str) -> bytes:
@@ -78,7 +89,7 @@ def _word_bytes(encoding: str, text: str) -> bytes:
 def decode_words(value: str) -> tuple[str, bool]:
     """Decode RFC 2047 encoded words in a header value; True when nothing was lost."""
     if "=?" not in value:
-        return value, True
+        return without_nul(value), True
     out: list[str] = []
     pending, charset, ok, last = b"", "", True, 0
     for match in ENCODED_WORD.finditer(value):
@@ -99,7 +110,7 @@ def decode_words(value: str) -> tuple[str, bool]:
         charset, last = word_charset, match.end()
     ok &= _flush(out, pending, charset)
     out.append(value[last:])
-    return "".join(out), ok
+    return without_nul("".join(out)), ok
 
 
 def _flush(out: list[str], data: bytes, charset: str) -> bool:
@@ -121,8 +132,8 @@ def base64_bytes(data: bytes) -> bytes:
 def text(value: object) -> str:
     """Return a BODYSTRUCTURE atom as str (bytes as UTF-8/cp1252; NIL as "")."""
     if isinstance(value, bytes):
-        return value.decode("ascii") if value.isascii() else decode_bytes(value)[0]
-    return value if isinstance(value, str) else ""
+        return without_nul(value.decode("ascii")) if value.isascii() else decode_bytes(value)[0]
+    return without_nul(value) if isinstance(value, str) else ""
 
 
 def params_dict(value: object) -> dict[str, str]:

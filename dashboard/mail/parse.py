@@ -2,9 +2,11 @@
 
 Pure: standard library only (no imapclient, no Flask), so it is tested with plain values.
 Invariants: meta_from_fetch never raises on bad data (it notes a problem and does its best);
-only a fetch with neither ENVELOPE nor header fields raises ParseError. A message without a
-Message-ID gets a synthetic one that is the same on every run. Header fields the envelope
-lacks are read by a small targeted parser: the email package costs ~1.7 ms per message.
+only a message with nothing to read raises ParseError: no ENVELOPE and no header fields, or
+an empty or header-less message (every ENVELOPE field NIL). A message without a Message-ID
+gets a synthetic one that is the same on every run. No text it returns holds a NUL. Header
+fields the envelope lacks are read by a small targeted parser: the email package costs
+~1.7 ms per message.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dashboard.mail.mime import (
     html_to_text,
     walk_bodystructure,
     walk_with_problems,
+    without_nul,
 )
 
 __all__ = [
@@ -139,7 +142,8 @@ def parse_header_fields(block: bytes) -> dict[str, str]:
         key = name.decode("ascii").lower()
         if key not in fields:
             raw = value.replace(b"\r", b"").replace(b"\n", b"")
-            fields[key] = (raw.decode("ascii") if raw.isascii() else decode_bytes(raw)[0]).strip()
+            text = without_nul(raw.decode("ascii")) if raw.isascii() else decode_bytes(raw)[0]
+            fields[key] = text.strip()
     return fields
 
 
@@ -276,6 +280,20 @@ def envelope_from_headers(fields: dict[str, str]) -> RawEnvelope:
     )  # fmt: skip
 
 
+def blank(envelope: RawEnvelope) -> bool:
+    """True when every field is NIL or empty: no From, To, Subject, Date or Message-ID."""
+    return not any(
+        (envelope.date, envelope.subject, envelope.from_, envelope.sender, envelope.reply_to,
+         envelope.to, envelope.cc, envelope.bcc, envelope.in_reply_to, envelope.message_id)
+    )  # fmt: skip
+
+
+def has_content(bodystructure: object) -> bool:
+    """True when some part of the message has at least one octet."""
+    text_part, html_part, files, _problems = walk_with_problems(bodystructure)
+    return any(part.size > 0 for part in (text_part, html_part, *files) if part is not None)
+
+
 def meta_from_fetch(raw: RawFetch, *, now: datetime | None = None) -> MessageMeta:
     """Turn one lean FETCH into a MessageMeta; bad data becomes problems, never exceptions."""
     fields = parse_header_fields(raw.header_fields or b"")
@@ -285,6 +303,9 @@ def meta_from_fetch(raw: RawFetch, *, now: datetime | None = None) -> MessageMet
             raise ParseError(f"UID {raw.uid}: no ENVELOPE and no header fields")
         problems.append("no ENVELOPE; using the fetched header fields")
         envelope = envelope_from_headers(fields)
+    if blank(envelope):  # no sender, recipient, subject, date or id: nothing to read
+        what = "no headers" if has_content(raw.bodystructure) else "empty message"
+        raise ParseError(f"UID {raw.uid}: {what}")
     subject, ok = decode_header(envelope.subject)
     if not ok:
         problems.append("undecodable Subject")

@@ -456,3 +456,44 @@ def test_html_to_text_survives_unclosed_head_elements() -> None:
     assert (
         html_to_text("<html><head><title>Oferta<body><p>Oi, Ana</p><p>Tchau") == "Oi, Ana\n\nTchau"
     )
+
+
+# --- nothing to read, NUL characters, charsets Python refuses ------------------------------
+
+BLANK = RawEnvelope(None, None, (), (), (), (), (), (), None, None)
+
+
+@pytest.mark.parametrize(
+    ("size", "what"), [(0, "empty message"), (20, "no headers")], ids=["empty", "headerless"]
+)
+def test_message_without_any_header_is_unreadable(size: int, what: str) -> None:
+    with pytest.raises(ParseError, match=f"^UID 7: {what}$"):
+        meta_from_fetch(fetch(envelope=BLANK, bodystructure=leaf("text/plain", size=size)))
+
+
+def test_message_with_one_envelope_field_is_still_read() -> None:
+    result = meta(envelope=replace(BLANK, subject="Só o assunto".encode()), header_fields=b"")
+    assert (result.subject, result.from_) == ("Só o assunto", ())
+
+
+def test_nul_is_stripped_from_subjects_names_headers_and_bodies() -> None:
+    result = meta(
+        envelope=envelope(
+            subject=b"=?utf-8?B?T2zDoQBtdW5kbw==?=",
+            from_=(addr("ana@cliente.com.br", b"=?utf-8?Q?A=00na?="),),
+        ),
+        header_fields=b"References: <a@x>\r\n",
+    )
+    assert (result.subject, result.from_[0].name) == ("Olámundo", "Ana")
+    part = Part("1", "text/plain", "utf-8", "base64", 20, None, None, False)
+    assert decode_part(b"UHJlw6dvAABmaW5hbAo=", part) == "Preçofinal\n"
+    assert mime.decode_bytes(b"a\x00b", "latin-1") == ("ab", True)
+
+
+@pytest.mark.parametrize(
+    ("charset", "data"),
+    [("undefined", "Olá".encode()), ("punycode", b"Pedido.."),
+     ("utf-8\x00", "Olá".encode())],
+)  # fmt: skip
+def test_charsets_that_python_cannot_use_fall_back_to_utf8(charset: str, data: bytes) -> None:
+    assert mime.decode_bytes(data, charset)[0] == data.decode()
