@@ -6,16 +6,13 @@ sandbox CSP, so an HTML or SVG attachment can never run in the app's origin.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import quopri
-
 from sqlalchemy import case, select
 from sqlmodel import Session
 
 from dashboard.db.secrets import SecretBox
 from dashboard.mail import imap_fetch
 from dashboard.mail.imap_client import ImapError, connect
+from dashboard.mail.mime import transfer_decode
 from dashboard.mailboxes.service import mailbox_settings
 from dashboard.models import Attachment, Mailbox, Sighting
 
@@ -25,17 +22,10 @@ class AttachmentGone(LookupError):
 
 
 def decode_transfer(payload: bytes, encoding: str) -> bytes:
-    """Undo the part's transfer encoding (base64 with sloppy padding, quoted-printable)."""
-    encoding = (encoding or "").lower()
-    if encoding == "base64":
-        cleaned = b"".join(payload.split())
-        try:
-            return base64.b64decode(cleaned + b"=" * (-len(cleaned) % 4))
-        except (binascii.Error, ValueError):
-            return base64.b64decode(cleaned, validate=False) if cleaned else b""
-    if encoding == "quoted-printable":
-        return quopri.decodestring(payload)
-    return payload
+    """Undo the part's transfer encoding; never raises. Broken base64 (junk characters,
+    missing or extra padding, a body that is not base64 at all) gives the bytes that can be
+    read from it, as mail programs do, not an error page."""
+    return transfer_decode(payload, encoding or "")
 
 
 def places(session: Session, attachment: Attachment, prefer_user: int) -> list[tuple]:

@@ -6,7 +6,8 @@ Invariants:
 - A round with nothing new costs one EXAMINE per folder and no FETCH.
 - A UIDVALIDITY change re-scans the import window; dedupe (message id + sender, unique
   sightings) makes replays harmless, so a crash at any step loses and doubles nothing.
-- One message that breaks the parser is recorded as a parse error and never stops its batch.
+- One message that breaks the parser (any exception, while reading its headers or decoding
+  its body) is recorded as a parse error with the exception's text; its batch goes on.
 No Flask here: the scheduler and the CLI hand in an engine, the settings and the secret.
 """
 
@@ -29,7 +30,6 @@ from dashboard.mail.imap_client import Connection, connect
 from dashboard.mail.net import ServerSettings
 from dashboard.mail.parse import (
     MessageMeta,
-    ParseError,
     RawFetch,
     decode_part,
     html_to_text,
@@ -99,6 +99,12 @@ def chunks(items: list[int], size: int) -> Iterator[list[int]]:
         yield items[start : start + size]
 
 
+def parse_error(uid: int, error: Exception, meta: MessageMeta | None = None) -> ToSkip:
+    """The ledger entry of a message that could not be read: the exception, as text."""
+    detail = f"{type(error).__name__}: {error}".replace("\x00", "")
+    return ToSkip(uid, SkipReason.PARSE_ERROR, meta, detail=detail)
+
+
 def facts_of(meta: MessageMeta) -> MessageFacts:
     """The plain facts the rules look at."""
     sender = meta.sender.email if meta.sender else ""
@@ -109,6 +115,16 @@ def facts_of(meta: MessageMeta) -> MessageFacts:
         meta.automated,
         meta.size,
     )
+
+
+def decode_bodies(item: ToStore, parts: dict[str, bytes]) -> None:
+    """Fill in the decoded text and HTML bodies of one message from its fetched parts."""
+    meta = item.meta
+    if meta.text_part:
+        item.body_text = decode_part(parts.get(meta.text_part.section, b""), meta.text_part)
+    if meta.html_part:
+        item.body_html = decode_part(parts.get(meta.html_part.section, b""), meta.html_part)
+        item.body_text = item.body_text or html_to_text(item.body_html)
 
 
 class FolderSync:
@@ -188,12 +204,8 @@ class FolderSync:
                 decision = decide(
                     facts_of(meta), self.job.owner_addresses, self.job.known_leads, self.job.policy
                 )
-            except (ParseError, ValueError, TypeError, AttributeError, IndexError) as error:
-                skipped.append(
-                    ToSkip(
-                        raw.uid, SkipReason.PARSE_ERROR, detail=f"{type(error).__name__}: {error}"
-                    )
-                )
+            except Exception as error:  # any: one unreadable message never stops the batch
+                skipped.append(parse_error(raw.uid, error))
                 continue
             if decision.store:
                 new_leads = {canonical_address(a) for a in decision.new_lead_addresses}
@@ -211,27 +223,27 @@ class FolderSync:
                 )
         return stored, skipped
 
-    def fetch_bodies(self, stored: list[ToStore]) -> None:
-        """Download and decode only the text parts of the messages being stored."""
+    def fetch_bodies(self, stored: list[ToStore]) -> list[ToSkip]:
+        """Download and decode only the text parts of the messages being stored.
+
+        Returns the messages whose body could not be decoded, as parse errors: the caller
+        drops them from `stored`.
+        """
         wanted = {
             i.meta.uid: tuple(p.section for p in (i.meta.text_part, i.meta.html_part) if p)
             for i in stored
         }
         if not any(wanted.values()):
-            return
+            return []
         bodies = imap.fetch_sections(self.client, wanted)
         self.job.on_step("fetch_bodies")
+        failed = []
         for item in stored:
-            parts = bodies.get(item.meta.uid, {})
-            if item.meta.text_part:
-                item.body_text = decode_part(
-                    parts.get(item.meta.text_part.section, b""), item.meta.text_part
-                )
-            if item.meta.html_part:
-                item.body_html = decode_part(
-                    parts.get(item.meta.html_part.section, b""), item.meta.html_part
-                )
-                item.body_text = item.body_text or html_to_text(item.body_html)
+            try:
+                decode_bodies(item, bodies.get(item.meta.uid, {}))
+            except Exception as error:  # any: one unreadable body never stops the batch
+                failed.append(parse_error(item.meta.uid, error, item.meta))
+        return failed
 
     def process(self, uids: list[int], last_uid: int | None) -> None:
         """Fetch, decide and commit one batch (cursor to `last_uid` unless it is a relink)."""
@@ -241,7 +253,11 @@ class FolderSync:
         with self.job.lead_lock:  # two folders may meet the same new person at once
             stored, skipped = self.classify(raws)
             promised = frozenset(self.job.promised_leads)
-        self.fetch_bodies(stored)
+        unreadable = self.fetch_bodies(stored)
+        if unreadable:
+            dropped = {skip.uid for skip in unreadable}
+            stored = [item for item in stored if item.meta.uid not in dropped]
+            skipped += unreadable
         # No lock here: the write transaction (BEGIN IMMEDIATE) already serialises commits,
         # and a lead promised by the other lane is created by whichever commit comes first.
         # Holding lead_lock over the commit made each lane wait ~0.8 s per 10,000 messages.
