@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         "https://"
     )
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
+    # The remember-me cookie never outlives a login (dashboard/web/sessions.py).
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(hours=app.config["SESSION_MAX_HOURS"])
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -47,11 +50,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from dashboard.cli import register_commands
     from dashboard.db import flask as db
     from dashboard.sync.scheduler import build_scheduler
-    from dashboard.web import extensions, pages, request_gate
+    from dashboard.web import extensions, pages, request_gate, sessions
 
     request_gate.init_app(app)
     db.init_app(app)
     extensions.init_app(app)
+    sessions.init_app(app)
     pages.init_app(app)
     register_blueprints(app)
     register_commands(app)

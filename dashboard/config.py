@@ -29,6 +29,8 @@ class Defaults:
     LOGIN_WINDOW_MINUTES = 15
     LOGIN_LOCK_MINUTES = 15
     PASSWORD_MIN_LENGTH = 10
+    SESSION_IDLE_MINUTES = 12 * 60  # a session nobody uses for this long ends
+    SESSION_MAX_HOURS = 30 * 24  # no login lasts longer, remember-me included
     BABEL_DEFAULT_LOCALE = "pt_BR"
     BABEL_DEFAULT_TIMEZONE = "America/Sao_Paulo"
     LANGUAGES = ("pt_BR", "en")

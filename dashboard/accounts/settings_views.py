@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, current_app, g, redirect, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -35,6 +35,7 @@ from dashboard.sync.scheduler import reschedule_sync
 from dashboard.web.forms import show_error
 from dashboard.web.i18n import select_timezone, timezone_choices
 from dashboard.web.pages import render_page, require_fresh_login
+from dashboard.web.sessions import login_started, sign_in
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 bp.before_request(require_fresh_login)
@@ -113,7 +114,8 @@ def password_changed() -> tuple[str, int]:
     db = get_session()
     db.add(current_user)
     db.commit()
-    login_user(current_user._get_current_object())  # the cookie must carry the new token
+    # The cookie must carry the new token; the login keeps its age (the absolute lifetime).
+    sign_in(current_user._get_current_object(), started=login_started())
     form = ChangePasswordForm(formdata=None)
     form.saved = _("Password changed. Other sessions were logged out.")
     return profile_page("accounts/settings/_password_form.html", password_form=form)

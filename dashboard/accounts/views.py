@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
 from dashboard.accounts import service as accounts
@@ -20,6 +20,7 @@ from dashboard.models import User, utcnow
 from dashboard.web.forms import show_error
 from dashboard.web.i18n import LANGUAGE_NAMES
 from dashboard.web.pages import redirect_page, render_page, start_fresh_session
+from dashboard.web.sessions import sign_in
 
 bp = Blueprint("accounts", __name__)
 bp.register_blueprint(settings_bp)
@@ -93,7 +94,7 @@ def finish_login(user: User, remember: bool) -> Response:
     user.last_login_at = utcnow()
     db.commit()
     start_fresh_session()
-    login_user(user, remember=remember)
+    sign_in(user, remember=remember)
     return redirect(safe_next(request.args.get("next")))
 
 
@@ -150,7 +151,7 @@ def first_run() -> Response | tuple[str, int]:
             db.commit()
             current_app.extensions["leadsync.setup_done"] = True
             start_fresh_session()
-            login_user(admin)
+            sign_in(admin)
             flash(_("Welcome! Your company is ready. Add your team next."), "success")
             return redirect_page(url_for("accounts.users.index"))
     return render_page(

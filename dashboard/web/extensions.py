@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, redirect, request, url_for
+from flask import Flask, g, redirect, request, url_for
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 from flask_htmx import HTMX
@@ -16,6 +16,7 @@ from dashboard.db.flask import get_session
 from dashboard.db.secrets import SecretBox
 from dashboard.models import User
 from dashboard.web import i18n
+from dashboard.web.sessions import outlived, split_identity
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -45,9 +46,13 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def load_user(cookie_id: str) -> User | None:
-    """Find the user named by a session or remember-me cookie, if its token is current."""
-    user_id, _, token = cookie_id.partition(":")
+    """Find the user named by a session or remember-me cookie, if its token is current and
+    the login is younger than the absolute lifetime (dashboard/web/sessions.py)."""
+    user_id, token, started = split_identity(cookie_id)
     if not user_id.isdigit() or not token:
+        return None
+    if outlived(started):
+        g.leadsync_session_outlived = True
         return None
     user = get_session().get(User, int(user_id))
     if user is None or not user.active or user.session_token != token:
