@@ -25,6 +25,10 @@ The rule, in order:
 Admins see exactly what reps see. The private mark protects a rep's conversations from the
 whole team, admins included, and an admin who needs more changes the company visibility,
 openly, for everyone; the role is part of `Viewer` so that this stays a written decision.
+
+Who may destroy a lead (delete it, merge it, dismiss a suggestion) is `may_destroy_lead`:
+the lead's owner, anyone when it has no owner, and admins; `destroyable_by` in
+`access_queries.py` is the same rule in SQL, for bulk dismissal.
 """
 
 from __future__ import annotations
@@ -120,3 +124,12 @@ def email_access(
 def best(levels: Iterable[Access]) -> Access:
     """The widest of these levels (a thread shows what its most readable email allows)."""
     return max(levels, key=RANK.index, default=Access.NONE)
+
+
+def may_destroy_lead(viewer: Viewer, owner_id: int | None) -> bool:
+    """Whether the viewer may delete this lead, merge it (either side), or dismiss it from the
+    review queue: an admin any lead; a rep a lead they own or that nobody owns. Every rep sees
+    every lead and may edit it; destroying another rep's lead takes its owner or an admin."""
+    if not viewer.active:
+        return False
+    return viewer.role == "admin" or owner_id is None or owner_id == viewer.id

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from dashboard.accounts.service import get_company
 from dashboard.leads.access import Access, Relation, Viewer, email_access
-from dashboard.models import Email, Mailbox, PrivateThread, Sighting, User
+from dashboard.models import Email, Lead, Mailbox, PrivateThread, Sighting, User
 from dashboard.states import Visibility
 
 # An SQL expression standing for an id: a column, an aliased column or a bound parameter.
@@ -24,6 +24,15 @@ SqlId = Any
 def viewer_of(user: User) -> Viewer:
     """The rule's view of a user."""
     return Viewer(user.id, user.role, user.active)
+
+
+def destroyable_by(viewer: Viewer) -> ColumnElement[bool]:
+    """SQL: `may_destroy_lead(viewer, Lead.owner_id)` (a test checks the two agree)."""
+    if not viewer.active:
+        return false()
+    if viewer.role == "admin":
+        return true()
+    return or_(Lead.owner_id.is_(None), Lead.owner_id == viewer.id)
 
 
 def seen_by(viewer_id: SqlId, email_id: SqlId) -> ColumnElement[bool]:

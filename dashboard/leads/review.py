@@ -77,11 +77,19 @@ def domain_counts(session: Session) -> Counter[str]:
     return Counter(domain for _, domain in {(i, a.rpartition("@")[2]) for i, a in rows})
 
 
-def covered_ids(session: Session, flt: ReviewFilter, selection: Selection) -> list[int]:
-    """The suggestions an action on this selection applies to, read from the filter now."""
+def covered_ids(
+    session: Session,
+    flt: ReviewFilter,
+    selection: Selection,
+    allowed: ColumnElement[bool] | None = None,
+) -> list[int]:
+    """The suggestions an action on this selection applies to, read from the filter now;
+    `allowed` narrows them to those the reviewer may act on."""
     if selection.empty:
         return []
     query = select(Lead.id).where(matching(flt))
+    if allowed is not None:
+        query = query.where(allowed)
     if not selection.everything:  # ticked rows: ask only about them
         query = query.where(Lead.id.in_(sorted(selection.ids)))
     return covered(selection, session.scalars(query))

@@ -2,9 +2,12 @@
 filter with its total, and decisions one at a time, on ticked rows, on everything matching
 the filter, or on every suggestion of one domain.
 
-Every user who may open the queue may decide on any suggestion in it, as with the single
-accept and dismiss: a bulk action reaches no further than the suggestions the filter
-matches (dashboard/leads/selection.py), never an active lead.
+Every user who may open the queue may accept any suggestion in it. Dismissing deletes the
+suggestion, so it follows the lead rule (`may_destroy_lead`): a rep dismisses suggestions
+nobody owns and their own (those their mailbox brought), never a teammate's; admins any. A
+bulk dismissal leaves the teammates' suggestions it covers and says how many. A bulk action
+reaches no further than the suggestions the filter matches (dashboard/leads/selection.py),
+never an active lead.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from werkzeug.wrappers import Response
 from dashboard.accounts.service import get_company
 from dashboard.db.flask import get_session
 from dashboard.leads import review
-from dashboard.leads.access_queries import private_threads, viewer_of
+from dashboard.leads.access import may_destroy_lead
+from dashboard.leads.access_queries import destroyable_by, private_threads, viewer_of
 from dashboard.leads.queries import addresses_by_lead
 from dashboard.leads.selection import (
     PAGE_SIZE,
@@ -52,6 +56,7 @@ def queue() -> tuple[str, int]:
     ids = [lead.id for lead in suggested]
     addresses = addresses_by_lead(db, ids)
     domains = review.domain_counts(db)
+    viewer = viewer_of(current_user)
     return render_page(
         "leads/review.html",
         "leads/_review_queue.html",
@@ -67,6 +72,7 @@ def queue() -> tuple[str, int]:
         pages=page_count(total),
         first=(page - 1) * PAGE_SIZE + 1,
         upto=review.newest_id(db),
+        dismissable={lead.id for lead in suggested if may_destroy_lead(viewer, lead.owner_id)},
     )
 
 
@@ -119,13 +125,31 @@ def decided(action: str, count: int, domain: str = "") -> str:
     )
 
 
-def apply(action: str, flt: ReviewFilter, selection: Selection) -> int:
-    """Accept or dismiss the suggestions this selection covers under the filter; commit."""
+def apply(action: str, flt: ReviewFilter, selection: Selection) -> tuple[int, int]:
+    """Accept or dismiss the suggestions this selection covers under the filter; commit.
+    Returns (how many were decided, how many were left: teammates' suggestions a rep may not
+    dismiss)."""
     db = get_session()
     ids = review.covered_ids(db, flt, selection)
-    done = (review.accept if action == "accept" else review.dismiss)(db, ids, current_user.id)
+    if action == "accept":
+        done = review.accept(db, ids, current_user.id)
+        db.commit()
+        return done, 0
+    allowed = review.covered_ids(db, flt, selection, destroyable_by(viewer_of(current_user)))
+    done = review.dismiss(db, allowed, current_user.id)
     db.commit()
-    return done
+    return done, len(ids) - len(allowed)
+
+
+def left_out(count: int) -> str:
+    """Why some covered suggestions were not dismissed."""
+    return ngettext(
+        "%(count)s suggestion of another rep was left: only its owner or an admin may dismiss it.",
+        "%(count)s suggestions of other reps were left: only their owners or an admin may "
+        "dismiss them.",
+        count,
+        count=format_decimal(count),
+    )
 
 
 @bp.post("/review/bulk")
@@ -142,7 +166,10 @@ def bulk() -> Response:
     if selection.empty:
         flash(_("Select at least one suggestion."), "error")
     else:
-        flash(decided(action, apply(action, flt, selection)), "success")
+        done, left = apply(action, flt, selection)
+        flash(decided(action, done), "success")
+        if left:
+            flash(left_out(left), "info")
     return redirect_page(url_for("leads.review.queue", **flt.as_args()))
 
 
@@ -153,8 +180,10 @@ def dismiss_domain() -> Response:
     if not ActionForm().validate_on_submit() or not domain:
         abort(400)
     selection = Selection.from_form([], ["matching"], [], request.form.get("upto"))
-    done = apply("dismiss", ReviewFilter(domain=domain), selection)
+    done, left = apply("dismiss", ReviewFilter(domain=domain), selection)
     flash(decided("dismiss", done, domain), "success")
+    if left:
+        flash(left_out(left), "info")
     # Back to the queue as it was shown, unless it showed only that domain (now empty).
     shown = ReviewFilter.from_args(
         {"q": request.form.get("q", ""), "domain": request.form.get("shown_domain", "")}
@@ -171,6 +200,8 @@ def decide(lead_id: int, decision: str) -> Response:
     lead = db.get(Lead, lead_id) or abort(404)
     if lead.state != LeadState.SUGGESTED or not ActionForm().validate_on_submit():
         abort(400)
+    if decision == "dismiss" and not may_destroy_lead(viewer_of(current_user), lead.owner_id):
+        abort(403)  # a teammate's suggestion: listed, accepted by anyone, dismissed by them
     ids = [lead.id]
     (review.accept if decision == "accept" else review.dismiss)(db, ids, current_user.id)
     db.commit()

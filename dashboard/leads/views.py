@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from dashboard.accounts.service import AccountError, get_company
 from dashboard.db.flask import get_session
 from dashboard.leads import service as lead_service
+from dashboard.leads.access import may_destroy_lead
 from dashboard.leads.access_queries import viewer_of
 from dashboard.leads.forms import LeadForm, MergeForm
 from dashboard.leads.queries import (
@@ -105,6 +106,14 @@ def lead_or_404(lead_id: int) -> Lead:
     return get_session().get(Lead, lead_id) or abort(404)
 
 
+def destroyable(lead: Lead) -> Lead:
+    """The lead, if the viewer may delete or merge it; 403 otherwise (every rep sees every
+    lead: only its owner, anyone when it has none, or an admin may destroy it)."""
+    if not may_destroy_lead(viewer_of(current_user), lead.owner_id):
+        abort(403)
+    return lead
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def new() -> Response | tuple[str, int]:
     """Create a lead by hand."""
@@ -191,6 +200,7 @@ def show(lead_id: int) -> tuple[str, int]:
         badge=badge(lead, utcnow(), company.stale_days),
         action=ActionForm(),
         merge_form=MergeForm(formdata=None),
+        may_destroy=may_destroy_lead(viewer_of(current_user), lead.owner_id),
         outgoing=recent_outgoing(db, lead.id),
     )
 
@@ -292,7 +302,7 @@ def toggle_private(lead_id: int) -> Response:
 @bp.post("/<int:lead_id>/delete")
 def delete(lead_id: int) -> Response:
     """Delete a lead (its emails stay only when another lead links them)."""
-    db, lead = get_session(), lead_or_404(lead_id)
+    db, lead = get_session(), destroyable(lead_or_404(lead_id))
     if ActionForm().validate_on_submit():
         lead_service.delete_lead(db, lead)
         db.commit()
@@ -302,11 +312,14 @@ def delete(lead_id: int) -> Response:
 
 @bp.post("/<int:lead_id>/merge")
 def merge(lead_id: int) -> Response:
-    """Merge another lead (named by one of its addresses) into this one."""
-    db, keep = get_session(), lead_or_404(lead_id)
+    """Merge another lead (named by one of its addresses) into this one: the viewer must be
+    allowed to destroy both (the other one disappears, this one takes its emails)."""
+    db, keep = get_session(), destroyable(lead_or_404(lead_id))
     form = MergeForm()
     if form.validate_on_submit():
         other = lead_service.lead_with_address(db, form.other.data)
+        if other is not None:
+            destroyable(other)
         try:
             if other is None:
                 raise AccountError(

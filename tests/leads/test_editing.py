@@ -269,11 +269,11 @@ def pair(engine, rep, admin):  # type: ignore[no-untyped-def]
 
 
 def test_merging_moves_addresses_and_emails_and_refreshes_the_summary(
-    engine, pair, admin, rep_client
+    engine, pair, admin, admin_client
 ):
     keep, other = pair["keep"], pair["other"]
-    response = rep_client.post(f"/leads/{keep.id}/merge", data={"other": "  A.S@Home.test "})
-    html = after_redirect(rep_client, response)
+    response = admin_client.post(f"/leads/{keep.id}/merge", data={"other": "  A.S@Home.test "})
+    html = after_redirect(admin_client, response)
 
     assert response.headers["Location"].endswith(f"/leads/{keep.id}")
     assert "Leads merged." in html
@@ -294,13 +294,13 @@ def test_merging_moves_addresses_and_emails_and_refreshes_the_summary(
         admin.id,
     )
     assert thread_subjects(html)[:1] == ["Other's"]
-    assert listed_ids(page(rep_client, "/leads/?q=home")) == [keep.id]
+    assert listed_ids(page(admin_client, "/leads/?q=home")) == [keep.id]
 
 
-def test_merging_finds_the_other_lead_by_a_tagged_form_of_its_address(engine, pair, rep_client):
+def test_merging_finds_the_other_lead_by_a_tagged_form_of_its_address(engine, pair, admin_client):
     keep, other = pair["keep"], pair["other"]
-    response = rep_client.post(f"/leads/{keep.id}/merge", data={"other": "Ana+Old@Home.test"})
-    assert "Leads merged." in after_redirect(rep_client, response)
+    response = admin_client.post(f"/leads/{keep.id}/merge", data={"other": "Ana+Old@Home.test"})
+    assert "Leads merged." in after_redirect(admin_client, response)
     assert load_lead(engine, other.id) is None
 
 
