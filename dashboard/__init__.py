@@ -50,10 +50,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from dashboard.cli import register_commands
     from dashboard.db import flask as db
     from dashboard.sync.scheduler import build_scheduler
-    from dashboard.web import extensions, pages, request_gate, sessions
+    from dashboard.web import extensions, origin, pages, request_gate, sessions
 
     request_gate.init_app(app)
     db.init_app(app)
+    origin.init_app(app)  # before the CSRF check: a forged origin is told so
     extensions.init_app(app)
     sessions.init_app(app)
     pages.init_app(app)
