@@ -153,6 +153,12 @@ def edit(lead_id: int) -> Response | tuple[str, int]:
         form.company.data, form.owner.data = lead.company_name, lead.owner_id or 0
     if form.validate_on_submit():
         try:
+            if (form.owner.data or None) != lead.owner_id and not may_destroy_lead(
+                viewer_of(current_user), lead.owner_id
+            ):  # else taking a teammate's lead would be the way round the delete rule
+                raise AccountError(
+                    _("Only the lead's owner or an admin may give it to someone else."), "owner"
+                )
             lead_service.update_lead(
                 db,
                 lead,

@@ -154,6 +154,37 @@ def test_a_rep_still_edits_a_teammates_lead(engine, leads, rep_client):
     assert load_lead(engine, theirs.id).name == "Renamed"
 
 
+def test_a_rep_cannot_take_a_teammates_lead_to_delete_it(engine, leads, rep, rep_client):
+    theirs = leads["theirs"]
+    form = {"name": "Mine now", "addresses": "theirs@client.test", "company": "", "phone": "",
+            "owner": str(rep.id)}  # fmt: skip
+    response = rep_client.post(f"/leads/{theirs.id}/edit", data=form)
+    assert response.status_code == 422
+    assert "Only the lead&#39;s owner or an admin may give it to someone else." in (
+        response.data.decode()
+    )
+    assert (load_lead(engine, theirs.id).owner_id, load_lead(engine, theirs.id).name) == (
+        theirs.owner_id,
+        "Their Lead",
+    )
+
+
+def test_an_owner_gives_their_lead_to_a_teammate(engine, leads, teammate, rep_client):
+    own = leads["own"]
+    form = {"name": "Own Lead", "addresses": "own@client.test", "company": "", "phone": "",
+            "owner": str(teammate.id)}  # fmt: skip
+    assert rep_client.post(f"/leads/{own.id}/edit", data=form).status_code == 302
+    assert load_lead(engine, own.id).owner_id == teammate.id
+
+
+def test_an_admin_gives_a_reps_lead_to_another(engine, leads, rep, admin_client):
+    theirs = leads["theirs"]
+    form = {"name": "Their Lead", "addresses": "theirs@client.test", "company": "", "phone": "",
+            "owner": str(rep.id)}  # fmt: skip
+    assert admin_client.post(f"/leads/{theirs.id}/edit", data=form).status_code == 302
+    assert load_lead(engine, theirs.id).owner_id == rep.id
+
+
 # --- the review queue: dismissing deletes the suggestion ---------------------------------
 
 
