@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
@@ -68,15 +68,20 @@ def writer(engine: Engine) -> Engine:
 
 
 @contextmanager
-def write_session(engine: Engine) -> Iterator[Session]:
-    """A session for one write transaction: commits on success, rolls back on error."""
-    with Session(writer(engine), expire_on_commit=False) as session:
+def _committed(session: Session) -> Iterator[Session]:
+    """Commit the session's transaction on success, roll it back on error."""
+    with session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+def write_session(engine: Engine) -> AbstractContextManager[Session]:
+    """A session for one write transaction: commits on success, rolls back on error."""
+    return _committed(Session(writer(engine), expire_on_commit=False))
 
 
 @contextmanager
@@ -93,13 +98,8 @@ def impatient_write_session(engine: Engine, lock_wait_ms: int) -> Iterator[Sessi
         usual = raw.execute("PRAGMA busy_timeout").fetchone()[0]
         raw.execute(f"PRAGMA busy_timeout={int(lock_wait_ms)}")
         try:
-            with Session(bind=connection, expire_on_commit=False) as session:
-                try:
-                    yield session
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
+            with _committed(Session(bind=connection, expire_on_commit=False)) as session:
+                yield session
         finally:
             raw.execute(f"PRAGMA busy_timeout={int(usual)}")  # the pool gets it back as it was
 

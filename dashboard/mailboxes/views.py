@@ -160,17 +160,9 @@ def index() -> ResponseReturnValue:
         db.rollback()
         show_error(form, error)
         return page(form, 422)
-    except ImapError as error:
-        failure = explain(
-            error.code,
-            host=error.host,
-            port=error.port,
-            provider=form.provider.data,
-            seconds=imap_options()["timeout"],
-        )
-        return page(form, 422, failure)
-    except mailboxes.SmtpCheckError as error:
-        failure = explain_smtp(
+    except (ImapError, mailboxes.SmtpCheckError) as error:
+        explain_failure = explain if isinstance(error, ImapError) else explain_smtp
+        failure = explain_failure(
             error.code,
             host=error.host,
             port=error.port,

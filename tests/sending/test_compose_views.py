@@ -16,7 +16,7 @@ from dashboard.models import Email, EmailTemplate, Notification, OutgoingEmail, 
 from tests.support import factories
 from tests.support.clients import log_in
 from tests.support.leads import HTMX
-from tests.support.sending import connect_smtp, form_fields, make_lead
+from tests.support.sending import connect_smtp, form_fields, make_lead, tracked_paths
 
 PUBLIC = "https://leadsync.example.com"
 
@@ -115,13 +115,7 @@ def test_a_failed_send_keeps_the_draft_and_retry_sends_it(app, engine, rep, smtp
 
 def tracked_urls(smtp_server) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     """The pixel and the first click URL of the last message, as app paths."""
-    message = email.message_from_bytes(
-        smtp_server.messages[-1].content, policy=email.policy.default
-    )
-    html = message.get_body(("html",)).get_content()
-    pixel = re.search(rf'{PUBLIC}(/t/o/[^"]+)"', html).group(1)
-    click = re.search(rf'{PUBLIC}(/t/c/[^"]+)"', html).group(1)
-    return pixel, click
+    return tracked_paths(smtp_server, PUBLIC)
 
 
 def test_opens_and_clicks_are_counted_for_recipients_only(

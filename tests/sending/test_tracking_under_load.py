@@ -9,9 +9,6 @@ and a lost event for most hits.
 
 from __future__ import annotations
 
-import email
-import email.policy
-import re
 import threading
 import time
 from collections import Counter
@@ -24,7 +21,7 @@ from dashboard.db.engine import read_session
 from dashboard.models import Email, Notification, TrackingEvent
 from tests.support.clients import log_in
 from tests.support.leads import HTMX
-from tests.support.sending import connect_smtp, make_lead
+from tests.support.sending import connect_smtp, make_lead, tracked_paths
 from tests.support.servers.dovecot import new_user
 from tests.support.sync import L1, LEADS, bulk_messages, connect, multiappend, sync
 from tests.support.sync import make_lead as make_sync_lead
@@ -46,13 +43,7 @@ def sent_tracking_paths(app, client, lead, address, smtp_server) -> tuple[str, s
             "body": "Veja https://example.org/proposta"}  # fmt: skip
     assert client.post(f"/leads/{lead.id}/compose", data=data, headers=HTMX).status_code == 200
     app.extensions["leadsync.send_queue"].wait(timeout=30)
-    message = email.message_from_bytes(
-        smtp_server.messages[-1].content, policy=email.policy.default
-    )
-    html = message.get_body(("html",)).get_content()
-    pixel = re.search(rf'{PUBLIC}(/t/o/[^"]+)"', html).group(1)
-    click = re.search(rf'{PUBLIC}(/t/c/[^"]+)"', html).group(1)
-    return pixel, click
+    return tracked_paths(smtp_server, PUBLIC)
 
 
 def stored_emails(engine) -> int:  # type: ignore[no-untyped-def]

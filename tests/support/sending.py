@@ -3,6 +3,9 @@ the compose form's fields as a browser would post them."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
@@ -105,3 +108,15 @@ def form_fields(html: str) -> dict[str, str]:
     parser = FormFields()
     parser.feed(html)
     return parser.fields
+
+
+def tracked_paths(smtp_server: SmtpServer, public_url: str) -> tuple[str, str]:
+    """The open pixel and the first click URL of the last message received, as app paths."""
+    message = email.message_from_bytes(
+        smtp_server.messages[-1].content, policy=email.policy.default
+    )
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    pixel = re.search(rf'{re.escape(public_url)}(/t/o/[^"]+)"', html)
+    click = re.search(rf'{re.escape(public_url)}(/t/c/[^"]+)"', html)
+    assert pixel and click, "no tracked pixel or link in the message"
+    return pixel.group(1), click.group(1)
