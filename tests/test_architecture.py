@@ -34,6 +34,8 @@ RANKS = {
 PURE = [
     "states.py",
     "sync/rules.py",
+    "sync/accounting.py",
+    "mail/fingerprint.py",
     "mail/parse.py",
     "mail/mime.py",
     "leads/text.py",

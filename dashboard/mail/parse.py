@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
+from dashboard.mail.fingerprint import content_fingerprint
 from dashboard.mail.mime import (
     Part,
     decode_bytes,
@@ -105,6 +106,7 @@ class MessageMeta:
     uid: int
     message_id: str
     synthetic_id: bool
+    fingerprint: str  # with message_id and sender, the email's identity (mail/fingerprint.py)
     subject: str
     date: datetime
     from_: tuple[Address, ...]
@@ -218,14 +220,21 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def parse_date(raw: bytes | str | None, now: datetime) -> datetime | None:
-    """Parse a Date header; None when missing, unparseable, before 1980 or in the future."""
+def header_date(raw: bytes | str | None) -> datetime | None:
+    """The instant a Date header names, however unlikely; None when missing or unparseable."""
     text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else raw
     if not text or not text.strip():
         return None
     try:
-        parsed = as_utc(parsedate_to_datetime(text))
+        return as_utc(parsedate_to_datetime(text))
     except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def parse_date(raw: bytes | str | None, now: datetime) -> datetime | None:
+    """Parse a Date header; None when missing, unparseable, before 1980 or in the future."""
+    parsed = header_date(raw)
+    if parsed is None:
         return None
     return parsed if EARLIEST <= parsed <= now + FUTURE_SLACK else None
 
@@ -310,9 +319,11 @@ def meta_from_fetch(raw: RawFetch, *, now: datetime | None = None) -> MessageMet
     if not ok:
         problems.append("undecodable Subject")
     from_ = addresses(envelope.from_, "From", problems)
-    date = choose_date(
-        envelope.date or fields.get("date"), raw.internaldate, now or datetime.now(UTC), problems
-    )
+    raw_date = envelope.date or fields.get("date")
+    date = choose_date(raw_date, raw.internaldate, now or datetime.now(UTC), problems)
+    # The header itself, not the date chosen for display: INTERNALDATE differs between
+    # copies and "in the future" depends on today, the fingerprint must not.
+    fingerprint = content_fingerprint(header_date(raw_date), subject)
     text_part, html_part, attachments, structure_problems = walk_with_problems(raw.bodystructure)
     message_id = normalize_message_id(envelope.message_id)
     synthetic = message_id is None
@@ -320,7 +331,7 @@ def meta_from_fetch(raw: RawFetch, *, now: datetime | None = None) -> MessageMet
         sender = next((address.email for address in from_ if address.email), "")
         message_id = synthetic_message_id(sender, date, subject, raw.size)
     return MessageMeta(
-        uid=raw.uid, message_id=message_id, synthetic_id=synthetic,
+        uid=raw.uid, message_id=message_id, synthetic_id=synthetic, fingerprint=fingerprint,
         subject=subject, date=date, from_=from_, to=addresses(envelope.to, "To", problems),
         cc=addresses(envelope.cc, "Cc", problems), bcc=addresses(envelope.bcc, "Bcc", problems),
         reply_to=addresses(envelope.reply_to, "Reply-To", problems),

@@ -67,13 +67,14 @@ class Email(SQLModel, table=True):
     """One message, however many folders or mailboxes it was seen in (see Sighting)."""
 
     __table_args__ = (
-        Index("ix_email_identity", "message_id", "sender", unique=True),
+        Index("ix_email_identity", "message_id", "sender", "fingerprint", unique=True),
         Index("ix_email_in_reply_to", "in_reply_to"),  # a late parent finds its replies
     )
 
     id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     message_id: str
     sender: str  # lowercased address of From; with message_id, the email's identity
+    fingerprint: str = ""  # Date header and subject (mail/fingerprint.py); part of identity
     synthetic_id: bool = False
     thread_key: str = Field(index=True)
     gm_msgid: int | None = None
@@ -194,6 +195,7 @@ class SyncRun(SQLModel, table=True):
     seconds: float | None = None
     fetched: int = 0
     stored: int = 0
+    seen_again: int = 0  # fetched copies of emails already stored (other folder, mailbox)
     skipped: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     leads_created: int = 0
     error_code: str | None = None

@@ -3,7 +3,7 @@
 The delivery rule: the write lock is never held while talking SMTP, and the OutgoingEmail
 row keeps everything the rep wrote, so a failure only sets state/code/detail and a retry
 sends the same Message-ID again. On success the Email row (origin "smart") is stored at
-once under the (Message-ID, sender) identity the sync will find in the Sent folder, so
+once under the (Message-ID, sender, fingerprint) identity the sync will find in the Sent folder, so
 that copy only adds a Sighting: never two emails. Its row and its thread come from the
 sync's own builder and rule (store/emails.email_row, mail/threads). In the same transaction
 the linked leads' summaries (count, last contact, direction: the status badge) are
@@ -25,6 +25,7 @@ from dashboard.db.engine import write_session
 from dashboard.db.secrets import SecretBox
 from dashboard.mail import smtp_client
 from dashboard.mail.addresses import normalize_address
+from dashboard.mail.fingerprint import content_fingerprint
 from dashboard.mail.smtp_client import SendError, SmtpSettings
 from dashboard.mail.threads import choose_thread_key, reference_ids
 from dashboard.models import Email, EmailLead, OutgoingEmail, TrackedLink, User, utcnow
@@ -128,13 +129,19 @@ def thread_of(session: Session, outgoing: OutgoingEmail) -> str:
     )  # fmt: skip
 
 
+def sent_fingerprint(prepared: Prepared) -> str:
+    """The fingerprint the sync will compute for the Sent copy: from the headers sent."""
+    return content_fingerprint(prepared.message["Date"].datetime, str(prepared.message["Subject"]))
+
+
 def sent_row(session: Session, outgoing: OutgoingEmail, prepared: Prepared) -> dict[str, Any]:
     """The Email row a smart email becomes (bodies without tracking)."""
     return email_row(
         message_id=outgoing.message_id, sender=normalize_address(prepared.from_addr),
-        thread_key=thread_of(session, outgoing), subject=str(prepared.message["Subject"]),
-        date=prepared.message["Date"].datetime, from_name=prepared.from_name,
-        to=outgoing.to_addrs, cc=outgoing.cc_addrs, bcc=outgoing.bcc_addrs,
+        fingerprint=sent_fingerprint(prepared), thread_key=thread_of(session, outgoing),
+        subject=str(prepared.message["Subject"]), date=prepared.message["Date"].datetime,
+        from_name=prepared.from_name, to=outgoing.to_addrs, cc=outgoing.cc_addrs,
+        bcc=outgoing.bcc_addrs,
         in_reply_to=outgoing.in_reply_to, references=outgoing.references, direction=Direction.OUT,
         body_text=compose.simple_format_to_text(outgoing.body),
         body_html=compose.html_document(compose.simple_format_to_html(outgoing.body)),
@@ -146,7 +153,11 @@ def store_email(session: Session, outgoing: OutgoingEmail, prepared: Prepared) -
     """Insert the Email (or adopt the copy a sync stored first) and link its leads."""
     sender = normalize_address(prepared.from_addr)
     email_id = session.scalar(
-        select(Email.id).where(Email.message_id == outgoing.message_id, Email.sender == sender)
+        select(Email.id).where(
+            Email.message_id == outgoing.message_id,
+            Email.sender == sender,
+            Email.fingerprint == sent_fingerprint(prepared),
+        )
     )
     if email_id is None:
         email = Email(**sent_row(session, outgoing, prepared))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -19,6 +20,7 @@ from dashboard.accounts.security import hash_password
 from dashboard.db.engine import make_engine, read_session, write_session
 from dashboard.db.migrate import alembic_config, current_revision, upgrade
 from dashboard.leads.text import lead_search_text
+from dashboard.mail.parse import RawAddress, RawEnvelope, RawFetch, meta_from_fetch
 from dashboard.models import (
     Company,
     DismissedAddress,
@@ -29,6 +31,7 @@ from dashboard.models import (
     Mailbox,
     SkippedAddress,
     SkippedMessage,
+    SyncRun,
     User,
 )
 from tests.support import factories
@@ -159,17 +162,35 @@ class Seeder:
         return lead.id
 
     def email(self, sender: str, to: list[str], *leads: int) -> int:
-        """A stored email linked to some leads."""
+        """A stored email linked to some leads (in SQL: the model has columns added later)."""
         self.day += 1
-        email = Email(
-            message_id=f"<m{self.day}@test>", sender=sender, thread_key=f"<m{self.day}@test>",
-            date=datetime(2025, 3, self.day, tzinfo=UTC), to_addrs=to, direction="in",
-            user_id=self.rep.id,
+        email_id = insert_old_email(
+            self.session.connection(), f"<m{self.day}@test>", sender, to, self.rep.id,
+            datetime(2025, 3, self.day, tzinfo=UTC), "",
         )  # fmt: skip
-        self.session.add(email)
-        self.session.flush()
-        self.session.add_all(EmailLead(email_id=email.id, lead_id=lead) for lead in leads)
-        return email.id
+        self.session.add_all(EmailLead(email_id=email_id, lead_id=lead) for lead in leads)
+        return email_id
+
+
+OLD_EMAIL = text(
+    "INSERT INTO email (message_id, sender, synthetic_id, thread_key, subject, date, from_name,"
+    ' to_addrs, cc_addrs, bcc_addrs, "references", direction, body_text, body_html, size,'
+    " has_attachments, problems, origin, user_id, created_at) VALUES (:mid, :sender, 0, :mid,"
+    " :subject, :date, '', :to, '[]', '[]', '[]', 'in', '', '', 0, 0, :problems, 'sync', :user,"
+    " :at)"
+)
+
+
+def insert_old_email(
+    conn: Connection, message_id: str, sender: str, to: list[str], user_id: int,
+    date: datetime | str, subject: str, problems: list[str] | None = None,
+) -> int:  # fmt: skip
+    """An email row as revisions before 0011 stored it (no fingerprint); its id."""
+    stored = date if isinstance(date, str) else date.strftime("%Y-%m-%d %H:%M:%S.%f")
+    values = {"mid": message_id, "sender": sender, "subject": subject, "date": stored,
+              "to": json.dumps(to), "problems": json.dumps(problems or []), "user": user_id,
+              "at": CREATED}  # fmt: skip
+    return conn.execute(OLD_EMAIL, values).lastrowid
 
 
 def addresses_by_lead(engine: Engine) -> dict[int, list[str]]:
@@ -340,3 +361,78 @@ def test_0009_makes_leads_without_search_text_findable(old_database):
             )  # the app's rule
     finally:
         app.extensions["leadsync.engine"].dispose()
+
+
+# --- 0011: the content fingerprint in the email identity, seen-again counts ---------------
+
+
+def envelope_fetch(uid: int, message_id: str, sender: str, date: bytes | None, subject: bytes):  # type: ignore[no-untyped-def]
+    """A lean FETCH of a message, as the sync would read the stored row's message again."""
+    local, _, host = sender.partition("@")
+    envelope = RawEnvelope(
+        date=date, subject=subject, from_=(RawAddress(None, local.encode(), host.encode()),),
+        sender=(), reply_to=(), to=(), cc=(), bcc=(), in_reply_to=None,
+        message_id=message_id.encode(),
+    )  # fmt: skip
+    internal = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)  # the copy's own arrival, never used
+    return RawFetch(uid, envelope, (b"text", b"plain", None, None, None, b"7bit", 10), b"", 10,
+                    internal)  # fmt: skip
+
+
+def test_0011_backfills_the_identity_the_sync_computes_and_keeps_every_email(
+    old_database,
+) -> None:  # type: ignore[no-untyped-def]
+    """Each stored email gets the fingerprint the sync computes when it reads that message
+    again (so a copy seen after the upgrade is "seen again", not a second email)."""
+    engine, _ = old_database
+    upgrade(engine, "0009")
+    cases = [  # (Message-ID, Date header as sent, stored date, subject, problems)
+        ("<a@x.test>", b"Mon, 2 Mar 2026 10:00:00 -0300", "2026-03-02 13:00:00.000000",
+         "Proposta  comercial", []),
+        ("<b@x.test>", None, "2025-06-01 09:30:00.000000", "Sem data", ["no Date"]),
+        ("<c@x.test>", b"Sat, 1 Jan 2050 00:00:00 +0000", "2025-06-01 09:30:00.000000",
+         "Do futuro",
+         ["bad or missing Date b'Sat, 1 Jan 2050 00:00:00 +0000'; using INTERNALDATE"]),
+        ("<d@x.test>", b"quando der", "2025-06-01 09:30:00.000000", "Data torta",
+         ["bad or missing Date b'quando der'; using INTERNALDATE"]),
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        for message_id, _raw, stored, subject, problems in cases:
+            insert_old_email(
+                conn, message_id, "cliente@x.test", ["ana@acme.test"], 1, stored, subject,
+                problems,
+            )  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO mailbox (id, user_id, provider, address, username, imap_host,"
+                " imap_port, imap_security, folders, available_folders, capabilities, status,"
+                " failures, created_at) VALUES (1, 1, 'other', 'ana@acme.test', 'ana@acme.test',"
+                " 'mail.acme.test', 993, 'tls', '[]', '[]', '[]', 'connected', 0, :at)"
+            ),
+            {"at": CREATED},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO syncrun (mailbox_id, started_at, seconds, fetched, stored, skipped,"
+                " leads_created, error_detail) VALUES (1, :at, 1.0, 5, 4, '{\"no_lead\": 1}', 0,"
+                " '')"
+            ),
+            {"at": CREATED},
+        )
+
+    upgrade(engine)
+
+    with read_session(engine) as session:
+        emails = {e.message_id: e for e in session.exec(select(Email))}
+        run = session.exec(select(SyncRun)).one()
+    assert len(emails) == len(cases)
+    for uid, (message_id, raw_date, _stored, subject, _problems) in enumerate(cases, 1):
+        meta = meta_from_fetch(envelope_fetch(uid, message_id, "cliente@x.test", raw_date,
+                                              subject.encode()))  # fmt: skip
+        assert emails[message_id].fingerprint == meta.fingerprint, message_id
+    assert len({e.fingerprint for e in emails.values()}) == len(cases)
+    assert (run.fetched, run.stored, run.seen_again, run.skipped) == (5, 4, 0, {"no_lead": 1})
+    with engine.begin() as conn:  # a different message under the same Message-ID and sender
+        insert_old_email(conn, "<a@x.test>", "cliente@x.test", [], 1, CREATED, "Outra coisa")
+        with pytest.raises(IntegrityError):  # the same identity twice (fingerprint "") is not
+            insert_old_email(conn, "<a@x.test>", "cliente@x.test", [], 1, CREATED, "De novo")

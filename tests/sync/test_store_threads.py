@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from dashboard.db.engine import read_session, write_session
+from dashboard.mail.fingerprint import content_fingerprint
 from dashboard.mail.parse import Address, MessageMeta
 from dashboard.models import Email, EmailLead, Lead, LeadAddress, Mailbox
 from dashboard.sync.rules import Decision
@@ -31,6 +33,7 @@ def meta(
         uid=uid,
         message_id=message_id,
         synthetic_id=False,
+        fingerprint=content_fingerprint(datetime(2026, 1, uid, tzinfo=UTC), "Proposta"),
         subject="Proposta",
         date=datetime(2026, 1, uid, tzinfo=UTC),
         from_=(Address("", sender),),
@@ -81,9 +84,11 @@ def test_a_smart_email_joins_gmails_thread_when_gmail_shows_its_copy(engine, rep
             Email(
                 message_id="<smart@acme.test>",
                 sender=rep.email,
+                # The headers it was sent with: those Gmail's copy (UID 2 below) shows.
+                fingerprint=content_fingerprint(datetime(2026, 1, 2, tzinfo=UTC), "Proposta"),
                 thread_key="<smart@acme.test>",
                 subject="Proposta",
-                date=datetime(2026, 1, 1, tzinfo=UTC),
+                date=datetime(2026, 1, 2, tzinfo=UTC),
                 direction="out",
                 origin="smart",
                 user_id=rep.id,
@@ -219,7 +224,7 @@ def test_a_reply_seen_in_two_folders_or_twice_in_a_batch_notifies_once(engine, r
         engine,
         box,
         "[Gmail]/Todos os e-mails",
-        ToStore(meta(9, "<again@client.test>", **reply), decision),
+        ToStore(replace(meta(5, "<again@client.test>", **reply), uid=9), decision),
     )
     with read_session(engine) as session:
         notes = session.scalars(select(Notification)).all()

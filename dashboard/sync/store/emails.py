@@ -1,7 +1,9 @@
 """Emails in the store: the one Email row builder, new emails of a batch, sightings, links.
 
-Invariants: an email is one row per (Message-ID, sender) identity, however many folders,
-mailboxes or smart-email deliveries show it; seeing it again only adds a Sighting. Writes
+Invariants: an email is one row per (Message-ID, sender, fingerprint) identity, however
+many folders, mailboxes or smart-email deliveries show it; seeing it again only adds a
+Sighting. The fingerprint (mail/fingerprint.py: Date header and subject) keeps two
+different messages that share a Message-ID and sender apart. Writes
 are idempotent (unique keys, INSERT OR IGNORE), so replaying a batch stores nothing twice.
 `email_row` is the only place that decides an Email's columns: the sync (`stored_row`) and
 the smart-email storage (sending/delivery) both go through it.
@@ -27,7 +29,8 @@ from dashboard.sync.store.threads import adopt_gmail_thread, adopt_replies, batc
 
 def email_row(
     *,
-    message_id: str, sender: str, thread_key: str, subject: str, date: datetime | None,
+    message_id: str, sender: str, fingerprint: str, thread_key: str, subject: str,
+    date: datetime | None,
     from_name: str, to: Sequence[str], cc: Sequence[str], bcc: Sequence[str],
     in_reply_to: str | None, references: Sequence[str], direction: str, body_text: str,
     body_html: str, size: int, origin: str, user_id: int, synthetic_id: bool = False,
@@ -39,7 +42,8 @@ def email_row(
     A plain dict, not an Email object: the sync builds thousands per batch (bench/).
     """
     return {
-        "message_id": message_id, "sender": sender, "synthetic_id": synthetic_id,
+        "message_id": message_id, "sender": sender, "fingerprint": fingerprint,
+        "synthetic_id": synthetic_id,
         "thread_key": thread_key, "gm_msgid": gm_msgid, "gm_thrid": gm_thrid,
         "subject": subject, "date": date, "from_name": from_name,
         "to_addrs": list(to), "cc_addrs": list(cc), "bcc_addrs": list(bcc),
@@ -54,8 +58,9 @@ def stored_row(item: ToStore, thread: str, user_id: int) -> dict[str, Any]:
     """The Email row of a message the sync fetched."""
     meta, sender = item.meta, item.meta.sender
     return email_row(
-        message_id=meta.message_id, sender=sender.email if sender else "", thread_key=thread,
-        subject=meta.subject, date=meta.date, from_name=sender.name if sender else "",
+        message_id=meta.message_id, sender=sender.email if sender else "",
+        fingerprint=meta.fingerprint, thread_key=thread, subject=meta.subject, date=meta.date,
+        from_name=sender.name if sender else "",
         to=[a.email for a in meta.to if a.email], cc=[a.email for a in meta.cc if a.email],
         bcc=[a.email for a in meta.bcc if a.email], in_reply_to=meta.in_reply_to,
         references=meta.references,
@@ -66,23 +71,32 @@ def stored_row(item: ToStore, thread: str, user_id: int) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def identity(item: ToStore) -> tuple[str, str]:
-    """(message_id, sender): what makes two copies the same email."""
+Identity = tuple[str, str, str]  # (message_id, sender, fingerprint)
+
+
+def identity(item: ToStore) -> Identity:
+    """(message_id, sender, fingerprint): what makes two copies the same email."""
     sender = item.meta.sender
-    return item.meta.message_id, sender.email if sender else ""
+    return item.meta.message_id, sender.email if sender else "", item.meta.fingerprint
 
 
-def existing_emails(session: Session, batch: list[ToStore]) -> dict[tuple[str, str], int]:
-    """Ids of the batch's messages that are already stored, keyed by (message_id, sender)."""
-    ids = {item.meta.message_id for item in batch}
+def emails_by_identity(session: Session, message_ids: set[str]) -> dict[Identity, int]:
+    """Ids of the stored emails with these Message-IDs, keyed by their identity."""
     rows = session.execute(
-        select(Email.message_id, Email.sender, Email.id).where(Email.message_id.in_(ids))
+        select(Email.message_id, Email.sender, Email.fingerprint, Email.id).where(
+            Email.message_id.in_(message_ids)
+        )
     ).all()
-    return {(m, s): i for m, s, i in rows}
+    return {(m, s, f): i for m, s, f, i in rows}
+
+
+def existing_emails(session: Session, batch: list[ToStore]) -> dict[Identity, int]:
+    """Ids of the batch's messages that are already stored, keyed by identity."""
+    return emails_by_identity(session, {item.meta.message_id for item in batch})
 
 
 def attachment_rows(
-    fresh: dict[tuple[str, str], ToStore], known: dict[tuple[str, str], int]
+    fresh: dict[Identity, ToStore], known: dict[Identity, int]
 ) -> list[dict[str, Any]]:
     """Attachment rows of the new emails (their parts, not their bytes)."""
     return [
@@ -102,7 +116,7 @@ def attachment_rows(
 
 
 def insert_new_emails(
-    session: Session, batch: list[ToStore], known: dict[tuple[str, str], int], user_id: int
+    session: Session, batch: list[ToStore], known: dict[Identity, int], user_id: int
 ) -> int:
     """Insert the emails not stored yet (and their attachments); fill `known` with new ids.
 
@@ -111,7 +125,7 @@ def insert_new_emails(
     ids, and adopt_replies only for the ids that really have replies stored.
     """
     threads = batch_threads(session, batch)
-    fresh: dict[tuple[str, str], ToStore] = {}
+    fresh: dict[Identity, ToStore] = {}
     rows = []
     for item in batch:
         key, meta = identity(item), item.meta
@@ -131,12 +145,10 @@ def insert_new_emails(
     if not rows:
         return 0
     bulk_insert(session, Email, rows)
-    mids = list({m for m, _s in fresh})
-    for message_id, sender, email_id in session.execute(
-        select(Email.message_id, Email.sender, Email.id).where(Email.message_id.in_(mids))
-    ):
-        if (message_id, sender) in fresh:
-            known[(message_id, sender)] = email_id
+    mids = list({m for m, _s, _f in fresh})
+    for key, email_id in emails_by_identity(session, set(mids)).items():
+        if key in fresh:
+            known[key] = email_id
     parents = set(
         session.scalars(select(Email.in_reply_to).where(Email.in_reply_to.in_(mids)).distinct())
     )
@@ -162,7 +174,7 @@ def lead_links(batch: list[ToStore], leads: dict[str, int]) -> list[tuple[ToStor
 def link_and_sight(
     session: Session,
     batch: list[ToStore],
-    emails: dict[tuple[str, str], int],
+    emails: dict[Identity, int],
     leads: dict[str, int],
     place: BatchPlace,
 ) -> None:

@@ -13,13 +13,13 @@ from sqlmodel import Session
 
 from dashboard.models import Notification, OutgoingEmail
 from dashboard.sync.store.batch import ToStore
-from dashboard.sync.store.emails import identity
+from dashboard.sync.store.emails import Identity, identity
 
 
 def notify_replies(session: Session, replies: list[ToStore]) -> None:
     """Tell a rep when a lead answers one of their smart emails: once per reply (the same
     message twice in a batch is one reply; two answers to one email are two)."""
-    parents: dict[str, dict[tuple[str, str], ToStore]] = defaultdict(dict)
+    parents: dict[str, dict[Identity, ToStore]] = defaultdict(dict)
     for item in replies:
         parents[item.meta.in_reply_to or ""][identity(item)] = item
     if not parents:
