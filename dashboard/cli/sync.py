@@ -42,7 +42,7 @@ def print_text(results: list[dict]) -> None:
             skipped = ", ".join(f"{k}={v}" for k, v in sorted(folder["skipped"].items()))
             click.echo(
                 f"  {folder['folder']}: fetched={folder['fetched']} "
-                f"stored={folder['stored']} seen-again={folder['sighted']} "
+                f"stored={folder['stored']} seen-again={folder['seen_again']} "
                 f"leads-created={folder['leads_created']} skipped[{skipped or '-'}] "
                 f"{folder['seconds']:.2f} s"
             )

@@ -48,11 +48,13 @@ def skipped_counts(session: Session, mailbox_id: int) -> dict[str, int]:
     """Messages not stored, by reason, each counted once.
 
     The ledger has a row per folder a message was seen in: ticking Gmail's "Todos os
-    e-mails" records every INBOX and Sent skip again. A message is its Message-ID and
-    sender (as Email rows are); a row without them (unreadable) is a message of its own.
+    e-mails" records every INBOX and Sent skip again. A message is its Message-ID, sender
+    and subject (the ledger's stand-in for the Email identity's fingerprint: its date may be
+    a folder's own INTERNALDATE); a row without them (unreadable) is a message of its own.
     """
+    identity = SkippedMessage.message_id + " " + SkippedMessage.sender + " "
     message = case(
-        (SkippedMessage.message_id != "", SkippedMessage.message_id + " " + SkippedMessage.sender),
+        (SkippedMessage.message_id != "", identity + SkippedMessage.subject),
         else_="#" + cast(SkippedMessage.id, String),
     )
     rows = session.execute(
@@ -61,6 +63,12 @@ def skipped_counts(session: Session, mailbox_id: int) -> dict[str, int]:
         .group_by(SkippedMessage.reason)
     )
     return dict(rows.all())
+
+
+def seen_again_in_history(session: Session, mailbox_id: int) -> int:
+    """Copies of already stored emails fetched by the rounds the history keeps."""
+    query = select(func.sum(SyncRun.seen_again)).where(SyncRun.mailbox_id == mailbox_id)
+    return session.scalar(query) or 0
 
 
 def history(session: Session, mailbox_id: int) -> list[SyncRun]:

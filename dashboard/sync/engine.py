@@ -8,6 +8,9 @@ Invariants:
   sightings) makes replays harmless, so a crash at any step loses and doubles nothing.
 - One message that breaks the parser (any exception, while reading its headers or decoding
   its body) is recorded as a parse error with the exception's text; its batch goes on.
+- Every message accounted for (sync/accounting.py): a folder's report counts each message
+  fetched this round once, as stored, seen again or skipped by reason. A skip this round's
+  relink pass fetches again is taken back from its first verdict, not counted twice.
 No Flask here: the scheduler and the CLI hand in an engine, the settings and the secret.
 """
 
@@ -19,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 
@@ -55,15 +58,17 @@ class FolderReport:
     folder: str
     fetched: int = 0
     stored: int = 0
-    sighted: int = 0
+    seen_again: int = 0
     leads_created: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def add_skips(self, counts: dict[str, int]) -> None:
-        """Add skip counts by reason."""
+    def add_skips(self, counts: dict[str, int], sign: int = 1) -> None:
+        """Add (or with sign -1 take back) skip counts by reason; no zero entries remain."""
         for reason, n in counts.items():
-            self.skipped[reason] = self.skipped.get(reason, 0) + n
+            self.skipped[reason] = self.skipped.get(reason, 0) + sign * n
+            if not self.skipped[reason]:
+                del self.skipped[reason]
 
 
 @dataclass
@@ -91,6 +96,8 @@ class MailboxJob:
     # Leads a lane decided to create this round. The other lane may link to one before the
     # batch that creates it is committed; its own commit then creates it (see resolve_leads).
     promised_leads: set[str] = field(default_factory=set)
+    # When the round began: ledger rows written since are this round's own verdicts.
+    started_at: datetime = field(default_factory=utcnow)
 
 
 def chunks(items: list[int], size: int) -> Iterator[list[int]]:
@@ -134,6 +141,7 @@ class FolderSync:
         self.engine, self.job, self.client, self.folder = engine, job, client, folder
         self.report = FolderReport(folder)
         self.place: BatchPlace | None = None
+        self.counted: dict[int, str] = {}  # UID -> reason: skips this round already counted
 
     def run(self) -> FolderReport:
         """Bring the folder up to date (relinks first, then new messages)."""
@@ -183,17 +191,23 @@ class FolderSync:
         return uids
 
     def pending_relinks(self, uidvalidity: int) -> list[int]:
-        """UIDs of "no lead" skips that a new lead now claims."""
+        """UIDs of "no lead" skips that a new lead now claims.
+
+        Remembers the reason of those this round already counted (its own ledger rows): the
+        relink pass takes them back from the report instead of counting them twice.
+        """
         with write_session(self.engine) as session:
             rows = session.execute(
-                select(SkippedMessage.uid).where(
+                select(SkippedMessage.uid, SkippedMessage.reason, SkippedMessage.created_at).where(
                     SkippedMessage.mailbox_id == self.job.mailbox_id,
                     SkippedMessage.folder == self.folder,
                     SkippedMessage.relink,
                     SkippedMessage.uidvalidity == uidvalidity,
                 )
-            )
-            return sorted(rows.scalars())
+            ).all()
+        since = self.job.started_at
+        self.counted = {uid: reason for uid, reason, written in rows if written >= since}
+        return sorted(uid for uid, _reason, _written in rows)
 
     def classify(self, raws: list[RawFetch]) -> tuple[list[ToStore], list[ToSkip]]:
         """Parse and apply the rules; a message that breaks the parser becomes a skip."""
@@ -249,6 +263,7 @@ class FolderSync:
         """Fetch, decide and commit one batch (cursor to `last_uid` unless it is a relink)."""
         raws = imap.fetch_headers(self.client, uids, gmail=self.job.gmail)
         self.job.on_step("fetch_headers")
+        self.take_back_counted([raw.uid for raw in raws])
         self.report.fetched += len(raws)
         with self.job.lead_lock:  # two folders may meet the same new person at once
             stored, skipped = self.classify(raws)
@@ -274,9 +289,17 @@ class FolderSync:
             self.job.on_batch(session)  # renew the lease in the same transaction
         self.job.on_step("commit")
         self.report.stored += result.stored
-        self.report.sighted += result.sighted
+        self.report.seen_again += result.seen_again
         self.report.leads_created += result.leads_created
         self.report.add_skips(result.skipped)
+
+    def take_back_counted(self, uids: list[int]) -> None:
+        """Messages this round already counted as skipped are fetched again (relink): their
+        new verdict replaces the old one in the report, so each is counted once."""
+        again = [self.counted.pop(uid) for uid in uids if uid in self.counted]
+        if again:
+            self.report.fetched -= len(again)
+            self.report.add_skips({r: again.count(r) for r in set(again)}, sign=-1)
 
     def finish(self, status: imap.FolderStatus) -> None:
         """Everything below UIDNEXT is accounted for (or outside the import window)."""
@@ -338,20 +361,17 @@ def folders_with_relinks(engine: Engine, mailbox_id: int) -> list[str]:
 
 
 def merge_reports(reports: list[FolderReport], extra: list[FolderReport]) -> None:
-    """Fold a relink pass into the first pass: a message it stores is no longer a skip."""
+    """Fold a relink pass into the first pass (its reports already took back the skips of
+    the first pass that it fetched again: a message it stores is no longer a skip)."""
     by_folder = {r.folder: r for r in reports}
     for report in extra:
         target = by_folder.get(report.folder)
         if target is None:
             reports.append(report)
             continue
-        linked = report.stored + report.sighted
         target.fetched += report.fetched
         target.stored += report.stored
-        target.sighted += report.sighted
+        target.seen_again += report.seen_again
         target.leads_created += report.leads_created
         target.seconds += report.seconds
-        no_lead = SkipReason.NO_LEAD
-        target.skipped[no_lead] = max(0, target.skipped.get(no_lead, 0) - linked)
-        if not target.skipped[no_lead]:
-            del target.skipped[no_lead]
+        target.add_skips(report.skipped)  # the relink pass took back what it re-fetched

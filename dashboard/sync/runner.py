@@ -41,6 +41,7 @@ from dashboard.models import (
     utcnow,
 )
 from dashboard.states import AutoCreate, LeadState, MailboxStatus
+from dashboard.sync.accounting import adds_up
 from dashboard.sync.engine import FolderReport, MailboxJob, sync_mailbox
 from dashboard.sync.rules import CompanyIdentity, NeverLogList, SyncPolicy
 from dashboard.sync.store.lease import lease_holder, release_lease, take_lease
@@ -90,6 +91,7 @@ class RunResult:
         return {
             "fetched": sum(r.fetched for r in self.folders),
             "stored": sum(r.stored for r in self.folders),
+            "seen_again": sum(r.seen_again for r in self.folders),
             "leads_created": sum(r.leads_created for r in self.folders),
             "skipped": skipped,
         }
@@ -237,7 +239,9 @@ def finish_run(engine: Engine, run_id: int, result: RunResult, error: ImapError 
         run, mailbox = session.get(SyncRun, run_id), session.get(Mailbox, result.mailbox_id)
         totals = result.totals()
         run.seconds, run.fetched, run.stored = result.seconds, totals["fetched"], totals["stored"]
-        run.skipped, run.leads_created = totals["skipped"], totals["leads_created"]
+        run.seen_again, run.skipped = totals["seen_again"], totals["skipped"]
+        run.leads_created = totals["leads_created"]
+        check_totals(result.address, totals)
         run.error_code, run.error_detail = result.error_code, result.error[:2000]
         if error is None and result.error_code is None:
             mailbox.status, mailbox.failures, mailbox.last_error_code = (
@@ -250,6 +254,15 @@ def finish_run(engine: Engine, run_id: int, result: RunResult, error: ImapError 
             apply_failure(mailbox, result.error_code or "internal", error, now)
         session.add_all([run, mailbox])
         trim_history(session, result.mailbox_id)
+
+
+def check_totals(address: str, totals: dict) -> None:
+    """Log, loudly, a round whose numbers do not add up (the history would hide messages)."""
+    if not adds_up(totals["fetched"], totals["stored"], totals["seen_again"], totals["skipped"]):
+        log.error(
+            "sync of %s: fetched %d != stored %d + seen again %d + skipped %s",
+            address, totals["fetched"], totals["stored"], totals["seen_again"], totals["skipped"],
+        )  # fmt: skip
 
 
 def apply_failure(mailbox: Mailbox, code: str, error: ImapError | None, now: datetime) -> None:

@@ -121,3 +121,25 @@ def test_a_rescan_is_confirmed_with_the_day_in_the_viewers_format(app, admin, ma
     )
     assert f"{day.day} de " in response.data.decode()
     assert day.isoformat() not in response.data.decode()
+
+
+def test_the_history_counts_the_copies_seen_again(app, admin, mailbox_user):
+    """The same proposal twice in Sent (one batch) and in "Todos os e-mails": one email
+    stored, two copies seen again, and the round's numbers add up on the page."""
+    engine = app.extensions["leadsync.engine"]
+    mailbox_id = connect_directly(app, mailbox_user)
+    set_mailbox(engine, mailbox_id, folders=["INBOX", SENT, ALL_MAIL])
+    owner = mailbox_user.address
+    mail = mail_on(at_noon_in_sao_paulo(2), sender=owner, to="compras@prospect.test",
+                   subject="Proposta")  # fmt: skip
+    for folder in (SENT, SENT, ALL_MAIL):
+        mailbox_user.append(folder, mail)
+    assert sync(app, mailbox_id).error_code is None
+
+    html = status_html(log_in(app.test_client(), owner))
+
+    history = html[html.index('id="sync-history"') :]
+    headers = re.findall(r"<th>([^<]*)</th>", history)
+    assert headers[2:6] == ["Baixados", "Armazenados", "Vistos de novo", "Ignorados"]
+    cells = re.findall(r"<td>([^<]*)</td>", history[history.index("<tbody>") :])
+    assert cells[2:5] == ["3", "1", "2"]  # fetched, stored, seen again

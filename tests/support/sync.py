@@ -434,6 +434,12 @@ def realistic_mailbox(owner: str, now: dt.datetime | None = None) -> Scenario:
     )
 
 
+# An HTML-only message whose markup makes the standard library's HTMLParser raise
+# AssertionError ("unknown status keyword 'foo' in marked section"): a real input that
+# raises a type the sync never expected. Before, it aborted the whole round, every round.
+HOSTILE_HTML = b"<html><body><p>Oi</p><![foo[ x ]]><p>tchau</p></body></html>\r\n"
+
+
 def simple_mail(
     maker: MailMaker, key: str, *, sender: str, to: str, fate: str, folder: str = "INBOX",
     leads: Iterable[str] = (), direction: str | None = None, body: str = "Olá.\n",

@@ -296,7 +296,9 @@ def test_second_round_stores_nothing_and_issues_no_fetch(app, engine, box, monke
     with imap_commands(monkeypatch) as log:
         result = sync(app, box.id)
     assert result.error_code is None
-    assert result.totals() == {"fetched": 0, "stored": 0, "leads_created": 0, "skipped": {}}
+    assert result.totals() == {
+        "fetched": 0, "stored": 0, "seen_again": 0, "leads_created": 0, "skipped": {}
+    }  # fmt: skip
     assert (log.count("fetch"), log.count("search")) == (0, 0)
     assert log.count("select_folder") == 2  # one EXAMINE per folder
     assert snapshot(engine) == before
@@ -329,7 +331,9 @@ def test_appending_one_message_stores_exactly_one(app, engine, box, monkeypatch)
     append_mails(box.user, [new])
     with imap_commands(monkeypatch) as log:
         result = sync(app, box.id)
-    assert result.totals() == {"fetched": 1, "stored": 1, "leads_created": 0, "skipped": {}}
+    assert result.totals() == {
+        "fetched": 1, "stored": 1, "seen_again": 0, "leads_created": 0, "skipped": {}
+    }  # fmt: skip
     assert [uids for _f, uids, _i in log.fetched()] == [[new.uid], [new.uid]]  # head, text
     assert count_rows(engine, Email) == 4
 
@@ -344,7 +348,7 @@ def test_same_message_in_inbox_and_sent_is_one_email_with_two_sightings(app, eng
     append_mails(box.user, [mail, copy])
     result = sync(app, box.id)
     assert result.totals()["stored"] == 1
-    assert [f.sighted for f in result.folders] == [0, 1]
+    assert [f.seen_again for f in result.folders] == [0, 1]
     with read_session(engine) as session:
         email = session.scalars(select(Email)).one()
         places = set(session.execute(select(Sighting.folder, Sighting.uid)).all())

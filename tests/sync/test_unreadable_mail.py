@@ -15,6 +15,7 @@ from dashboard.models import Attachment, Email, SkippedMessage
 from dashboard.sync import engine as engine_module
 from tests.support.clients import log_in
 from tests.support.sync import (
+    HOSTILE_HTML,
     L1,
     LEADS,
     STORED,
@@ -70,12 +71,6 @@ def stored_emails(engine) -> dict[str, Email]:  # type: ignore[no-untyped-def]
     """Message-ID -> Email row."""
     with read_session(engine) as session:
         return {e.message_id: e for e in session.scalars(select(Email))}
-
-
-# An HTML-only message whose markup makes the standard library's HTMLParser raise
-# AssertionError ("unknown status keyword 'foo' in marked section"): a real input that
-# raises a type the sync never expected. Before, it aborted the whole round, every round.
-HOSTILE_HTML = b"<html><body><p>Oi</p><![foo[ x ]]><p>tchau</p></body></html>\r\n"
 
 
 def test_unreadable_messages_are_parse_errors_and_the_batch_is_stored(app, engine, box) -> None:  # type: ignore[no-untyped-def]

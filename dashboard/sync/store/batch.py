@@ -45,6 +45,6 @@ class BatchResult:
     """What one committed batch changed."""
 
     stored: int = 0  # new emails
-    sighted: int = 0  # already known emails seen again here
+    seen_again: int = 0  # copies of stored emails: known before, or twice in this batch
     leads_created: int = 0
     skipped: dict[str, int] = field(default_factory=dict)

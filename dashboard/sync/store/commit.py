@@ -6,12 +6,21 @@ crash can never leave a message below the cursor unaccounted for. Every write is
 idempotent (unique keys and INSERT OR IGNORE / OR REPLACE): replaying a batch after a
 crash stores nothing twice. The order inside matters: leads before links, emails before
 sightings, the ledger after the stored messages left it, the cursor last.
+
+Every message accounted for: each message of the batch is counted once, as stored (a new
+email), seen again (an email already stored, or one this batch holds twice) or skipped by
+reason, and leaves a Sighting or a ledger row at its place. `commit_batch` checks the
+rows before it returns and logs any message without one as an error; it never fails the
+batch for it (the messages are written; only the books would be wrong).
 """
 
 from __future__ import annotations
 
+import logging
+
 from sqlmodel import Session
 
+from dashboard.sync.accounting import unaccounted
 from dashboard.sync.store.batch import BatchPlace, BatchResult, ToSkip, ToStore
 from dashboard.sync.store.cursors import advance_cursor
 from dashboard.sync.store.emails import (
@@ -22,8 +31,10 @@ from dashboard.sync.store.emails import (
     link_and_sight,
 )
 from dashboard.sync.store.leads import refresh_stats, resolve_leads
-from dashboard.sync.store.ledger import forget_skips, record_skips
+from dashboard.sync.store.ledger import forget_skips, places_with_rows, record_skips
 from dashboard.sync.store.notifications import notify_replies
+
+log = logging.getLogger(__name__)
 
 
 def commit_batch(
@@ -43,9 +54,8 @@ def commit_batch(
     )
     emails = existing_emails(session, stored) if stored else {}
     known_before = set(emails)
-    before = len(emails)
     result.stored = insert_new_emails(session, stored, emails, place.user_id)
-    result.sighted = len({identity(i) for i in stored}) - result.stored if before else 0
+    result.seen_again = len(stored) - result.stored  # every other copy, in-batch ones too
     link_and_sight(session, stored, emails, leads, place)
     # Only emails this batch stored for the first time: the same reply seen again in
     # another folder (Gmail's "All Mail") or another rep's mailbox was announced already.
@@ -60,4 +70,19 @@ def commit_batch(
         result.skipped[skip.reason] = result.skipped.get(skip.reason, 0) + 1
     if last_uid is not None:
         advance_cursor(session, place, last_uid, len(stored) + len(skipped))
+    check_accounted(session, place, [i.meta.uid for i in stored] + [s.uid for s in skipped])
     return result
+
+
+def check_accounted(session: Session, place: BatchPlace, uids: list[int]) -> None:
+    """Log, loudly, every message of the batch that left neither a Sighting nor a ledger row."""
+    if not uids:
+        return
+    sighted, ledgered = places_with_rows(session, place, uids)
+    missing = unaccounted(uids, sighted, ledgered)
+    if missing:
+        log.error(
+            "%d message(s) of mailbox %s folder %r (UIDVALIDITY %s) left no sighting and no "
+            "ledger row: UIDs %s",
+            len(missing), place.mailbox_id, place.folder, place.uidvalidity, missing[:50],
+        )  # fmt: skip

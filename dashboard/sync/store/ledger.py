@@ -134,3 +134,22 @@ def forget_skips(session: Session, place: BatchPlace, uids: list[int]) -> None:
                 SkippedMessage.uid.in_(uids),
             )
         )
+
+
+def places_with_rows(session: Session, place: BatchPlace, uids: list[int]) -> tuple[set, set]:
+    """Of these UIDs of the batch's folder: those with a Sighting, those with a ledger row."""
+    found = []
+    for model in (Sighting, SkippedMessage):
+        found.append(
+            set(
+                session.scalars(
+                    select(model.uid).where(
+                        model.mailbox_id == place.mailbox_id,
+                        model.folder == place.folder,
+                        model.uidvalidity == place.uidvalidity,
+                        model.uid.in_(uids),
+                    )
+                )
+            )
+        )
+    return found[0], found[1]
