@@ -1,4 +1,9 @@
-"""`flask --app dashboard accounts add|list`: connected mailboxes."""
+"""`flask --app dashboard accounts add|list|show|disconnect|reconnect`: connected mailboxes.
+
+Every command goes through the same service and status functions as the pages: a
+(re)connection is verified for real by mailboxes.service, changes are audited with the
+actor "cli", and `show` counts with mailboxes.status.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,11 @@ from dashboard.db.engine import read_session, write_session
 from dashboard.db.flask import secret_box
 from dashboard.mail.imap_client import ImapError
 from dashboard.mailboxes import service as mailboxes
+from dashboard.mailboxes import status as sync_status
+from dashboard.mailboxes.messages import explain_stored
 from dashboard.mailboxes.providers import PROVIDERS, SECURITY_CHOICES
 from dashboard.models import Mailbox, User
+from dashboard.sync.scheduler import request_sync
 
 accounts_cli = AppGroup("accounts", help="Connected mailboxes.")
 
@@ -111,3 +119,103 @@ def accounts_list(as_json: bool) -> None:
         return
     for row in rows:
         click.echo(f"{row['address']}\t{row['owner']}\t{row['status']}\t{row['last_error'] or ''}")
+
+
+def mailbox_at(session: Session, address: str) -> Mailbox:
+    """The mailbox with this address, or a one-line refusal."""
+    mailbox = session.exec(
+        select(Mailbox).where(Mailbox.address == address.strip().lower())
+    ).first()
+    if mailbox is None:
+        fail(accounts.AccountError(f"no mailbox {address}"))
+    return mailbox
+
+
+def iso(value: Any) -> str | None:
+    """A datetime as ISO 8601, None as None."""
+    return value.isoformat() if value else None
+
+
+def mailbox_report(session: Session, mailbox: Mailbox) -> dict[str, Any]:
+    """What `accounts show` prints: status, schedule, counts and the last error in words."""
+    owner = session.get(User, mailbox.user_id)
+    code = mailbox.last_error_code
+    cause = (
+        explain_stored(mailbox, code, float(current_app.config["IMAP_TIMEOUT"])) if code else None
+    )
+    return {
+        "address": mailbox.address,
+        "owner": owner.email if owner else None,
+        "provider": mailbox.provider,
+        "status": mailbox.status,
+        "connected": mailbox.connected,
+        "last_success_at": iso(mailbox.last_success_at),
+        "next_sync_at": iso(mailbox.next_sync_at),
+        "stored": sync_status.stored_count(session, mailbox.id),
+        "skipped": sync_status.skipped_counts(session, mailbox.id),
+        "seen_again": sync_status.seen_again_in_history(session, mailbox.id),
+        "last_error": {"code": code, "cause": cause.message} if cause else None,
+    }
+
+
+@accounts_cli.command("show")
+@click.argument("address")
+@click.option("--json", "as_json", is_flag=True)
+def accounts_show(address: str, as_json: bool) -> None:
+    """Show one mailbox: owner, status, last success, next run, counts, last error."""
+    with read_session(engine()) as session:
+        report = mailbox_report(session, mailbox_at(session, address))
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    error = report["last_error"]
+    for label, value in (
+        ("address", report["address"]), ("owner", report["owner"]),
+        ("provider", report["provider"]), ("status", report["status"]),
+        ("last success", report["last_success_at"] or "-"),
+        ("next run", report["next_sync_at"] or "-"), ("stored", report["stored"]),
+        ("skipped", ", ".join(f"{k}={v}" for k, v in sorted(report["skipped"].items())) or "-"),
+        ("seen again", report["seen_again"]),
+        ("last error", f"{error['code']}: {error['cause']}" if error else "-"),
+    ):  # fmt: skip
+        click.echo(f"{label}: {value}")
+
+
+@accounts_cli.command("disconnect")
+@click.argument("address")
+def accounts_disconnect(address: str) -> None:
+    """Forget a mailbox's password and stop syncing it; its stored emails stay."""
+    with write_session(engine()) as session:
+        mailbox = mailbox_at(session, address)
+        if not mailbox.connected:
+            fail(accounts.AccountError(f"{mailbox.address} is not connected"))
+        mailboxes.disconnect_mailbox(session, mailbox, None)
+    click.echo(f"Disconnected {mailbox.address}; its stored emails stay.")
+
+
+@accounts_cli.command("reconnect")
+@click.argument("address")
+@click.option("--password-stdin", is_flag=True)
+def accounts_reconnect(address: str, password_stdin: bool) -> None:
+    """Give a mailbox a new app password, verified for real (IMAP, then SMTP) like the page;
+    the next round starts at once."""
+    with read_session(engine()) as session:
+        mailbox_at(session, address)  # an unknown address is refused before the password
+    password = read_password(password_stdin)
+    with write_session(engine()) as session:
+        mailbox = mailbox_at(session, address)
+        owner = session.get(User, mailbox.user_id)
+        try:
+            mailbox = mailboxes.connect_mailbox(
+                session,
+                user=owner,
+                request=mailboxes.reconnect_request(mailbox, password),
+                box=secret_box(),
+                ca_file=current_app.config.get("IMAP_CA_FILE"),
+                timeout=float(current_app.config["IMAP_TIMEOUT"]),
+            )
+        except (accounts.AccountError, ImapError, mailboxes.SmtpCheckError) as error:
+            session.commit()  # keep the failure in the account's log
+            fail(error)
+        request_sync(session, mailbox.id)
+    click.echo(f"Reconnected {mailbox.address} for {owner.email}; it syncs shortly.")

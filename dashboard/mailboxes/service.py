@@ -377,8 +377,17 @@ def retest_mailbox(
     return None
 
 
-def disconnect_mailbox(session: Session, mailbox: Mailbox, actor: User) -> None:
-    """Forget the secret and stop syncing; the emails already stored stay."""
+def reconnect_request(mailbox: Mailbox, password: str) -> ConnectionRequest:
+    """The stored mailbox's own servers with a new password (to verify with connect_mailbox)."""
+    return ConnectionRequest(
+        mailbox.provider, mailbox.address, password, mailbox.username, mailbox.imap_host,
+        mailbox.imap_port, mailbox.imap_security, mailbox.smtp_host or "", mailbox.smtp_port,
+        mailbox.smtp_security or "tls",
+    )  # fmt: skip
+
+
+def disconnect_mailbox(session: Session, mailbox: Mailbox, actor: User | None) -> None:
+    """Forget the secret and stop syncing; the emails already stored stay (actor None: CLI)."""
     mailbox.secret, mailbox.status = None, MailboxStatus.DISCONNECTED
     log_event(session, mailbox.user_id, mailbox, "disconnected")
     audit.record(session, actor, "mailboxes.disconnect", {"address": mailbox.address})
