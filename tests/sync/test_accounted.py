@@ -9,10 +9,11 @@ import logging
 import re
 from collections import Counter
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from dashboard.db.engine import read_session, write_session
 from dashboard.mailboxes.status import skipped_counts
@@ -298,3 +299,22 @@ def test_skipped_twins_count_as_two_messages_and_their_copies_once(app, engine, 
 
     with read_session(engine) as session:
         assert skipped_counts(session, box.id) == {"no_lead": 2}  # two messages
+
+
+def test_a_rescan_never_copies_an_email_whose_fingerprint_was_computed_otherwise(
+    app, engine, box
+) -> None:  # type: ignore[no-untyped-def]
+    """Rows from an older parser may hold another fingerprint for the same message: the
+    message at a place where its email was seen is that email, seen again."""
+    mail = simple_mail(box.maker, "old", sender=LEAD1, to=box.user.address, fate=STORED)
+    append_mails(box.user, [mail])
+    assert sync(app, box.id).totals()["stored"] == 1
+    with write_session(engine) as session:
+        session.execute(update(Email).values(fingerprint="from-an-older-parser"))
+    set_mailbox(engine, box.id, rescan_since=datetime.now(UTC) - timedelta(days=30))
+
+    result = sync(app, box.id)
+
+    assert (result.totals()["stored"], result.totals()["seen_again"]) == (0, 1)
+    with read_session(engine) as session:
+        assert len(session.scalars(select(Email)).all()) == 1

@@ -24,6 +24,7 @@ from dashboard.sync.accounting import unaccounted
 from dashboard.sync.store.batch import BatchPlace, BatchResult, ToSkip, ToStore
 from dashboard.sync.store.cursors import advance_cursor
 from dashboard.sync.store.emails import (
+    adopt_sighted_places,
     existing_emails,
     identity,
     insert_new_emails,
@@ -53,6 +54,7 @@ def commit_batch(
         session, stored, owner_id=place.user_id, state=lead_state, promised=promised
     )
     emails = existing_emails(session, stored) if stored else {}
+    adopt_sighted_places(session, stored, emails, place)
     known_before = set(emails)
     result.stored = insert_new_emails(session, stored, emails, place.user_id)
     result.seen_again = len(stored) - result.stored  # every other copy, in-batch ones too

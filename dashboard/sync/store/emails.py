@@ -95,6 +95,31 @@ def existing_emails(session: Session, batch: list[ToStore]) -> dict[Identity, in
     return emails_by_identity(session, {item.meta.message_id for item in batch})
 
 
+def adopt_sighted_places(
+    session: Session, batch: list[ToStore], known: dict[Identity, int], place: BatchPlace
+) -> None:
+    """A message at a place where an email with its Message-ID and sender was already seen
+    is that email (a replay, a re-scan), even when its fingerprint was computed otherwise
+    then (rows from before the fingerprint, or an older parser): never a second copy."""
+    missing = {i.meta.uid: i for i in batch if identity(i) not in known}
+    if not missing:
+        return
+    rows = session.execute(
+        select(Sighting.uid, Email.id, Email.message_id, Email.sender)
+        .join(Email, Email.id == Sighting.email_id)
+        .where(
+            Sighting.mailbox_id == place.mailbox_id,
+            Sighting.folder == place.folder,
+            Sighting.uidvalidity == place.uidvalidity,
+            Sighting.uid.in_(list(missing)),
+        )
+    )
+    for uid, email_id, message_id, sender in rows:
+        key = identity(missing[uid])
+        if key[:2] == (message_id, sender):
+            known.setdefault(key, email_id)
+
+
 def attachment_rows(
     fresh: dict[Identity, ToStore], known: dict[Identity, int]
 ) -> list[dict[str, Any]]:
