@@ -4,8 +4,9 @@ Invariants:
 - The cursor rule: a folder's last UID only moves in the transaction that stores, or
   records the skip of, every message below it (store.commit_batch).
 - A round with nothing new costs one EXAMINE per folder and no FETCH.
-- A UIDVALIDITY change re-scans the import window; dedupe (message id + sender, unique
-  sightings) makes replays harmless, so a crash at any step loses and doubles nothing.
+- A UIDVALIDITY change re-scans the import window; dedupe (message id + sender +
+  fingerprint, unique sightings) makes replays harmless, so a crash at any step loses and
+  doubles nothing.
 - One message that breaks the parser (any exception, while reading its headers or decoding
   its body) is recorded as a parse error with the exception's text; its batch goes on.
 - Every message accounted for (sync/accounting.py): a folder's report counts each message

@@ -3,7 +3,8 @@
 Invariants: an email is one row per (Message-ID, sender, fingerprint) identity, however
 many folders, mailboxes or smart-email deliveries show it; seeing it again only adds a
 Sighting. The fingerprint (mail/fingerprint.py: Date header and subject) keeps two
-different messages that share a Message-ID and sender apart. Writes
+different messages that share a Message-ID and sender apart; a message at a place where
+its email was already seen stays that email (adopt_sighted_places). Writes
 are idempotent (unique keys, INSERT OR IGNORE), so replaying a batch stores nothing twice.
 `email_row` is the only place that decides an Email's columns: the sync (`stored_row`) and
 the smart-email storage (sending/delivery) both go through it.
