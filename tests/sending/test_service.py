@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
@@ -33,6 +33,7 @@ from dashboard.models import (
     User,
     utcnow,
 )
+from dashboard.sending import compose as compose_module
 from dashboard.sending.compose import ComposeError
 from dashboard.sending.delivery import deliver, retry
 from dashboard.sending.events import record_event, tracked_link
@@ -282,10 +283,23 @@ def connect_imap(app: Flask, user: User, box: MailboxUser) -> int:
         ).id  # fmt: skip
 
 
+class SendClock(datetime):
+    """compose's clock stopped at one second: the teammate's copy, written before the send,
+    carries the Date header the message is then sent with (as a real copy does)."""
+
+    instant = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[no-untyped-def,override]
+        """The stopped instant."""
+        return cls.instant
+
+
 def test_a_copy_a_teammate_synced_first_becomes_the_senders_own_smart_email(
     app, engine, rep, teammate, make_smtp_server, mailbox_user: MailboxUser,
-    dovecot_server: DovecotServer,
+    dovecot_server: DovecotServer, monkeypatch,
 ):  # fmt: skip
+    monkeypatch.setattr(compose_module, "datetime", SendClock)
     server = make_smtp_server(username=mailbox_user.address, password=mailbox_user.password)
     set_company(engine, visibility="metadata")
     teammate_box = new_user(dovecot_server)
@@ -299,7 +313,7 @@ def test_a_copy_a_teammate_synced_first_becomes_the_senders_own_smart_email(
     copy["Subject"], copy["Message-ID"], copy["Date"] = (
         "Proposta",
         message_id,
-        format_datetime(utcnow()),
+        format_datetime(SendClock.instant),
     )
     copy.set_content("Olá!")
     teammate_box.append("INBOX", copy.as_bytes())
