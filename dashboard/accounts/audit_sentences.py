@@ -50,6 +50,7 @@ class AuditSentence:
     owner: str = ""  # whose mailbox, when someone else connected it
     role: str = ""  # the role a new user was given
     labels: str = ""  # which field labels name the changes
+    removed: int | None = None  # emails deleted with a mailbox's history (None: kept)
     changes: tuple[FieldChange, ...] = ()
     known: bool = True
 
@@ -118,5 +119,6 @@ def describe(
             owner=person(owner) if someone_else else "",
         )  # fmt: skip
     if action == "mailboxes.disconnect":
-        return replace(base, subject=str(changes.get("address") or "?"))
+        removed = changes.get("emails", 0) if changes.get("history") == "removed" else None
+        return replace(base, subject=str(changes.get("address") or "?"), removed=removed)
     return replace(base, subject=str(changes.get("name") or "?"))  # template.*

@@ -22,6 +22,8 @@ from dashboard.mail.folders import syncable_folders
 from dashboard.mail.imap_client import ImapError, VerifyResult, verify
 from dashboard.mail.net import ServerSettings, is_loopback_host
 from dashboard.mail.smtp_client import SendError, SmtpSettings, verify_login
+from dashboard.mailboxes import history
+from dashboard.mailboxes.history import HistoryRemoval
 from dashboard.mailboxes.providers import PROVIDERS, SECURITY_CHOICES
 from dashboard.models import Mailbox, MailboxEvent, User, utcnow
 from dashboard.states import MailboxStatus
@@ -386,12 +388,35 @@ def reconnect_request(mailbox: Mailbox, password: str) -> ConnectionRequest:
     )  # fmt: skip
 
 
-def disconnect_mailbox(session: Session, mailbox: Mailbox, actor: User | None) -> None:
-    """Forget the secret and stop syncing; the emails already stored stay (actor None: CLI)."""
+def disconnect_mailbox(
+    session: Session,
+    mailbox: Mailbox,
+    actor: User | None,
+    *,
+    remove_history: bool = False,
+    remove_emptied_leads: bool = False,
+) -> HistoryRemoval | None:
+    """Forget the secret and stop syncing. The synced history stays, unless
+    `remove_history`: then what LeadSync holds only because of this mailbox goes too, in
+    the same transaction (mailboxes/history.py), and what was deleted is returned.
+    Actor None: the command line."""
     mailbox.secret, mailbox.status = None, MailboxStatus.DISCONNECTED
+    mailbox.next_sync_at, mailbox.rescan_since = None, None
+    removal = None
+    detail: dict = {"address": mailbox.address, "history": "kept"}
+    if remove_history:
+        removal = history.remove_history(
+            session, mailbox, remove_emptied_leads=remove_emptied_leads
+        )
+        detail |= {
+            "history": "removed",
+            "emails": removal.emails_only_here,
+            "leads": len(removal.emptied_leads),
+        }
     log_event(session, mailbox.user_id, mailbox, "disconnected")
-    audit.record(session, actor, "mailboxes.disconnect", {"address": mailbox.address})
+    audit.record(session, actor, "mailboxes.disconnect", detail)
     session.add(mailbox)
+    return removal
 
 
 def set_folders(session: Session, mailbox: Mailbox, chosen: list[str]) -> None:

@@ -94,6 +94,11 @@ CASES = [
         AuditSentence("mailboxes.disconnect", "Fernanda Lima", "paulo@x.com.br"),
     ),
     (
+        "mailboxes.disconnect",  # with its history removed
+        {"address": "paulo@x.com.br", "history": "removed", "emails": 2340, "leads": 3},
+        AuditSentence("mailboxes.disconnect", "Fernanda Lima", "paulo@x.com.br", removed=2340),
+    ),
+    (
         "template.save",
         {"name": "Primeiro contato"},
         AuditSentence("template.save", "Fernanda Lima", "Primeiro contato"),

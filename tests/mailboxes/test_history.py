@@ -1,0 +1,190 @@
+"""Disconnecting with or without the synced history, against a real Dovecot: what each choice
+deletes and keeps, and reconnecting afterwards imports no duplicate."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from dashboard.db.engine import read_session, write_session
+from dashboard.mailboxes import history
+from dashboard.mailboxes.service import ConnectionRequest, connect_mailbox, disconnect_mailbox
+from dashboard.models import (
+    AuditEvent,
+    Email,
+    FolderCursor,
+    Lead,
+    LeadAddress,
+    Mailbox,
+    OutgoingEmail,
+    Sighting,
+    SkippedMessage,
+    TrackingEvent,
+    User,
+)
+from dashboard.states import LeadSource, Origin
+from tests.support.servers.dovecot import new_user
+from tests.support.sync import SENT, connect, make_lead, plain_email, sync
+
+
+@pytest.fixture
+def app_config(dovecot_server) -> dict:  # type: ignore[no-untyped-def]
+    """Trust the test server's CA."""
+    return {"IMAP_CA_FILE": dovecot_server.ca_file}
+
+
+def count(engine, model, *where) -> int:  # type: ignore[no-untyped-def]
+    """Rows of a table, optionally filtered."""
+    with read_session(engine) as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def mailbox(engine, mailbox_id: int) -> Mailbox:  # type: ignore[no-untyped-def]
+    with read_session(engine) as session:
+        return session.get(Mailbox, mailbox_id)
+
+
+def disconnect(engine, mailbox_id: int, **choice: bool) -> history.HistoryRemoval | None:  # type: ignore[no-untyped-def]
+    """Disconnect from the command line (no actor), with the given history choice."""
+    with write_session(engine) as session:
+        return disconnect_mailbox(session, session.get(Mailbox, mailbox_id), None, **choice)
+
+
+def reconnect(app, user) -> None:  # type: ignore[no-untyped-def]
+    """Connect the same Dovecot user again, as its owner would."""
+    engine = app.extensions["leadsync.engine"]
+    server = user.server
+    request = ConnectionRequest(
+        "other", user.address, user.password, "", server.host, server.port, "tls"
+    )
+    with app.app_context(), write_session(engine) as session:
+        owner = session.scalars(select(User).where(User.email == user.address)).one()
+        connect_mailbox(
+            session, user=owner, request=request, box=app.extensions["leadsync.secrets"],
+            ca_file=server.ca_file, timeout=10.0,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def two_mailboxes(app, engine, admin, dovecot_server):  # type: ignore[no-untyped-def]
+    """Rep A and rep B, synced once. A sent a proposal to a new prospect (the sync creates
+    its lead) and one to a known client; B received the same message to the client (one
+    email, seen by both); A has an outsider's message (the skip ledger)."""
+    rep_a, rep_b = new_user(dovecot_server), new_user(dovecot_server)
+    make_lead(engine, "Cliente Conhecido", "cliente@known.test")
+    only_a = plain_email(rep_a.address, "novo@prospect.test", "Proposta só da A")
+    shared = plain_email(rep_a.address, f"cliente@known.test, {rep_b.address}", "Proposta dividida")
+    rep_a.append(SENT, only_a)
+    rep_a.append(SENT, shared)
+    rep_a.append("INBOX", plain_email("alguem@outsider.test", rep_a.address, "Sem lead"))
+    rep_b.append("INBOX", shared)
+    ids = connect(app, rep_a), connect(app, rep_b)
+    for mailbox_id in ids:
+        assert sync(app, mailbox_id).error_code is None
+    return rep_a, rep_b, ids
+
+
+def test_the_preview_counts_what_goes_and_what_stays(app, engine, two_mailboxes):
+    _rep_a, _rep_b, (a_id, _b_id) = two_mailboxes
+    with read_session(engine) as session:
+        plan = history.preview(session, session.get(Mailbox, a_id))
+    assert plan.emails_only_here == 1
+    assert plan.emails_shared == 1
+    assert plan.skipped == 1
+    assert len(plan.emptied_leads) == 1
+    with read_session(engine) as session:
+        lead = session.get(Lead, plan.emptied_leads[0].id)
+        assert lead.source == LeadSource.SYNC
+        assert (
+            session.scalar(select(LeadAddress.address).where(LeadAddress.lead_id == lead.id))
+            == "novo@prospect.test"
+        )
+
+
+def test_removing_deletes_only_what_this_mailbox_brought(app, engine, two_mailboxes):
+    _rep_a, _rep_b, (a_id, b_id) = two_mailboxes
+    removal = disconnect(engine, a_id, remove_history=True)
+    assert removal is not None and removal.emails_only_here == 1
+    assert not mailbox(engine, a_id).connected
+    with read_session(engine) as session:
+        subjects = set(session.scalars(select(Email.subject)))
+    assert subjects == {"Proposta dividida"}  # B still saw it
+    assert count(engine, Sighting, Sighting.mailbox_id == a_id) == 0
+    assert count(engine, Sighting, Sighting.mailbox_id == b_id) == 1
+    assert count(engine, SkippedMessage, SkippedMessage.mailbox_id == a_id) == 0
+    assert count(engine, FolderCursor, FolderCursor.mailbox_id == a_id) == 0
+    # Not asked to: the lead the sync created stays, now without emails.
+    with read_session(engine) as session:
+        prospect = session.scalars(
+            select(Lead).join(LeadAddress).where(LeadAddress.address == "novo@prospect.test")
+        ).one()
+        client = session.scalars(
+            select(Lead).join(LeadAddress).where(LeadAddress.address == "cliente@known.test")
+        ).one()
+        assert (prospect.email_count, client.email_count) == (0, 1)  # stats refreshed
+        audit = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert audit.action == "mailboxes.disconnect"
+    assert audit.changes["history"] == "removed" and audit.changes["emails"] == 1
+
+
+def test_emptied_leads_go_only_when_asked_and_manual_leads_never(app, engine, two_mailboxes):
+    _rep_a, _rep_b, (a_id, _b_id) = two_mailboxes
+    manual = make_lead(engine, "Criado à mão", "novo2@prospect.test")
+    removal = disconnect(engine, a_id, remove_history=True, remove_emptied_leads=True)
+    assert removal is not None and len(removal.emptied_leads) == 1
+    with read_session(engine) as session:
+        addresses = set(session.scalars(select(LeadAddress.address)))
+        assert session.get(Lead, manual) is not None
+    assert "novo@prospect.test" not in addresses
+    assert {"cliente@known.test", "novo2@prospect.test"} <= addresses
+
+
+def test_reconnecting_after_removal_imports_again_without_duplicates(app, engine, two_mailboxes):
+    rep_a, _rep_b, (a_id, _b_id) = two_mailboxes
+    disconnect(engine, a_id, remove_history=True)
+    reconnect(app, rep_a)
+    assert sync(app, a_id).error_code is None
+    with read_session(engine) as session:
+        subjects = sorted(session.scalars(select(Email.subject)))
+    assert subjects == ["Proposta dividida", "Proposta só da A"]
+    assert count(engine, Sighting) == 3  # A: two, B: one
+    assert count(engine, SkippedMessage, SkippedMessage.mailbox_id == a_id) == 1
+
+
+def test_keeping_the_history_keeps_everything_and_resumes(app, engine, two_mailboxes):
+    rep_a, _rep_b, (a_id, _b_id) = two_mailboxes
+    before = count(engine, Email), count(engine, Sighting), count(engine, SkippedMessage)
+    assert disconnect(engine, a_id) is None
+    assert (count(engine, Email), count(engine, Sighting), count(engine, SkippedMessage)) == before
+    rep_a.append(SENT, plain_email(rep_a.address, "cliente@known.test", "Depois de voltar"))
+    reconnect(app, rep_a)
+    result = sync(app, a_id)
+    assert result.error_code is None
+    assert count(engine, Email) == before[0] + 1  # only the new one
+    assert count(engine, Sighting) == before[1] + 1
+
+
+def test_smart_emails_sent_through_the_mailbox_go_with_their_tracking(app, engine, two_mailboxes):
+    rep_a, _rep_b, (a_id, _b_id) = two_mailboxes
+    with write_session(engine) as session:
+        owner = session.scalars(select(User).where(User.email == rep_a.address)).one()
+        email = Email(
+            message_id="<smart-1@leadsync.test>", sender=rep_a.address, thread_key="t-smart",
+            date=session.scalar(select(func.max(Email.date))), direction="outbound",
+            origin=Origin.SMART, user_id=owner.id, subject="Smart",
+        )  # fmt: skip
+        session.add(email)
+        session.flush()
+        outgoing = OutgoingEmail(
+            user_id=owner.id, message_id=email.message_id, email_id=email.id, state="sent"
+        )
+        session.add(outgoing)
+        session.flush()
+        session.add(TrackingEvent(outgoing_id=outgoing.id, recipient="x@known.test", kind="open"))
+    with read_session(engine) as session:
+        assert history.preview(session, session.get(Mailbox, a_id)).emails_only_here == 2
+    disconnect(engine, a_id, remove_history=True)
+    assert count(engine, Email, Email.origin == Origin.SMART) == 0
+    assert count(engine, OutgoingEmail) == 0
+    assert count(engine, TrackingEvent) == 0
