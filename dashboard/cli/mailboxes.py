@@ -183,14 +183,38 @@ def accounts_show(address: str, as_json: bool) -> None:
 
 @accounts_cli.command("disconnect")
 @click.argument("address")
-def accounts_disconnect(address: str) -> None:
-    """Forget a mailbox's password and stop syncing it; its stored emails stay."""
+@click.option(
+    "--keep-history/--remove-history",
+    default=True,
+    help="Keep the synced emails (default), or delete those seen only through this mailbox "
+    "with its skip ledger and cursors (also works on a mailbox already disconnected).",
+)
+@click.option(
+    "--remove-emptied-leads",
+    is_flag=True,
+    help="With --remove-history: also delete the leads the sync created that are left with "
+    "no email.",
+)
+def accounts_disconnect(address: str, keep_history: bool, remove_emptied_leads: bool) -> None:
+    """Forget a mailbox's password and stop syncing it, keeping or removing its history."""
     with write_session(engine()) as session:
         mailbox = mailbox_at(session, address)
-        if not mailbox.connected:
+        if not mailbox.connected and keep_history:
             fail(accounts.AccountError(f"{mailbox.address} is not connected"))
-        mailboxes.disconnect_mailbox(session, mailbox, None)
-    click.echo(f"Disconnected {mailbox.address}; its stored emails stay.")
+        removal = mailboxes.disconnect_mailbox(
+            session, mailbox, None,
+            remove_history=not keep_history, remove_emptied_leads=remove_emptied_leads,
+        )  # fmt: skip
+    if removal is None:
+        click.echo(f"Disconnected {mailbox.address}; its stored emails stay.")
+        return
+    click.echo(
+        f"Disconnected {mailbox.address} and removed its history: "
+        f"{removal.emails_only_here} emails seen only through it deleted, "
+        f"{removal.emails_shared} also seen by other mailboxes kept, "
+        f"{removal.skipped} skip-ledger rows deleted, "
+        f"{len(removal.emptied_leads)} emptied leads deleted."
+    )
 
 
 @accounts_cli.command("reconnect")

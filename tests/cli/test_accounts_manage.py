@@ -63,7 +63,7 @@ def test_disconnect_forgets_the_password_and_is_audited_as_the_cli(
     assert (mailbox.secret, mailbox.status) == (None, MailboxStatus.DISCONNECTED)
     (event,) = [e for e in audit_events(engine) if e.action == "mailboxes.disconnect"]
     assert (event.actor, event.actor_id, event.changes) == (
-        "cli", None, {"address": mailbox_user.address},
+        "cli", None, {"address": mailbox_user.address, "history": "kept"},
     )  # fmt: skip
     again = accounts(app, "disconnect", mailbox_user.address)
     assert again.exit_code != 0

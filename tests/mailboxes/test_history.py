@@ -188,3 +188,23 @@ def test_smart_emails_sent_through_the_mailbox_go_with_their_tracking(app, engin
     assert count(engine, Email, Email.origin == Origin.SMART) == 0
     assert count(engine, OutgoingEmail) == 0
     assert count(engine, TrackingEvent) == 0
+
+
+def test_the_command_line_removes_the_history_with_its_counts(app, engine, two_mailboxes):
+    rep_a, _rep_b, (a_id, _b_id) = two_mailboxes
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["accounts", "disconnect", rep_a.address, "--remove-history", "--remove-emptied-leads"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        f"Disconnected {rep_a.address} and removed its history: 1 emails seen only through it "
+        "deleted, 1 also seen by other mailboxes kept, 1 skip-ledger rows deleted, "
+        "1 emptied leads deleted.\n"
+    )
+    assert count(engine, Sighting, Sighting.mailbox_id == a_id) == 0
+    # Already disconnected: removing what is left (nothing) still works; keeping refuses.
+    again = runner.invoke(args=["accounts", "disconnect", rep_a.address, "--remove-history"])
+    assert again.exit_code == 0 and "0 emails seen only through it" in again.output
+    keep = runner.invoke(args=["accounts", "disconnect", rep_a.address])
+    assert keep.exit_code != 0
