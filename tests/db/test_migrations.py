@@ -193,7 +193,16 @@ def test_0007_rewrites_lead_addresses_to_the_person_without_losing_a_lead_or_a_l
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'leadsync.db'}")
     upgrade(engine, "0006")
-    admin = factories.setup_company(engine, domains=("acme.test",))
+    with engine.begin() as conn:  # plain SQL: the Company model has columns 0006 lacks
+        conn.execute(
+            text(
+                "INSERT INTO company (name, domains, created_at, skip_internal, visibility,"
+                " never_log, auto_create, import_days, interval_minutes, stale_days, tracking)"
+                " VALUES ('Acme', '[\"acme.test\"]', :at, 1, 'all', '[]', 'sent', 30, 5, 3, 1)"
+            ),
+            {"at": CREATED},
+        )
+    admin = factories.make_user(engine, role="admin")
     rep = factories.make_user(engine)
     with write_session(engine) as session:
         seed = Seeder(session, rep)
@@ -340,3 +349,18 @@ def test_0009_makes_leads_without_search_text_findable(old_database):
             )  # the app's rule
     finally:
         app.extensions["leadsync.engine"].dispose()
+
+
+# --- 0012: servers on the local network, off until an admin allows them -------------------
+
+
+def test_0012_leaves_existing_companies_refusing_local_servers(old_database):
+    engine, _ = old_database
+    upgrade(engine, "0009")
+    upgrade(engine, "0012")
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT id, name, allow_local_servers FROM company")).all()
+    assert rows == [(1, "Acme Ltda", 0)]
+    with read_session(engine) as session:
+        assert session.get(Company, 1).allow_local_servers is False
+
