@@ -363,4 +363,3 @@ def test_0012_leaves_existing_companies_refusing_local_servers(old_database):
     assert rows == [(1, "Acme Ltda", 0)]
     with read_session(engine) as session:
         assert session.get(Company, 1).allow_local_servers is False
-

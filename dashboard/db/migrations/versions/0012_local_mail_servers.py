@@ -21,7 +21,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("company", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("allow_local_servers", sa.Boolean(), nullable=False, server_default=sa.false())
+            sa.Column(
+                "allow_local_servers", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
         )
 
 
