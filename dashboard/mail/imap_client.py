@@ -262,8 +262,10 @@ def greeting_error(exc: BaseException, settings: ServerSettings) -> ImapError:
     kind = network_failure(exc)
     if kind is not None:
         return _error(settings, ErrorCode(kind), str(exc) or type(exc).__name__)
-    if isinstance(exc, IMAPClientAbortError):  # imaplib: "unexpected response: <banner>"
-        return _error(settings, ErrorCode.NOT_MAIL_SERVER, "the greeting was not IMAP")
+    if isinstance(exc, IMAPClientAbortError):
+        if "unexpected response" in answer_text(exc):  # imaplib: "unexpected response: <banner>"
+            return _error(settings, ErrorCode.NOT_MAIL_SERVER, "the greeting was not IMAP")
+        return _error(settings, ErrorCode.NETWORK, "the connection closed before the greeting")
     # An IMAP greeting other than OK (BYE, NO) is the server turning us away, usually for a
     # while; the rules may still read why ([LIMIT], [UNAVAILABLE]...).
     code = exception_code(exc, ErrorCode.UNAVAILABLE)
