@@ -14,6 +14,7 @@ from waitress import create_server
 from dashboard import create_app
 from dashboard.sending.outgoing import fail_interrupted
 from dashboard.sync.scheduler import start as start_scheduler
+from dashboard.web.proxy import trusted_hops
 
 log = logging.getLogger("leadsync")
 
@@ -51,7 +52,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parse_args(argv)
     app = create_app()
-    server = create_server(app, host=args.host, port=args.port, threads=args.threads)
+    # waitress drops every X-Forwarded-* header by default; with trusted proxies they must
+    # reach ProxyFix (dashboard/web/proxy.py), which believes only the proxies' own values.
+    server = create_server(
+        app,
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        clear_untrusted_proxy_headers=not trusted_hops(app),
+    )
     stop_on_sigterm()
     interrupted = fail_interrupted(app.extensions["leadsync.engine"])
     if interrupted:

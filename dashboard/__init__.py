@@ -50,7 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from dashboard.cli import register_commands
     from dashboard.db import flask as db
     from dashboard.sync.scheduler import build_scheduler
-    from dashboard.web import extensions, origin, pages, request_gate, sessions
+    from dashboard.web import extensions, origin, pages, proxy, request_gate, sessions
 
     request_gate.init_app(app)
     db.init_app(app)
@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     sessions.init_app(app)
     pages.init_app(app)
+    proxy.init_app(app)  # outermost middleware: the others see the forwarded values
     register_blueprints(app)
     register_commands(app)
     app.extensions["leadsync.scheduler"] = build_scheduler(app)  # started by run.py only

@@ -25,7 +25,11 @@ class Defaults:
     IMAP_CA_FILE: str | None = None
     IMAP_TIMEOUT = 20.0
     SQLITE_BUSY_TIMEOUT_MS = 15000
+    # Failed logins within the window that lock: one account from one address, one account
+    # from anywhere, one address on any accounts (dashboard/accounts/throttle.py says why).
     LOGIN_MAX_FAILURES = 10
+    LOGIN_ACCOUNT_MAX_FAILURES = 50
+    LOGIN_ADDRESS_MAX_FAILURES = 30
     LOGIN_WINDOW_MINUTES = 15
     LOGIN_LOCK_MINUTES = 15
     PASSWORD_MIN_LENGTH = 10
@@ -41,6 +45,9 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     PUBLIC_URL: str | None = None
+    # Reverse proxies in front of LeadSync whose X-Forwarded-For/-Proto are believed (0: none;
+    # the client's own headers are ignored then).
+    TRUSTED_PROXIES = 0
     NOTIFICATION_POLL_SECONDS = 30  # how often the header's bell asks for the unread count
     # Requests that run Python at once (dashboard/web/request_gate.py): 2 keeps two cores busy
     # (SQLite reads outside the GIL); more threads of Python only queue on the GIL.

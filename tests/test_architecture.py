@@ -47,6 +47,7 @@ PURE = [
     "sending/compose.py",
     "mail/addresses.py",
     "mail/net.py",
+    "mail/targets.py",
     "mail/folders.py",
     "mail/threads.py",
 ]

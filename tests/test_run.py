@@ -176,3 +176,25 @@ def test_the_scheduler_in_run_py_syncs_a_connected_mailbox_on_its_own(
     assert server.stop() == 0
     assert f"synced {mailbox_user.address}: " in server.output(), server.output()
     assert "'stored': 1" in server.output()
+
+
+def cookies_over_a_tls_proxy(server: Server) -> list[str]:
+    """The Set-Cookie headers of a page asked for as a TLS-ending proxy forwards it."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.request("GET", "/setup", headers={"X-Forwarded-Proto": "https"})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return [value for name, value in response.getheaders() if name.lower() == "set-cookie"]
+
+
+@pytest.mark.parametrize(("trusted", "secure"), [("1", True), ("0", False)])
+def test_run_passes_the_trusted_proxies_headers_on_and_no_others(start_server, trusted, secure):
+    """waitress drops X-Forwarded-* by default; with trusted proxies they reach ProxyFix."""
+    port = free_port()
+    server = start_server(["--port", str(port)], port, {"LEADSYNC_TRUSTED_PROXIES": trusted})
+    server.wait_until_serving()
+    cookies = cookies_over_a_tls_proxy(server)
+    assert cookies
+    assert all(("Secure" in cookie) is secure for cookie in cookies)
+    assert server.stop() == 0

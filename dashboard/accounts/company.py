@@ -21,6 +21,7 @@ SYNC_FIELDS = (
     "interval_minutes",
 )
 LEAD_FIELDS = ("stale_days", "tracking")  # "Leads and smart emails" section
+NETWORK_FIELDS = ("allow_local_servers",)  # "Mail servers" section
 LIMITS = {"import_days": (1, 3650), "interval_minutes": (1, 1440), "stale_days": (1, 365)}
 
 
@@ -86,6 +87,7 @@ def validate_sync_settings(raw: dict[str, Any]) -> dict[str, Any]:
         "interval_minutes": lambda v: parse_bounded_int("interval_minutes", v),
         "stale_days": lambda v: parse_bounded_int("stale_days", v),
         "tracking": bool,
+        "allow_local_servers": bool,
     }
     values, errors = {}, []
     for name, value in raw.items():
@@ -100,7 +102,7 @@ def validate_sync_settings(raw: dict[str, Any]) -> dict[str, Any]:
 
 def current_values(company: Company) -> dict[str, Any]:
     """The company's name, domains and sync settings as plain values."""
-    fields = ("name", "domains", *SYNC_FIELDS, *LEAD_FIELDS)
+    fields = ("name", "domains", *SYNC_FIELDS, *LEAD_FIELDS, *NETWORK_FIELDS)
     return {name: getattr(company, name) for name in fields}
 
 

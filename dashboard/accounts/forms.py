@@ -46,6 +46,7 @@ COMPANY_LABELS = {
     "interval_minutes": _l("Sync every (minutes)"),
     "stale_days": _l("Days before a lead shows “awaiting reply”"),
     "tracking": _l("Track opens and link clicks of smart emails"),
+    "allow_local_servers": _l("Allow mail servers on the local network"),
 }
 CHOICE_LABELS = {
     "role": ROLE_LABELS,
@@ -144,6 +145,10 @@ class SyncSettingsForm(FlaskForm):
 class LeadSettingsForm(FlaskForm):
     stale_days = StringField(COMPANY_LABELS["stale_days"], render_kw={"inputmode": "numeric"})
     tracking = BooleanField(COMPANY_LABELS["tracking"])
+
+
+class NetworkSettingsForm(FlaskForm):
+    allow_local_servers = BooleanField(COMPANY_LABELS["allow_local_servers"])
 
 
 class AliasesForm(FlaskForm):

@@ -1,4 +1,5 @@
-"""Users, the company, first-run setup and login throttling: plain functions over a session.
+"""Users, the company and first-run setup: plain functions over a session (login throttling
+is in throttle.py).
 
 Views and CLI commands call these; each raises AccountError with a translated,
 user-facing message when a rule says no.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func
@@ -18,11 +18,9 @@ from dashboard.accounts.security import hash_password, password_matches, passwor
 from dashboard.models import (
     ROLES,
     Company,
-    LoginFailure,
     User,
     UserAddress,
     new_session_token,
-    utcnow,
 )
 from dashboard.states import Role
 
@@ -182,50 +180,6 @@ def set_password(user: User, password: str, min_length: int = 10) -> None:
 def end_sessions(user: User) -> None:
     """Invalidate every cookie of the user (logout everywhere)."""
     user.session_token = new_session_token()
-
-
-def failures_since(session: Session, scope: str, key: str, since: datetime) -> int:
-    """Count failed logins for one account or IP since a moment."""
-    query = (
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.scope == scope, LoginFailure.key == key, LoginFailure.at >= since)
-    )
-    return session.exec(query).one()
-
-
-def login_locked(
-    session: Session,
-    *,
-    email: str,
-    ip: str,
-    max_failures: int,
-    window: timedelta,
-    now: datetime | None = None,
-) -> bool:
-    """True when the account or the IP had too many recent failures."""
-    since = (now or utcnow()) - window
-    return any(
-        failures_since(session, scope, key, since) >= max_failures
-        for scope, key in (("account", email.strip().lower()), ("ip", ip))
-    )
-
-
-def record_failure(session: Session, *, email: str, ip: str) -> None:
-    """Count one failed login against the account and the IP."""
-    session.add(LoginFailure(scope="account", key=email.strip().lower()))
-    session.add(LoginFailure(scope="ip", key=ip))
-
-
-def clear_failures(session: Session, email: str, older_than: datetime | None = None) -> None:
-    """Forget an account's failures after a successful login (and prune old rows)."""
-    session.exec(
-        delete(LoginFailure).where(
-            LoginFailure.scope == "account", LoginFailure.key == email.lower()
-        )
-    )
-    if older_than is not None:
-        session.exec(delete(LoginFailure).where(LoginFailure.at < older_than))
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:

@@ -14,6 +14,7 @@ from dashboard.accounts import audit
 from dashboard.accounts import service as accounts
 from dashboard.accounts.company import (
     LEAD_FIELDS,
+    NETWORK_FIELDS,
     SYNC_FIELDS,
     apply_company_changes,
     validate_sync_settings,
@@ -26,6 +27,7 @@ from dashboard.accounts.forms import (
     ChangePasswordForm,
     CompanyForm,
     LeadSettingsForm,
+    NetworkSettingsForm,
     ProfileForm,
     SyncSettingsForm,
 )
@@ -144,8 +146,9 @@ def company_page(
     status: int = 200,
     partial: str | None = None,
     lead_form: LeadSettingsForm | None = None,
+    network_form: NetworkSettingsForm | None = None,
 ) -> tuple[str, int]:
-    """Render "Perfil da Empresa" with its three forms and the audit log."""
+    """Render "Perfil da Empresa" with its forms and the audit log."""
     db = get_session()
     record = accounts.get_company(db)
     if form is None:
@@ -155,6 +158,7 @@ def company_page(
         sync_form = SyncSettingsForm(obj=record, formdata=None)
         sync_form.never_log.data = "\n".join(record.never_log)
     lead_form = lead_form or LeadSettingsForm(obj=record, formdata=None)
+    network_form = network_form or NetworkSettingsForm(obj=record, formdata=None)
     return render_page(
         "accounts/settings/company.html",
         partial,
@@ -162,6 +166,7 @@ def company_page(
         form=form,
         sync_form=sync_form,
         lead_form=lead_form,
+        network_form=network_form,
         events=audit.recent_sentences(db),
         audit_labels={"company": COMPANY_LABELS, "user": USER_LABELS},
         choice_labels=CHOICE_LABELS,
@@ -185,7 +190,12 @@ def save_company(
             reschedule_sync(current_app, record.interval_minutes)
         form.saved = saved
     status = 422 if form.errors or form.form_errors else 200
-    slot = {CompanyForm: "form", SyncSettingsForm: "sync_form", LeadSettingsForm: "lead_form"}
+    slot = {
+        CompanyForm: "form",
+        SyncSettingsForm: "sync_form",
+        LeadSettingsForm: "lead_form",
+        NetworkSettingsForm: "network_form",
+    }
     forms = {slot[type(form)]: form}
     return company_page(status=status, partial=partial, **forms)
 
@@ -241,5 +251,23 @@ def company_leads() -> tuple[str, int]:
         lambda: validate_sync_settings({name: getattr(form, name).data for name in LEAD_FIELDS}),
         form,
         "accounts/settings/_lead_settings_form.html",
+        _("Settings saved."),
+    )
+
+
+@bp.post("/company/network")
+@admin_required
+def company_network() -> tuple[str, int]:
+    """Save the "Mail servers" setting: servers on the local network allowed or not."""
+    g.nav_active = "company"
+    form = NetworkSettingsForm()
+    if not form.validate():
+        return company_page(
+            network_form=form, status=422, partial="accounts/settings/_network_form.html"
+        )
+    return save_company(
+        lambda: validate_sync_settings({name: getattr(form, name).data for name in NETWORK_FIELDS}),
+        form,
+        "accounts/settings/_network_form.html",
         _("Settings saved."),
     )

@@ -12,6 +12,7 @@ from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
 from dashboard.accounts import service as accounts
+from dashboard.accounts import throttle
 from dashboard.accounts.forms import LoginForm, SetupForm
 from dashboard.accounts.settings_views import bp as settings_bp
 from dashboard.accounts.users_views import bp as users_bp
@@ -54,20 +55,28 @@ def throttle_window() -> timedelta:
     return timedelta(minutes=current_app.config["LOGIN_WINDOW_MINUTES"])
 
 
+def login_limits() -> throttle.LoginLimits:
+    """The configured limits: per account from one address, per account, per address."""
+    config = current_app.config
+    return throttle.LoginLimits(
+        pair=config["LOGIN_MAX_FAILURES"],
+        account=config["LOGIN_ACCOUNT_MAX_FAILURES"],
+        address=config["LOGIN_ADDRESS_MAX_FAILURES"],
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | tuple[str, int]:
     """Show the login form and log the user in (also used to confirm a stale session)."""
     form = LoginForm()
     if not form.validate_on_submit():
         return render_page("accounts/login.html", form=form, status=422 if form.errors else 200)
+    # remote_addr is the client's address: the proxy's own one unless LEADSYNC_TRUSTED_PROXIES
+    # tells ProxyFix (dashboard/web/proxy.py) to take it from X-Forwarded-For.
     db, email, ip = get_session(), form.email.data or "", request.remote_addr or "?"
-    if accounts.login_locked(
-        db,
-        email=email,
-        ip=ip,
-        window=throttle_window(),
-        max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-    ):
+    limits, window = login_limits(), throttle_window()
+    if throttle.login_locked(db, email=email, ip=ip, limits=limits, window=window):
+        # One message whichever count locked, and for unknown addresses too: no account oracle.
         form.form_errors.append(
             _(
                 "Too many failed attempts. Wait %(n)d minutes and try again.",
@@ -78,19 +87,20 @@ def login() -> Response | tuple[str, int]:
     user = accounts.authenticate(db, email, form.password.data or "")
     if user is None or not user.active:
         if user is None:
-            accounts.record_failure(db, email=email, ip=ip)
+            throttle.record_failure(db, email=email, ip=ip)
             form.form_errors.append(_("Wrong email or password."))
         else:
             form.form_errors.append(_("This account is deactivated. Ask an administrator."))
         db.commit()
         return render_page("accounts/login.html", form=form, status=422)
-    return finish_login(user, form.remember.data)
+    return finish_login(user, form.remember.data, ip)
 
 
-def finish_login(user: User, remember: bool) -> Response:
+def finish_login(user: User, remember: bool, ip: str) -> Response:
     """Start a brand-new session for the user and go where they were heading."""
     db = get_session()
-    accounts.clear_failures(db, user.email, older_than=utcnow() - 4 * throttle_window())
+    old = utcnow() - 4 * throttle_window()
+    throttle.clear_failures(db, email=user.email, ip=ip, older_than=old)
     user.last_login_at = utcnow()
     db.commit()
     start_fresh_session()

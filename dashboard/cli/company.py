@@ -37,6 +37,11 @@ def company_show() -> None:
 @click.option("--interval-minutes")
 @click.option("--stale-days", help="Days before a lead shows 'awaiting reply'.")
 @click.option("--tracking", type=click.Choice(["on", "off"]), help="Smart-email tracking.")
+@click.option(
+    "--local-servers",
+    type=click.Choice(["allow", "refuse"]),
+    help="Mail servers on this machine or the local network.",
+)
 def company_set(
     name: str | None,
     domains: tuple[str, ...],
@@ -48,6 +53,7 @@ def company_set(
     interval_minutes: str | None,
     stale_days: str | None,
     tracking: str | None,
+    local_servers: str | None,
 ) -> None:
     """Change company settings, validated exactly like the page."""
     raw = {
@@ -57,6 +63,7 @@ def company_set(
         "interval_minutes": interval_minutes,
         "stale_days": stale_days,
         "tracking": None if tracking is None else tracking == "on",
+        "allow_local_servers": None if local_servers is None else local_servers == "allow",
         "never_log": list(never_log) or None,
         "skip_internal": None if internal_only is None else internal_only == "skip",
     }

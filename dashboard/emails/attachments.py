@@ -13,7 +13,7 @@ from dashboard.db.secrets import SecretBox
 from dashboard.mail import imap_fetch
 from dashboard.mail.imap_client import ImapError, connect
 from dashboard.mail.mime import transfer_decode
-from dashboard.mailboxes.service import mailbox_settings
+from dashboard.mailboxes.service import allows_local_servers, mailbox_settings
 from dashboard.models import Attachment, Mailbox, Sighting
 
 
@@ -50,8 +50,11 @@ def download(
     timeout: float = 30.0,
 ) -> bytes:
     """Fetch one attachment's bytes from a mailbox that still has the message."""
+    allow_local = allows_local_servers(session)
     for sighting, mailbox in places(session, attachment, viewer_id):
-        settings = mailbox_settings(mailbox, box, ca_file=ca_file, timeout=timeout)
+        settings = mailbox_settings(
+            mailbox, box, ca_file=ca_file, timeout=timeout, allow_local=allow_local
+        )
         try:
             with connect(settings) as client:
                 status = imap_fetch.examine(client, sighting.folder)

@@ -3,14 +3,18 @@
 Invariants: everything returned is a plain dataclass (or, inside `connect`, the
 logged-in client); every failure leaves this module as an `ImapError` with a stable
 `code`; no error text, repr or chained exception carries the mailbox password; plain
-IMAP is refused for anything but a loopback host. No Flask here.
+IMAP is refused for anything but a loopback host; the server's name is resolved once and
+only an address `targets.py` accepts is connected to; nothing a server said before it
+greeted as IMAP (the banner of whatever listens on that port) is kept. No Flask here.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import imaplib
 import re
+import socket
 import ssl
 import time
 from collections.abc import Iterator
@@ -20,6 +24,7 @@ from enum import StrEnum
 from typing import TypeAlias
 
 import imapclient
+from imapclient import imap4, tls
 from imapclient.exceptions import (
     CapabilityError,
     IMAPClientAbortError,
@@ -34,6 +39,7 @@ from dashboard.mail.net import (
     network_failure,
     redact,
 )
+from dashboard.mail.targets import open_socket, resolve
 
 # What `connect` yields. Callers use its IMAP methods; only this layer imports imapclient.
 Connection: TypeAlias = imapclient.IMAPClient
@@ -55,6 +61,9 @@ class ErrorCode(StrEnum):
     TIMEOUT = "timeout"
     NETWORK = "network"
     PROTOCOL = "protocol"  # an unexpected NO/BAD after login
+    NOT_MAIL_SERVER = "not_mail_server"  # something answered, but not as an IMAP server
+    LOCAL_ADDRESS = "local_address"  # this machine or the LAN, and the company does not allow it
+    FORBIDDEN_ADDRESS = "forbidden_address"  # link-local, metadata...: never connected to
 
 
 # Worth retrying later without anyone changing settings. A refused connection or a
@@ -201,6 +210,68 @@ def _tls_context(settings: ServerSettings) -> ssl.SSLContext:
         raise _error(settings, ErrorCode.TLS_FAILED, f"cannot load CA file: {exc}") from exc
 
 
+class PinnedIMAPClient(imapclient.IMAPClient):
+    """An IMAPClient whose socket goes to addresses checked beforehand, never re-resolving
+    the name; the name still serves TLS (SNI and the certificate check).
+
+    imapclient opens its connection in `_create_IMAP4` (imapclient 3 and 4), the one place
+    to hand it an already checked address.
+    """
+
+    def __init__(self, addresses: list[str], *args: object, **kwargs: object) -> None:
+        self.addresses = addresses
+        super().__init__(*args, **kwargs)
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:  # noqa: N802 (imapclient's name)
+        timeout = getattr(self._timeout, "connect", None)
+        if self.ssl:
+            return PinnedTLS(self.addresses, self.host, self.port, self.ssl_context, timeout)
+        return PinnedPlain(self.addresses, self.host, self.port, timeout)
+
+
+class PinnedTLS(tls.IMAP4_TLS):
+    """imapclient's TLS connection, opened to a checked address."""
+
+    def __init__(self, addresses: list[str], *args: object) -> None:
+        self.addresses = addresses
+        super().__init__(*args)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = open_socket(self.addresses, self.port, timeout or self._timeout)
+        return tls.wrap_socket(sock, self.ssl_context, self.host)
+
+
+class PinnedPlain(imap4.IMAP4WithTimeout):
+    """imapclient's plain connection (STARTTLS or loopback), opened to a checked address."""
+
+    def __init__(self, addresses: list[str], *args: object) -> None:
+        self.addresses = addresses
+        super().__init__(*args)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        return open_socket(self.addresses, self.port, timeout or self._timeout)
+
+
+def greeting_error(exc: BaseException, settings: ServerSettings) -> ImapError:
+    """The error of a connection that failed before the server greeted as IMAP.
+
+    Whatever answered may not be a mail server at all (SSH, a database, a web server on
+    the LAN): its words are never kept, only the kind of failure. A connection-level failure
+    keeps our own library's text (certificate errors say what is wrong with the certificate).
+    """
+    kind = network_failure(exc)
+    if kind is not None:
+        return _error(settings, ErrorCode(kind), str(exc) or type(exc).__name__)
+    if isinstance(exc, IMAPClientAbortError):
+        if "unexpected response" in answer_text(exc):  # imaplib: "unexpected response: <banner>"
+            return _error(settings, ErrorCode.NOT_MAIL_SERVER, "the greeting was not IMAP")
+        return _error(settings, ErrorCode.NETWORK, "the connection closed before the greeting")
+    # An IMAP greeting other than OK (BYE, NO) is the server turning us away, usually for a
+    # while; the rules may still read why ([LIMIT], [UNAVAILABLE]...).
+    code = exception_code(exc, ErrorCode.UNAVAILABLE)
+    return _error(settings, code, f"the server refused the connection ({code})")
+
+
 def _open(settings: ServerSettings, deadline: float | None) -> imapclient.IMAPClient:
     """Connect (and upgrade with STARTTLS when asked); return the client before LOGIN."""
     if settings.security == "none" and not is_loopback_host(settings.host):
@@ -209,12 +280,17 @@ def _open(settings: ServerSettings, deadline: float | None) -> imapclient.IMAPCl
     use_tls = settings.security == "tls"
     timeout = _seconds_left(settings, deadline)
     try:
-        client = imapclient.IMAPClient(
-            settings.host, settings.port, ssl=use_tls, ssl_context=context, timeout=timeout
+        addresses = resolve(settings.host, settings.port, allow_local=settings.allow_local)
+        client = PinnedIMAPClient(
+            addresses,
+            settings.host,
+            settings.port,
+            ssl=use_tls,
+            ssl_context=context,
+            timeout=timeout,
         )
     except (OSError, IMAPClientError) as exc:
-        # A greeting other than OK is the server turning us away, usually for a while.
-        raise connection_error(exc, settings, ErrorCode.UNAVAILABLE) from _cause(exc, settings)
+        raise greeting_error(exc, settings) from None  # the chained text may hold a banner
     if settings.security == "starttls":
         _starttls(client, context, settings)
     return client

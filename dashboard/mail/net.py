@@ -1,6 +1,6 @@
 """What IMAP and SMTP share: where a server is (ServerSettings, password never in repr),
 redacting the password from server answers, loopback checks, and naming a
-connection-level failure."""
+connection-level failure (a refused address included: targets.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass, field
+
+from dashboard.mail.targets import Reach, RefusedAddress
 
 SECURITY_MODES = ("tls", "starttls", "none")
 
@@ -23,9 +25,14 @@ _FAILURES: tuple[tuple[type[BaseException], str], ...] = (
 )
 
 
+REFUSED_KINDS = {Reach.LOCAL: "local_address", Reach.FORBIDDEN: "forbidden_address"}
+
+
 def network_failure(exc: BaseException) -> str | None:
     """The kind of a connection-level failure ("tls_certificate", "timeout", ...; the values
     both ErrorCode and SendErrorCode use), or None when `exc` is not one."""
+    if isinstance(exc, RefusedAddress):
+        return REFUSED_KINDS.get(exc.reach, "forbidden_address")
     return next((kind for cls, kind in _FAILURES if isinstance(exc, cls)), None)
 
 
@@ -40,6 +47,9 @@ class ServerSettings:
     password: str = field(repr=False)
     ca_file: str | None = None
     timeout: float = 20.0
+    # The company's "servers on the local network" setting (targets.py): loopback and
+    # private addresses are refused unless it is on.
+    allow_local: bool = False
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_MODES:

@@ -2,13 +2,16 @@
 
 Invariants: every failure leaves this module as a `SendError` with a stable `code`; no
 error text, repr or chained exception carries the password; TLS is verified (system CAs
-plus an optional CA file) and plain SMTP is refused for anything but a loopback host.
+plus an optional CA file) and plain SMTP is refused for anything but a loopback host; the
+server's name is resolved once and only an address `targets.py` accepts is connected to; what
+a server says before it greets as SMTP (the banner of whatever listens there) is never kept.
 No Flask, no database.
 """
 
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from contextlib import suppress
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from email.message import EmailMessage
 from enum import StrEnum
 
 from dashboard.mail.net import ServerSettings, is_loopback_host, network_failure, redact
+from dashboard.mail.targets import open_socket, resolve
 
 
 class SendErrorCode(StrEnum):
@@ -31,6 +35,9 @@ class SendErrorCode(StrEnum):
     DNS_FAILED = "dns_failed"
     TIMEOUT = "timeout"
     NETWORK = "network"
+    NOT_MAIL_SERVER = "not_mail_server"  # something answered, but not as an SMTP server
+    LOCAL_ADDRESS = "local_address"  # this machine or the LAN, and the company does not allow it
+    FORBIDDEN_ADDRESS = "forbidden_address"  # link-local, metadata...: never connected to
     UNKNOWN = "unknown"
 
 
@@ -92,7 +99,10 @@ def _smtp_code(exc: smtplib.SMTPException) -> tuple[SendErrorCode, str]:
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return SendErrorCode.AUTH_FAILED, reply_text(exc.smtp_code, exc.smtp_error)
     if isinstance(exc, smtplib.SMTPConnectError):  # a greeting other than 220
-        return SendErrorCode.NETWORK, reply_text(exc.smtp_code, exc.smtp_error)
+        # Maybe no mail server at all (SSH, a database...): its words are never kept.
+        if 400 <= exc.smtp_code < 600:  # an SMTP server turning us away (421 busy...)
+            return SendErrorCode.NETWORK, f"the server refused the connection ({exc.smtp_code})"
+        return SendErrorCode.NOT_MAIL_SERVER, "the greeting was not SMTP"
     if isinstance(exc, smtplib.SMTPResponseException):
         text = reply_text(exc.smtp_code, exc.smtp_error)
         return code_of_reply(exc.smtp_code, text), text
@@ -156,13 +166,50 @@ def check_settings(settings: SmtpSettings) -> None:
         raise SendError(SendErrorCode.AUTH_FAILED, "non-ASCII credentials are not supported")
 
 
+class PinnedSMTP(smtplib.SMTP):
+    """smtplib's client, whose socket goes to addresses checked beforehand (the name still
+    serves STARTTLS's certificate check)."""
+
+    def __init__(self, addresses: list[str], host: str, port: int, *, timeout: float) -> None:
+        self.addresses = addresses
+        super().__init__(host, port, timeout=timeout)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return open_socket(self.addresses, port, timeout)
+
+
+class PinnedSMTPSSL(smtplib.SMTP_SSL):
+    """smtplib's implicit-TLS client, opened to a checked address, verified for the name."""
+
+    def __init__(
+        self,
+        addresses: list[str],
+        host: str,
+        port: int,
+        *,
+        timeout: float,
+        context: ssl.SSLContext,
+    ) -> None:
+        self.addresses, self.server_name = addresses, host
+        super().__init__(host, port, timeout=timeout, context=context)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = open_socket(self.addresses, port, timeout)
+        return self.context.wrap_socket(sock, server_hostname=self.server_name)
+
+
 def open_connection(settings: SmtpSettings) -> smtplib.SMTP:
     """Connect, with implicit TLS or STARTTLS as configured; return the client before AUTH."""
+    addresses = resolve(settings.host, settings.port, allow_local=settings.allow_local)
     if settings.security == "tls":
-        return smtplib.SMTP_SSL(
-            settings.host, settings.port, timeout=settings.timeout, context=tls_context(settings)
+        return PinnedSMTPSSL(
+            addresses,
+            settings.host,
+            settings.port,
+            timeout=settings.timeout,
+            context=tls_context(settings),
         )
-    client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    client = PinnedSMTP(addresses, settings.host, settings.port, timeout=settings.timeout)
     if settings.security == "starttls":
         try:
             client.starttls(context=tls_context(settings))

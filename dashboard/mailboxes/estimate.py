@@ -22,7 +22,11 @@ from dashboard.db.secrets import SecretBox
 from dashboard.mail.imap_client import ImapError
 from dashboard.mail.imap_count import MessageCount, count_messages
 from dashboard.mail.net import ServerSettings
-from dashboard.mailboxes.service import end_transaction_before_waiting, mailbox_settings
+from dashboard.mailboxes.service import (
+    allows_local_servers,
+    end_transaction_before_waiting,
+    mailbox_settings,
+)
 from dashboard.models import Mailbox, utcnow
 from dashboard.states import MailboxStatus
 from dashboard.sync.runner import import_start
@@ -141,7 +145,10 @@ def count_estimate(
     if not cache.claim(mailbox.id):
         return None
     try:
-        settings = mailbox_settings(mailbox, box, ca_file=ca_file, timeout=COUNT_SECONDS)
+        settings = mailbox_settings(
+            mailbox, box, ca_file=ca_file, timeout=COUNT_SECONDS,
+            allow_local=allows_local_servers(session),
+        )  # fmt: skip
         end_transaction_before_waiting(session)
         try:
             count = counter(settings, list(mailbox.folders), since, COUNT_SECONDS)

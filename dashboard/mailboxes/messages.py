@@ -118,6 +118,21 @@ def explain(
         "network": _l(
             "The network connection to %(host)s:%(port)s failed. Try again later.", **where
         ),
+        "not_mail_server": _l(
+            "Something answered at %(host)s:%(port)s, but not a mail server. Check the port "
+            "and the security setting (TLS or STARTTLS).",
+            **where,
+        ),
+        "local_address": _l(
+            "%(host)s is on this machine or the local network, where LeadSync connects only "
+            "if an administrator allows mail servers on the local network (Company profile).",
+            **where,
+        ),
+        "forbidden_address": _l(
+            "LeadSync never connects to %(host)s: its address is reserved (link-local, cloud "
+            "metadata or not routable). Check the server name.",
+            **where,
+        ),
         "unavailable": _l("The mail server is temporarily unavailable. LeadSync will try again."),
         "overquota": _l(
             "The provider's download limit was reached. LeadSync will try again later."

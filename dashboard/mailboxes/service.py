@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, col, select
 
 from dashboard.accounts import audit
-from dashboard.accounts.service import AccountError, normalize_email
+from dashboard.accounts.service import AccountError, get_company, normalize_email
 from dashboard.db.secrets import SecretBox
 from dashboard.mail.folders import syncable_folders
 from dashboard.mail.imap_client import ImapError, VerifyResult, verify
@@ -121,8 +121,14 @@ def normalized(request: ConnectionRequest) -> ConnectionRequest:
     return ConnectionRequest("other", address, password, username, *imap, *smtp)
 
 
+def allows_local_servers(session: Session) -> bool:
+    """Whether the company lets mailboxes use servers on this machine or the local network."""
+    company = get_company(session)
+    return bool(company and company.allow_local_servers)
+
+
 def server_settings(
-    request: ConnectionRequest, *, ca_file: str | None, timeout: float
+    request: ConnectionRequest, *, ca_file: str | None, timeout: float, allow_local: bool
 ) -> ServerSettings:
     """IMAP settings for a normalized request."""
     return ServerSettings(
@@ -133,11 +139,12 @@ def server_settings(
         request.password,
         ca_file,
         timeout,
+        allow_local,
     )
 
 
 def smtp_settings(
-    request: ConnectionRequest, *, ca_file: str | None, timeout: float
+    request: ConnectionRequest, *, ca_file: str | None, timeout: float, allow_local: bool
 ) -> SmtpSettings:
     """SMTP settings for a normalized request that has an SMTP server."""
     return SmtpSettings(
@@ -148,6 +155,7 @@ def smtp_settings(
         request.password,
         ca_file,
         timeout,
+        allow_local,
     )
 
 
@@ -159,10 +167,11 @@ def check_smtp(
     ca_file: str | None,
     timeout: float,
     smtp_verifier: SmtpVerifier,
+    allow_local: bool,
 ) -> None:
     """Log in on the SMTP server with the same secret; on failure log the answer, commit the
     log line (nothing else was written) and raise SmtpCheckError."""
-    settings = smtp_settings(request, ca_file=ca_file, timeout=timeout)
+    settings = smtp_settings(request, ca_file=ca_file, timeout=timeout, allow_local=allow_local)
     try:
         smtp_verifier(settings)
     except SendError as error:
@@ -175,7 +184,7 @@ def check_smtp(
 
 
 def mailbox_settings(
-    mailbox: Mailbox, box: SecretBox, *, ca_file: str | None, timeout: float
+    mailbox: Mailbox, box: SecretBox, *, ca_file: str | None, timeout: float, allow_local: bool
 ) -> ServerSettings:
     """IMAP settings of a stored mailbox, with its secret decrypted for this use only."""
     return ServerSettings(
@@ -186,6 +195,7 @@ def mailbox_settings(
         box.decrypt(mailbox.secret),
         ca_file,
         timeout,
+        allow_local,
     )
 
 
@@ -275,9 +285,12 @@ def connect_mailbox(
     failure log the answer and re-raise (ImapError, SmtpCheckError)."""
     request = normalized(request)
     ensure_address_free(session, user, request.address)
+    allow_local = allows_local_servers(session)
     end_transaction_before_waiting(session)
     try:
-        result = verifier(server_settings(request, ca_file=ca_file, timeout=timeout))
+        result = verifier(
+            server_settings(request, ca_file=ca_file, timeout=timeout, allow_local=allow_local)
+        )
     except ImapError as error:
         existing = mailbox_of(session, user.id)
         log_event(
@@ -292,8 +305,9 @@ def connect_mailbox(
         raise
     if request.smtp_host:
         check_smtp(
-            session, user, request, ca_file=ca_file, timeout=timeout, smtp_verifier=smtp_verifier
-        )
+            session, user, request, ca_file=ca_file, timeout=timeout,
+            smtp_verifier=smtp_verifier, allow_local=allow_local,
+        )  # fmt: skip
     ensure_address_free(session, user, request.address)  # still free after the wait?
     existing = mailbox_of(session, user.id)
     mailbox = existing or Mailbox(
@@ -353,9 +367,13 @@ def retest_mailbox(
     verifier: Verifier = verify,
 ) -> ImapError | None:
     """Verify a stored mailbox again; update its status and log; return the error if any."""
+    allow_local = allows_local_servers(session)
     end_transaction_before_waiting(session)
+    settings = mailbox_settings(
+        mailbox, box, ca_file=ca_file, timeout=timeout, allow_local=allow_local
+    )
     try:
-        result = verifier(mailbox_settings(mailbox, box, ca_file=ca_file, timeout=timeout))
+        result = verifier(settings)
     except ImapError as error:
         mailbox.status, mailbox.last_error_code, mailbox.last_error_at = (
             MailboxStatus.ERROR,

@@ -28,6 +28,8 @@ class Company(SQLModel, table=True):
     interval_minutes: int = 5
     stale_days: int = 3  # "aguardando resposta" after this many days without an answer
     tracking: bool = True  # smart emails: open pixel and click links (needs LEADSYNC_PUBLIC_URL)
+    # Mailboxes may name servers on this machine or the local network (mail/targets.py).
+    allow_local_servers: bool = False
 
 
 class User(SQLModel, table=True):

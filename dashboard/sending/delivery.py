@@ -28,7 +28,7 @@ from dashboard.mail.addresses import normalize_address
 from dashboard.mail.fingerprint import content_fingerprint
 from dashboard.mail.smtp_client import SendError, SmtpSettings
 from dashboard.mail.threads import choose_thread_key, reference_ids
-from dashboard.models import Email, EmailLead, OutgoingEmail, TrackedLink, User, utcnow
+from dashboard.models import Company, Email, EmailLead, OutgoingEmail, TrackedLink, User, utcnow
 from dashboard.sending import compose
 from dashboard.sending.compose import ComposeError
 from dashboard.sending.outgoing import reopen, sending_mailbox
@@ -98,9 +98,11 @@ def prepare(
         body=outgoing.body, message_id=outgoing.message_id, in_reply_to=outgoing.in_reply_to,
         references=outgoing.references, tracking=plan,
     )  # fmt: skip
+    company = session.scalars(select(Company).order_by(Company.id)).first()
     settings = SmtpSettings(
         mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_security,
         mailbox.username, password, ca_file,
+        allow_local=bool(company and company.allow_local_servers),
     )  # fmt: skip
     recipients = [*outgoing.to_addrs, *outgoing.cc_addrs, *outgoing.bcc_addrs]
     return Prepared(settings, message, user.name, mailbox.address, recipients)

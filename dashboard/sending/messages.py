@@ -21,6 +21,17 @@ def send_error_text(code: str | None) -> str:
         "dns_failed": _("The mail server's name could not be found."),
         "timeout": _("The mail server did not answer in time. Try again."),
         "network": _("The network failed while sending. Try again."),
+        "not_mail_server": _(
+            "The outgoing server's address and port do not lead to a mail server. Check them "
+            "on “About sync”."
+        ),
+        "local_address": _(
+            "The outgoing server is on the local network, which an administrator has not "
+            "allowed (Company profile)."
+        ),
+        "forbidden_address": _(
+            "LeadSync never connects to the outgoing server's address. Check it on “About sync”."
+        ),
         "interrupted": _(
             "LeadSync stopped while sending this email. Check your Sent folder "
             "before trying again: it may have left."

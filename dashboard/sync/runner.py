@@ -159,6 +159,7 @@ def load_job(session: Session, mailbox: Mailbox, box: SecretBox, options: RunOpt
         box.decrypt(mailbox.secret),
         options.ca_file,
         options.timeout,
+        company.allow_local_servers,  # re-read every round, like the other settings
     )
     since = import_start(company.import_days, utcnow())
     return MailboxJob(

@@ -45,6 +45,12 @@ def copy_cookies(source, target, *names: str) -> None:  # type: ignore[no-untype
         target.set_cookie(name, cookie.value)
 
 
+def message_of(response) -> str:  # type: ignore[no-untyped-def]
+    """The form's error text of a login page."""
+    page = response.data.decode()
+    return page[page.index("Too many") : page.index("try again.")]
+
+
 def load_user(engine, user_id: int) -> User:  # type: ignore[no-untyped-def]
     """Read a user straight from the database."""
     with read_session(engine) as session:
@@ -101,24 +107,48 @@ def test_logout_is_refused_over_get(admin_client):
     assert is_logged_in(admin_client)
 
 
-def test_ten_failures_lock_the_account_even_with_the_right_password(client, admin):
-    for n in range(10):
-        assert attempt(client, admin.email, "wrong-password-1", ip=f"10.0.0.{n}").status_code == 422
-    response = attempt(client, admin.email, PASSWORD, ip="10.0.1.1")
+def test_ten_failures_from_one_address_lock_that_account_there_even_with_the_right_password(
+    client, admin
+):  # type: ignore[no-untyped-def]
+    for _ in range(10):
+        assert attempt(client, admin.email, "wrong-password-1", ip="10.0.0.1").status_code == 422
+    response = attempt(client, admin.email, PASSWORD, ip="10.0.0.1")
     assert response.status_code == 429
     assert "Too many failed attempts" in response.data.decode()
     assert not is_logged_in(client)
 
 
-def test_nine_failures_do_not_lock_the_account(client, admin):
-    for n in range(9):
-        attempt(client, admin.email, "wrong-password-1", ip=f"10.0.0.{n}")
-    assert attempt(client, admin.email, PASSWORD, ip="10.0.1.1").status_code == 302
+def test_an_attackers_failures_lock_neither_other_accounts_nor_the_owner_elsewhere(app, admin, rep):  # type: ignore[no-untyped-def]
+    """Ten failures from address A on account X: X still logs in from B, Y from A."""
+    attacker = app.test_client()
+    for _ in range(10):
+        attempt(attacker, admin.email, "wrong-password-1", ip="10.0.0.1")
+    assert attempt(attacker, admin.email, PASSWORD, ip="10.0.0.1").status_code == 429
+    assert attempt(app.test_client(), admin.email, PASSWORD, ip="10.0.0.2").status_code == 302
+    assert attempt(app.test_client(), rep.email, PASSWORD, ip="10.0.0.1").status_code == 302
 
 
-def test_ten_failures_from_one_ip_lock_that_ip_across_accounts(client, admin, app):
-    for n in range(10):
-        attempt(client, f"someone{n}@acme.test", "wrong-password-1", ip="10.9.9.9")
+def test_nine_failures_from_one_address_do_not_lock(client, admin):
+    for _ in range(9):
+        attempt(client, admin.email, "wrong-password-1", ip="10.0.0.1")
+    assert attempt(client, admin.email, PASSWORD, ip="10.0.0.1").status_code == 302
+
+
+def test_an_account_guessed_from_many_addresses_locks_at_its_own_higher_limit(client, admin, app):
+    limit = app.config["LOGIN_ACCOUNT_MAX_FAILURES"] = 14
+    for n in range(limit - 1):
+        attempt(client, admin.email, "wrong-password-1", ip=f"10.0.{n // 5}.{n}")
+    assert attempt(app.test_client(), admin.email, PASSWORD, ip="10.0.9.1").status_code == 302
+    attempt(client, admin.email, "wrong-password-1", ip="10.0.8.8")
+    response = attempt(client, admin.email, PASSWORD, ip="10.0.9.2")
+    assert response.status_code == 429
+    assert "Too many failed attempts" in response.data.decode()
+
+
+def test_spraying_many_accounts_from_one_address_locks_that_address(client, admin, app):
+    limit = app.config["LOGIN_ADDRESS_MAX_FAILURES"] = 12
+    for n in range(limit):
+        attempt(client, f"someone{n % 3}@acme.test", "wrong-password-1", ip="10.9.9.9")
     response = attempt(client, admin.email, PASSWORD, ip="10.9.9.9")
     assert response.status_code == 429
     assert "Too many failed attempts" in response.data.decode()
@@ -126,13 +156,41 @@ def test_ten_failures_from_one_ip_lock_that_ip_across_accounts(client, admin, ap
     assert attempt(other, admin.email, PASSWORD, ip="10.9.9.10").status_code == 302
 
 
-def test_successful_login_clears_the_account_failures(client, admin, app):
-    for n in range(9):
-        attempt(client, admin.email, "wrong-password-1", ip=f"10.0.0.{n}")
-    assert attempt(app.test_client(), admin.email, PASSWORD, ip="10.0.1.1").status_code == 302
-    for n in range(9):
-        attempt(client, admin.email, "wrong-password-1", ip=f"10.0.2.{n}")
-    assert attempt(client, admin.email, PASSWORD, ip="10.0.3.1").status_code == 302
+def test_a_locked_unknown_account_gets_the_same_message(client, admin):
+    for _ in range(10):
+        attempt(client, "nobody@acme.test", "wrong-password-1", ip="10.0.0.1")
+    unknown = attempt(client, "nobody@acme.test", "wrong-password-1", ip="10.0.0.1")
+    for _ in range(10):
+        attempt(client, admin.email, "wrong-password-1", ip="10.0.0.2")
+    known = attempt(client, admin.email, "wrong-password-1", ip="10.0.0.2")
+    assert unknown.status_code == known.status_code == 429
+    assert message_of(unknown) == message_of(known)
+
+
+def test_without_trusted_proxies_a_forged_x_forwarded_for_is_ignored(client, admin):
+    for n in range(10):
+        client.post(
+            "/login",
+            data={"email": admin.email, "password": "wrong-password-1"},
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+            environ_base={"REMOTE_ADDR": "10.0.0.1"},
+        )
+    response = client.post(
+        "/login",
+        data={"email": admin.email, "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.99"},
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},
+    )
+    assert response.status_code == 429
+
+
+def test_successful_login_clears_the_failures_of_that_address(client, admin, app):
+    for _ in range(9):
+        attempt(client, admin.email, "wrong-password-1", ip="10.0.0.1")
+    assert attempt(app.test_client(), admin.email, PASSWORD, ip="10.0.0.1").status_code == 302
+    for _ in range(9):
+        attempt(client, admin.email, "wrong-password-1", ip="10.0.0.1")
+    assert attempt(client, admin.email, PASSWORD, ip="10.0.0.1").status_code == 302
 
 
 def test_deactivated_user_cannot_log_in(client, rep, engine):

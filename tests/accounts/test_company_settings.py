@@ -380,7 +380,16 @@ def test_company_show_prints_json(app, admin, engine):
         **DEFAULTS,
         "stale_days": 3,
         "tracking": True,
+        "allow_local_servers": True,  # the test factories' company: servers on 127.0.0.1
     }
+
+
+def test_company_set_allows_or_refuses_local_mail_servers(app, admin, engine):
+    result = cli(app, "company", "set", "--local-servers", "refuse")
+    assert result.exit_code == 0, result.output
+    assert company(engine).allow_local_servers is False
+    assert cli(app, "company", "set", "--local-servers", "allow").exit_code == 0
+    assert company(engine).allow_local_servers is True
 
 
 def test_company_set_changes_exactly_the_given_settings(app, admin, engine):

@@ -214,7 +214,16 @@ def test_0007_rewrites_lead_addresses_to_the_person_without_losing_a_lead_or_a_l
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'leadsync.db'}")
     upgrade(engine, "0006")
-    admin = factories.setup_company(engine, domains=("acme.test",))
+    with engine.begin() as conn:  # plain SQL: the Company model has columns 0006 lacks
+        conn.execute(
+            text(
+                "INSERT INTO company (name, domains, created_at, skip_internal, visibility,"
+                " never_log, auto_create, import_days, interval_minutes, stale_days, tracking)"
+                " VALUES ('Acme', '[\"acme.test\"]', :at, 1, 'all', '[]', 'sent', 30, 5, 3, 1)"
+            ),
+            {"at": CREATED},
+        )
+    admin = factories.make_user(engine, role="admin")
     rep = factories.make_user(engine)
     with write_session(engine) as session:
         seed = Seeder(session, rep)
@@ -436,3 +445,49 @@ def test_0011_backfills_the_identity_the_sync_computes_and_keeps_every_email(
         insert_old_email(conn, "<a@x.test>", "cliente@x.test", [], 1, CREATED, "Outra coisa")
         with pytest.raises(IntegrityError):  # the same identity twice (fingerprint "") is not
             insert_old_email(conn, "<a@x.test>", "cliente@x.test", [], 1, CREATED, "De novo")
+
+
+# --- 0012: servers on the local network, off until an admin allows them -------------------
+
+
+@pytest.mark.parametrize(
+    ("imap_host", "smtp_host", "secret", "allowed"),
+    [
+        ("imap.gmail.com", "smtp.gmail.com", b"token", 0),
+        ("127.0.0.1", None, b"token", 1),  # a self-hosted Dovecot on the same machine
+        ("imap.gmail.com", "192.168.0.10", b"token", 1),  # a LAN relay for sending
+        ("mailserver", None, b"token", 1),  # a dot-less LAN name
+        ("localhost", None, None, 0),  # disconnected: nothing to keep working
+    ],
+)
+def test_0012_keeps_local_servers_that_already_sync_allowed(
+    old_database, imap_host, smtp_host, secret, allowed
+):  # type: ignore[no-untyped-def]
+    """An upgrade never stops a mailbox that synced from a local server the day before."""
+    engine, _ = old_database
+    upgrade(engine, "0011")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO mailbox (id, user_id, provider, address, username, imap_host,"
+                " imap_port, imap_security, smtp_host, secret, folders, available_folders,"
+                " capabilities, status, failures, created_at) VALUES (1, 1, 'other',"
+                " 'ana@acme.test', 'ana@acme.test', :imap, 993, 'tls', :smtp, :secret, '[]',"
+                " '[]', '[]', 'connected', 0, :at)"
+            ),
+            {"imap": imap_host, "smtp": smtp_host, "secret": secret, "at": CREATED},
+        )
+    upgrade(engine, "0012")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT allow_local_servers FROM company")).scalar() == allowed
+
+
+def test_0012_leaves_existing_companies_refusing_local_servers(old_database):
+    engine, _ = old_database
+    upgrade(engine, "0009")
+    upgrade(engine, "0012")
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT id, name, allow_local_servers FROM company")).all()
+    assert rows == [(1, "Acme Ltda", 0)]
+    with read_session(engine) as session:
+        assert session.get(Company, 1).allow_local_servers is False

@@ -23,6 +23,7 @@ def settings_for(user: MailboxUser, **overrides: object) -> ServerSettings:
     values: dict[str, object] = {
         "host": server.host, "port": server.port, "security": "tls", "username": user.address,
         "password": user.password, "ca_file": server.ca_file, "timeout": 5.0,
+        "allow_local": True,  # the test server listens on 127.0.0.1
     }  # fmt: skip
     return ServerSettings(**{**values, **overrides})  # type: ignore[arg-type]
 

@@ -21,7 +21,14 @@ def settings_for(user: MailboxUser, port: int | None = None) -> ServerSettings:
     """IMAPS settings of a test user (through another local port when given)."""
     server = user.server
     return ServerSettings(
-        server.host, port or server.port, "tls", user.address, user.password, server.ca_file, 5.0
+        server.host,
+        port or server.port,
+        "tls",
+        user.address,
+        user.password,
+        server.ca_file,
+        5.0,
+        allow_local=True,  # the test server listens on 127.0.0.1
     )
 
 

@@ -34,6 +34,7 @@ def settings_for(server: SmtpServer, **overrides: object) -> SmtpSettings:
         "host": server.host, "port": server.port, "security": server.security,
         "username": server.username, "password": server.password,
         "ca_file": server.ca_file, "timeout": 10.0,
+        "allow_local": True,  # the test server listens on 127.0.0.1
     }  # fmt: skip
     values.update(overrides)
     return SmtpSettings(**values)

@@ -20,12 +20,20 @@ def next_number() -> int:
 
 
 def setup_company(
-    engine: Engine, *, domains: tuple[str, ...] = ("acme.test",), admin_email: str | None = None
+    engine: Engine,
+    *,
+    domains: tuple[str, ...] = ("acme.test",),
+    admin_email: str | None = None,
+    allow_local_servers: bool = True,
 ) -> User:
-    """Run first-run setup and return the administrator."""
+    """Run first-run setup and return the administrator.
+
+    The company allows mail servers on the local network unless told otherwise: every test
+    server (Dovecot, SMTP) listens on 127.0.0.1. A fresh install refuses them.
+    """
     n = next_number()
     with write_session(engine) as session:
-        return accounts.run_setup(
+        admin = accounts.run_setup(
             session,
             company=f"Acme {n}",
             domains=list(domains),
@@ -33,6 +41,10 @@ def setup_company(
             admin_name=f"Admin {n}",
             password=PASSWORD,
         )
+        company = accounts.get_company(session)
+        assert company is not None
+        company.allow_local_servers = allow_local_servers
+        return admin
 
 
 def make_user(
