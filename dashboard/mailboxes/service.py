@@ -378,8 +378,9 @@ def retest_mailbox(
     return None
 
 
-def disconnect_mailbox(session: Session, mailbox: Mailbox, actor: User) -> None:
-    """Forget the secret and stop syncing; the emails already stored stay."""
+def disconnect_mailbox(session: Session, mailbox: Mailbox, actor: User | None) -> None:
+    """Forget the secret and stop syncing; the emails already stored stay (actor None: the
+    command line)."""
     mailbox.secret, mailbox.status = None, MailboxStatus.DISCONNECTED
     log_event(session, mailbox.user_id, mailbox, "disconnected")
     audit.record(session, actor, "mailboxes.disconnect", {"address": mailbox.address})
