@@ -189,5 +189,6 @@ def why() -> ResponseReturnValue:
         search=search,
         answer=why_not_here(get_session(), mailbox.id, search, include_stored=not for_team()),
         mailbox=mailbox,
+        owner=mailbox_owner(),
         for_team=for_team(),
     )
