@@ -184,7 +184,7 @@ def health_of(session: Session, mailbox: Mailbox, server_count: int | None) -> H
 
 def first_day(session: Session, mailbox: Mailbox, days: int) -> date:
     """The first day the mailbox's sync looked at."""
-    return counted_since(days, first_rounds(session).get(mailbox.id))
+    return counted_since(days, first_rounds(session, mailbox.id).get(mailbox.id))
 
 
 def status_rank(row: ConsoleRow) -> int:

@@ -77,10 +77,12 @@ def importing(mailbox: Mailbox) -> bool:
     return mailbox.last_success_at is None
 
 
-def first_rounds(session: Session) -> dict[int, datetime]:
-    """When each mailbox's first round started."""
-    query = select(SyncRun.mailbox_id, func.min(SyncRun.started_at)).group_by(SyncRun.mailbox_id)
-    return dict(session.exec(query).all())
+def first_rounds(session: Session, mailbox_id: int | None = None) -> dict[int, datetime]:
+    """When each mailbox's first round started (only this one's when given)."""
+    query = select(SyncRun.mailbox_id, func.min(SyncRun.started_at))
+    if mailbox_id is not None:
+        query = query.where(SyncRun.mailbox_id == mailbox_id)
+    return dict(session.exec(query.group_by(SyncRun.mailbox_id)).all())
 
 
 def import_days(session: Session) -> int:
