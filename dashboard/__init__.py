@@ -85,9 +85,11 @@ def register_blueprints(app: Flask) -> None:
     from dashboard.accounts.views import bp as accounts
     from dashboard.emails.views import bp as emails
     from dashboard.leads.views import bp as leads
+    from dashboard.mailboxes.team_views import bp as team_mailboxes
     from dashboard.mailboxes.views import bp as mailboxes
     from dashboard.sending.views import bp as sending
     from dashboard.web.views import bp as web
 
     for blueprint in (accounts, web, mailboxes, emails, leads, sending):
         app.register_blueprint(blueprint)
+    app.register_blueprint(team_mailboxes)  # the mailbox views again, about a teammate's

@@ -335,6 +335,7 @@ def connect_mailbox(
     mailbox.smtp_port = request.smtp_port if sends else None
     mailbox.smtp_security = request.smtp_security if sends else None
     mailbox.secret = box.encrypt(request.password)
+    mailbox.connected_by_user_id, mailbox.connected_at = (actor.id if actor else None), utcnow()
     mailbox.status, mailbox.last_error_code = MailboxStatus.CONNECTED, None
     apply_verification(mailbox, result)
     session.add(mailbox)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import String, case, cast, func, select
+from sqlalchemy import ColumnElement, String, case, cast, func, select
 from sqlmodel import Session
 
-from dashboard.models import FolderCursor, Sighting, SkippedMessage, SyncRun
+from dashboard.models import FolderCursor, Mailbox, Sighting, SkippedMessage, SyncRun, User
 
 HISTORY_SHOWN = 50
 
@@ -44,21 +44,25 @@ def stored_count(session: Session, mailbox_id: int) -> int:
     return session.scalar(query) or 0
 
 
+def ledger_message() -> ColumnElement[str]:
+    """One skip-ledger message: its Message-ID, sender and subject (the ledger's stand-in for
+    the Email identity's fingerprint: its date may be a folder's own INTERNALDATE); a row
+    without them (unreadable) is a message of its own."""
+    identity = SkippedMessage.message_id + " " + SkippedMessage.sender + " "
+    return case(
+        (SkippedMessage.message_id != "", identity + SkippedMessage.subject),
+        else_="#" + cast(SkippedMessage.id, String),
+    )
+
+
 def skipped_counts(session: Session, mailbox_id: int) -> dict[str, int]:
     """Messages not stored, by reason, each counted once.
 
     The ledger has a row per folder a message was seen in: ticking Gmail's "Todos os
-    e-mails" records every INBOX and Sent skip again. A message is its Message-ID, sender
-    and subject (the ledger's stand-in for the Email identity's fingerprint: its date may be
-    a folder's own INTERNALDATE); a row without them (unreadable) is a message of its own.
+    e-mails" records every INBOX and Sent skip again (see ledger_message).
     """
-    identity = SkippedMessage.message_id + " " + SkippedMessage.sender + " "
-    message = case(
-        (SkippedMessage.message_id != "", identity + SkippedMessage.subject),
-        else_="#" + cast(SkippedMessage.id, String),
-    )
     rows = session.execute(
-        select(SkippedMessage.reason, func.count(func.distinct(message)))
+        select(SkippedMessage.reason, func.count(func.distinct(ledger_message())))
         .where(SkippedMessage.mailbox_id == mailbox_id)
         .group_by(SkippedMessage.reason)
     )
@@ -81,3 +85,11 @@ def history(session: Session, mailbox_id: int) -> list[SyncRun]:
             .limit(HISTORY_SHOWN)
         )
     )
+
+
+def connecter(session: Session, mailbox: Mailbox) -> User | None:
+    """Who typed the mailbox's app password last, when it was not its owner (an admin on
+    their behalf); None for the owner and the command line."""
+    if mailbox.connected_by_user_id in (None, mailbox.user_id):
+        return None
+    return session.get(User, mailbox.connected_by_user_id)

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from dashboard.db.flask import get_session, secret_box
+from dashboard.mailboxes import console, health
 from dashboard.mailboxes import estimate as estimates
 from dashboard.mailboxes import service as mailboxes
 from dashboard.mailboxes import status as sync_status
+from dashboard.mailboxes.entry import for_team, mailbox_owner, mailbox_url
 from dashboard.mailboxes.forms import RescanForm
 from dashboard.mailboxes.messages import explain_stored
 from dashboard.mailboxes.why import WhySearch, why_not_here
@@ -51,9 +52,29 @@ def estimate_cache() -> estimates.EstimateCache:
     return current_app.extensions.setdefault("leadsync.estimates", estimates.EstimateCache())
 
 
-def own_mailbox() -> Mailbox:
-    """The current user's connected mailbox, or 404."""
-    mailbox = mailboxes.mailbox_of(get_session(), current_user.id)
+def health_cache() -> estimates.EstimateCache:
+    """The app's kept server counts for the health line (apart from the estimates: their
+    keys differ, and one would push the other out)."""
+    return current_app.extensions.setdefault("leadsync.health", estimates.EstimateCache())
+
+
+def health_context(mailbox: Mailbox) -> dict:
+    """The health line of a mailbox: accounted for against the kept server count."""
+    db = get_session()
+    since = console.first_day(db, mailbox, health.import_days(db))
+    on_server = health.known_count(mailbox, since, health_cache())
+    return {
+        "mailbox": mailbox,
+        "health": console.health_of(db, mailbox, on_server),
+        "countable": health.countable(mailbox),
+        "action": ActionForm(),
+    }
+
+
+def this_mailbox() -> Mailbox:
+    """The connected mailbox this request is about (the viewer's own, or a teammate's for
+    an admin), or 404."""
+    mailbox = mailboxes.mailbox_of(get_session(), mailbox_owner().id)
     if mailbox is None or not mailbox.connected:
         abort(404)
     return mailbox
@@ -94,7 +115,7 @@ def estimate_context(mailbox: Mailbox, stored: int) -> dict:
 @bp.get("/status")
 def status() -> ResponseReturnValue:
     """The status partial; polled by htmx while syncing, which stops when the round ends."""
-    mailbox = own_mailbox()
+    mailbox = this_mailbox()
     body, code = render_page(
         "mailboxes/_sync.html", "mailboxes/_sync.html", **sync_context(mailbox)
     )
@@ -106,20 +127,20 @@ def status() -> ResponseReturnValue:
 @bp.post("/now")
 def now() -> Response:
     """Move this mailbox's next sync forward ("Sincronizar agora"); it runs in the background."""
-    mailbox = own_mailbox()
+    mailbox = this_mailbox()
     if ActionForm().validate_on_submit():
         db = get_session()
         request_sync(db, mailbox.id)
         db.commit()
         wake(current_app)
         flash(_("Sync requested. It starts in a moment."), "success")
-    return redirect(url_for("mailboxes.index"))
+    return redirect(mailbox_url("index"))
 
 
 @bp.post("/rescan")
 def rescan() -> Response:
     """Ask the next round to re-scan the mailbox from a day (dedupe keeps it harmless)."""
-    mailbox, form = own_mailbox(), RescanForm()
+    mailbox, form = this_mailbox(), RescanForm()
     if form.validate_on_submit():
         since = datetime.combine(form.since.data, datetime.min.time(), UTC)
         db = get_session()
@@ -129,15 +150,15 @@ def rescan() -> Response:
         flash(_("Re-scan from %(day)s requested.", day=format_day(form.since.data)), "success")
     else:
         flash(_("Choose a valid day to re-scan from."), "error")
-    return redirect(url_for("mailboxes.index"))
+    return redirect(mailbox_url("index"))
 
 
 @bp.get("/estimate")
 def estimate() -> ResponseReturnValue:
     """The first sync's estimate, counted on the server (HTMX loads it after the page)."""
-    mailbox = own_mailbox()
+    mailbox = this_mailbox()
     if not htmx:
-        return redirect(url_for("mailboxes.index"))
+        return redirect(mailbox_url("index"))
     with turn_released():  # other pages run while the IMAP server counts
         answer = estimates.count_estimate(
             get_session(),
@@ -158,14 +179,16 @@ def why_search(query: str) -> WhySearch:
 @bp.get("/why")
 def why() -> ResponseReturnValue:
     """Answer "why is this email not here?" by address, subject, day or folder."""
-    g.nav_active = "mailbox"
-    mailbox, query = own_mailbox(), request.args.get("q", "")
+    g.nav_active = "team" if for_team() else "mailbox"
+    mailbox, query = this_mailbox(), request.args.get("q", "")
     search = why_search(query)
     return render_page(
         "mailboxes/why.html",
         "mailboxes/_why_results.html",
         query=query,
         search=search,
-        answer=why_not_here(get_session(), mailbox.id, search),
+        answer=why_not_here(get_session(), mailbox.id, search, include_stored=not for_team()),
         mailbox=mailbox,
+        owner=mailbox_owner(),
+        for_team=for_team(),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,11 +15,18 @@ from dashboard.accounts.service import AccountError
 from dashboard.db.flask import get_session, secret_box
 from dashboard.mail.imap_client import ImapError
 from dashboard.mailboxes import service as mailboxes
+from dashboard.mailboxes import status as sync_status
+from dashboard.mailboxes.entry import for_team, mailbox_owner, mailbox_url, pick_owner
 from dashboard.mailboxes.forms import FoldersForm, MailboxForm, saved_connection_form
 from dashboard.mailboxes.messages import Explanation, explain, explain_smtp, explain_stored
 from dashboard.mailboxes.providers import PROVIDERS
 from dashboard.mailboxes.sync_views import bp as sync_bp
-from dashboard.mailboxes.sync_views import estimate_context, imap_options, sync_context
+from dashboard.mailboxes.sync_views import (
+    estimate_context,
+    health_context,
+    imap_options,
+    sync_context,
+)
 from dashboard.models import Mailbox
 from dashboard.states import MailboxStatus
 from dashboard.sync.scheduler import request_sync, wake
@@ -31,6 +38,8 @@ from dashboard.web.request_gate import turn_released
 bp = Blueprint("mailboxes", __name__, url_prefix="/settings/mailbox")
 bp.register_blueprint(sync_bp)
 bp.before_request(require_fresh_login)
+bp.url_value_preprocessor(pick_owner)
+bp.add_app_template_global(mailbox_url)
 
 
 @bp.app_template_global()
@@ -68,8 +77,8 @@ def mailbox_panel() -> str:
 
 @bp.before_request
 def mark_nav() -> None:
-    """Highlight "Sobre a sincronização" in the settings panel."""
-    g.nav_active = "mailbox"
+    """Highlight "Sobre a sincronização" (or the team's mailboxes) in the settings panel."""
+    g.nav_active = "team" if for_team() else "mailbox"
 
 
 def request_from(form: MailboxForm) -> mailboxes.ConnectionRequest:
@@ -105,7 +114,12 @@ def page_context(
     if mailbox and mailbox.connected:
         sync = sync_context(mailbox)
         sync.update(estimate_context(mailbox, sync["stored"]))
+    if mailbox and for_team():
+        sync.update(health_context(mailbox))
     return {
+        "owner": mailbox_owner(),
+        "for_team": for_team(),
+        "connected_by": sync_status.connecter(get_session(), mailbox) if mailbox else None,
         "form": form,
         "mailbox": mailbox,
         "failure": failure,
@@ -120,8 +134,8 @@ def page_context(
 def page(
     form: MailboxForm | None = None, status: int = 200, failure: Explanation | None = None
 ) -> tuple[str, int]:
-    """Render the page (or the form partial for HTMX) for the current user."""
-    mailbox = mailboxes.mailbox_of(get_session(), current_user.id)
+    """Render the page (or the form partial for HTMX) for the mailbox's owner."""
+    mailbox = mailboxes.mailbox_of(get_session(), mailbox_owner().id)
     return render_page(
         "mailboxes/index.html",
         "mailboxes/_connect_form.html",
@@ -143,14 +157,15 @@ def index() -> ResponseReturnValue:
         return page(form if form.is_submitted() else None, 422 if form.errors else 200)
     db = get_session()
     connection = request_from(form)
-    saved = mailboxes.mailbox_of(db, current_user.id)
+    owner = mailbox_owner()
+    saved = mailboxes.mailbox_of(db, owner.id)
     if not connection.password.strip() and saved and saved.connected:
         connection.password = secret_box().decrypt(saved.secret)  # "••• saved": keep it
     try:
         with turn_released():  # other pages run while the IMAP and SMTP servers answer
             mailbox = mailboxes.connect_mailbox(
                 db,
-                user=current_user,
+                user=owner,
                 request=connection,
                 box=secret_box(),
                 actor=current_user,
@@ -174,16 +189,16 @@ def index() -> ResponseReturnValue:
     db.commit()
     wake(current_app)
     flash(_("Mailbox connected. The first sync starts shortly."), "success")
-    return redirect_page(url_for("mailboxes.index"))
+    return redirect_page(mailbox_url("index"))
 
 
 @bp.post("/test")
 def test_connection() -> ResponseReturnValue:
     """Run the verification again with the saved password (HTMX: returns the status card)."""
     db = get_session()
-    mailbox = mailboxes.mailbox_of(db, current_user.id)
+    mailbox = mailboxes.mailbox_of(db, mailbox_owner().id)
     if mailbox is None or not mailbox.connected or not ActionForm().validate_on_submit():
-        return redirect(url_for("mailboxes.index"))
+        return redirect(mailbox_url("index"))
     with turn_released():  # other pages run while the IMAP server answers
         error = mailboxes.retest_mailbox(db, mailbox, box=secret_box(), **imap_options())
     db.commit()
@@ -199,22 +214,22 @@ def test_connection() -> ResponseReturnValue:
 def disconnect() -> Response:
     """Forget the password and stop syncing; stored emails stay."""
     db = get_session()
-    mailbox = mailboxes.mailbox_of(db, current_user.id)
+    mailbox = mailboxes.mailbox_of(db, mailbox_owner().id)
     if mailbox and mailbox.connected and ActionForm().validate_on_submit():
         mailboxes.disconnect_mailbox(db, mailbox, current_user)
         db.commit()
         flash(_("Mailbox disconnected. Emails already synced stay in LeadSync."), "success")
-    return redirect(url_for("mailboxes.index"))
+    return redirect(mailbox_url("index"))
 
 
 @bp.post("/folders")
 def folders() -> Response:
     """Choose extra folders to sync besides INBOX and Sent."""
     db = get_session()
-    mailbox = mailboxes.mailbox_of(db, current_user.id)
+    mailbox = mailboxes.mailbox_of(db, mailbox_owner().id)
     form = FoldersForm()
     if mailbox and form.validate_on_submit():
         mailboxes.set_folders(db, mailbox, form.folders.data or [])
         db.commit()
         flash(_("Folders saved."), "success")
-    return redirect(url_for("mailboxes.index"))
+    return redirect(mailbox_url("index"))

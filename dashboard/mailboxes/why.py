@@ -119,12 +119,17 @@ def folders_of(session: Session, mailbox_id: int, email_ids: list[int]) -> dict[
     return found
 
 
-def why_not_here(session: Session, mailbox_id: int, search: WhySearch) -> WhyAnswer:
-    """Find the mailbox's messages, stored or skipped, that match the search."""
+def why_not_here(
+    session: Session, mailbox_id: int, search: WhySearch, *, include_stored: bool = True
+) -> WhyAnswer:
+    """Find the mailbox's messages, stored or skipped, that match the search. An admin
+    searching a teammate's mailbox gets the skip ledger only: a stored email is read on its
+    lead's page, under the privacy rule (a private thread's subject must not answer a
+    search)."""
     if not search.usable:
         return WhyAnswer()
     skipped = skipped_matching(session, mailbox_id, search)
-    emails = stored_matching(session, mailbox_id, search)
+    emails = stored_matching(session, mailbox_id, search) if include_stored else []
     folders = folders_of(session, mailbox_id, [e.id for e in emails[:SHOWN]])
     return WhyAnswer(
         [StoredHit(e, folders[e.id]) for e in emails[:SHOWN]],

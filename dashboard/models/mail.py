@@ -44,6 +44,12 @@ class Mailbox(SQLModel, table=True):
     next_sync_at: datetime | None = None
     failures: int = 0
     rescan_since: datetime | None = None
+    # Who typed the app password last (the owner, or an admin on their behalf; None: the
+    # command line), and when: the owner's page says so.
+    connected_by_user_id: int | None = Field(
+        default=None, foreign_key="user.id", ondelete="SET NULL"
+    )
+    connected_at: datetime | None = None
 
     @property
     def connected(self) -> bool:

@@ -85,6 +85,13 @@ PAGES: dict[str, tuple[tuple[str, ...], Url]] = {
     "accounts.users.edit": (("admin",), lambda s: f"/settings/users/{s.rep.id}"),
     "mailboxes.index": (("admin", "rep"), lambda s: "/settings/mailbox/"),
     "mailboxes.sync.why": (("rep",), lambda s: "/settings/mailbox/sync/why?q=cliente"),
+    "team.index": (("admin",), lambda s: "/settings/team-mailboxes/"),
+    "team.ledger": (("admin",), lambda s: f"/settings/team-mailboxes/{s.rep.id}/ledger"),
+    "team.mailboxes.index": (("admin",), lambda s: f"/settings/team-mailboxes/{s.rep.id}/"),
+    "team.mailboxes.sync.why": (
+        ("admin",),
+        lambda s: f"/settings/team-mailboxes/{s.rep.id}/sync/why?q=cliente",
+    ),
     "sending.templates.index": (("admin", "rep"), lambda s: "/settings/templates/"),
     "sending.templates.edit": (("admin",), lambda s: f"/settings/templates/{s.template_id}"),
 }
@@ -99,6 +106,8 @@ NOT_PAGES: dict[str, tuple[str, Url | None]] = {
     "sending.tracking.click": ("a redirect for a lead's click", None),
     "sending.tracking.open_pixel": ("a GIF", None),
     "mailboxes.sync.estimate": ("redirects without htmx; a fragment with it", None),
+    "team.mailboxes.sync.estimate": ("mailboxes.sync.estimate, about a teammate's", None),
+    "team.mailboxes.sync.status": ("mailboxes.sync.status, about a teammate's (admins)", None),
     "emails.frame": ("fragment", lambda s: f"/emails/{s.email_id}/frame"),
     "leads.threads": ("fragment", lambda s: f"/leads/{s.lead_id}/threads"),
     "sending.outgoing.status": ("fragment", lambda s: f"/outgoing/{s.outgoing_id}"),

@@ -10,6 +10,8 @@ import pytest
 from dashboard.db.engine import write_session
 from dashboard.db.secrets import SecretBox
 from dashboard.mailboxes import service as mailboxes
+from dashboard.models import SkippedMessage
+from tests.support import factories
 from tests.support.mailboxes import (
     add_account,
     all_mailboxes,
@@ -151,3 +153,67 @@ def test_accounts_list_shows_connected_and_disconnected_mailboxes(app, rep, mail
 def test_accounts_list_is_empty_without_mailboxes(app, admin):
     result = list_accounts(app, "--json")
     assert result.exit_code == 0 and json.loads(result.output) == []
+
+
+# --- accounts show | disconnect | reconnect: the console's actions from a script -----------
+
+
+def run_accounts(app, *args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+    """Run `flask accounts ...`."""
+    return app.test_cli_runner().invoke(args=["accounts", *args], input=stdin)
+
+
+def test_accounts_show_json_has_the_ledger_counts_and_no_secret(app, rep, mailbox_user, engine):
+    assert add_account(app, rep.email, mailbox_user).exit_code == 0
+    box = mailbox_of(engine, rep.id)
+    with write_session(engine) as session:
+        for reason, message_id in (("no_lead", "<a@t>"), ("no_lead", "<b@t>"), ("automated", "")):
+            session.add(SkippedMessage(mailbox_id=box.id, folder="INBOX", uidvalidity=1,
+                                       uid=factories.next_number(), message_id=message_id,
+                                       reason=reason))  # fmt: skip
+    result = run_accounts(app, "show", mailbox_user.address.upper(), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["owner"], report["status"], report["stored"]) == (rep.email, "connected", 0)
+    assert report["skipped"] == {"no_lead": 2, "automated": 1}
+    assert mailbox_user.password not in result.output
+    assert box.secret.decode() not in result.output
+    text = run_accounts(app, "show", mailbox_user.address).output
+    assert "skipped: automated=1, no_lead=2" in text and f"owner: {rep.email}" in text
+
+
+def test_accounts_show_an_unknown_address_fails_with_one_line(app, admin):
+    result = run_accounts(app, "show", "nobody@acme.test")
+    assert result.exit_code == 1 and "no mailbox nobody@acme.test" in result.output
+
+
+def test_accounts_disconnect_forgets_the_secret_and_is_audited_as_the_command_line(
+    app, rep, mailbox_user, engine
+):
+    assert add_account(app, rep.email, mailbox_user).exit_code == 0
+    result = run_accounts(app, "disconnect", mailbox_user.address)
+    assert result.exit_code == 0, result.output
+    box = mailbox_of(engine, rep.id)
+    assert box.secret is None and box.status == "disconnected"
+    event = audit_events(engine)[-1]
+    assert (event.action, event.actor, event.actor_id) == ("mailboxes.disconnect", "cli", None)
+    again = run_accounts(app, "disconnect", mailbox_user.address)
+    assert again.exit_code == 1 and "is not connected" in again.output
+
+
+def test_accounts_reconnect_verifies_the_new_password_and_keeps_the_settings(
+    app, rep, mailbox_user, engine
+):
+    assert add_account(app, rep.email, mailbox_user).exit_code == 0
+    assert run_accounts(app, "disconnect", mailbox_user.address).exit_code == 0
+    wrong = run_accounts(app, "reconnect", mailbox_user.address, "--password-stdin",
+                         stdin="wrongwrongwrongx\n")  # fmt: skip
+    assert wrong.exit_code == 1 and not mailbox_of(engine, rep.id).connected
+    result = run_accounts(app, "reconnect", mailbox_user.address, "--password-stdin",
+                          stdin=f"{mailbox_user.password}\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    box = mailbox_of(engine, rep.id)
+    assert box.connected and box.status == "connected"
+    assert (box.imap_port, box.folders) == (mailbox_user.server.port, ["INBOX", GMAIL_SENT])
+    assert box.connected_by_user_id is None  # the command line
+    assert mailbox_user.password not in result.output

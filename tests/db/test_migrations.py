@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -243,14 +243,16 @@ def test_0007_rewrites_lead_addresses_to_the_person_without_losing_a_lead_or_a_l
         tagged = seed.email(rep.email, ["joao+news@x.test", "maria@y.test"], maria)
         other = seed.email("someone@x.test", [rep.email], rui_s)
         internal = seed.email(rep.email, [admin.email])  # names a company address
-        box = Mailbox(
-            user_id=rep.id, provider="other", address=rep.email, username=rep.email,
-            imap_host="127.0.0.1", imap_port=993, imap_security="tls",
-        )  # fmt: skip
-        session.add(box)
-        session.flush()
+        box_id = session.execute(  # the columns of 0006: the model has grown since
+            insert(Mailbox).values(
+                user_id=rep.id, provider="other", address=rep.email, username=rep.email,
+                imap_host="127.0.0.1", imap_port=993, imap_security="tls", folders=[],
+                available_folders=[], capabilities=[], status="connected", failures=0,
+                created_at=datetime(2025, 1, 1, tzinfo=UTC),
+            ).returning(Mailbox.id)
+        ).scalar_one()  # fmt: skip
         skipped = SkippedMessage(
-            mailbox_id=box.id, folder="INBOX", uidvalidity=1, uid=7, reason="no_lead",
+            mailbox_id=box_id, folder="INBOX", uidvalidity=1, uid=7, reason="no_lead",
             addresses=["joao@x.test"],
         )  # fmt: skip
         session.add(skipped)
@@ -491,3 +493,46 @@ def test_0012_leaves_existing_companies_refusing_local_servers(old_database):
     assert rows == [(1, "Acme Ltda", 0)]
     with read_session(engine) as session:
         assert session.get(Company, 1).allow_local_servers is False
+
+
+# --- 0010: who connected a mailbox, and when -----------------------------------------------
+
+
+def test_0010_remembers_who_connected_each_mailbox_from_the_audit_log(old_database):
+    """Rui's mailbox was connected by Ana (the audit log says so), Ana's own from the command
+    line; a disconnected one was connected by nobody now."""
+    engine, _ = old_database
+    upgrade(engine, "0009")
+    add_box = text(
+        "INSERT INTO mailbox (id, user_id, provider, address, username, imap_host, imap_port,"
+        " imap_security, secret, folders, available_folders, capabilities, status, failures,"
+        " created_at, verified_at) VALUES (:id, :user, 'other', :address, :address,"
+        " '127.0.0.1', 993, 'tls', :secret, '[]', '[]', '[]', 'connected', 0, :at, :verified)"
+    )
+    add_event = text(
+        "INSERT INTO auditevent (at, actor_id, actor, action, changes)"
+        " VALUES (:at, :actor_id, :actor, 'mailbox.connect', :changes)"
+    )
+    verified = "2025-06-01 09:30:00.000000"
+    with engine.begin() as conn:
+        for box_id, user_id, address, secret, when in (
+            (1, 1, "ana@acme.test", b"token", None),
+            (2, 2, "Rui@acme.test", b"token", verified),
+        ):
+            conn.execute(add_box, {"id": box_id, "user": user_id, "address": address,
+                                   "secret": secret, "at": CREATED, "verified": when})  # fmt: skip
+        for actor_id, actor, owner, address in (
+            (None, "cli", "ana@acme.test", "ana@acme.test"),
+            (2, "Rui <rui@acme.test>", "rui@acme.test", "old@acme.test"),  # another address
+            (1, "Ana <ana@acme.test>", "RUI@acme.test", "rui@acme.test"),
+        ):
+            changes = f'{{"user": "{owner}", "address": "{address}", "provider": "other"}}'
+            conn.execute(add_event, {"at": CREATED, "actor_id": actor_id, "actor": actor,
+                                     "changes": changes})  # fmt: skip
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, connected_by_user_id, connected_at FROM mailbox ORDER BY id")
+        ).all()
+    assert [(row[0], row[1]) for row in rows] == [(1, None), (2, 1)]
+    assert [str(row[2]) for row in rows] == [CREATED, verified]

@@ -105,7 +105,7 @@ def test_an_admin_sees_the_team_mailboxes_that_stopped_syncing(  # type: ignore[
     assert "1 mailbox of the team has a problem" in team
     assert rep.name in team and "The server refused the address" in team
     assert teammate.name not in team and admin.name not in team
-    assert 'href="/settings/users/"' in html[html.index('id="home-team"') :]
+    assert 'href="/settings/team-mailboxes/"' in html[html.index('id="home-team"') :]
     with write_session(engine) as session:  # a deactivated user's mailbox is not a problem
         session.execute(update(User).where(User.id == rep.id).values(active=False))
     assert "Every connected mailbox of the team is syncing" in text_of(page(admin_client, "/"))

@@ -1,7 +1,7 @@
 """every message accounted for: email.fingerprint in the identity, syncrun.seen_again
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 
 1. email.fingerprint: a hash of the Date header and the normalised subject, backfilled from
    each stored row, and the identity index ix_email_identity becomes (message_id, sender,
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
