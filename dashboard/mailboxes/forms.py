@@ -75,3 +75,17 @@ class FoldersForm(FlaskForm):
 
 class RescanForm(FlaskForm):
     since = DateField(_l("Re-scan from"), validators=[DataRequired(REQUIRED)])
+
+
+KEEP, REMOVE = "keep", "remove"
+
+
+class DisconnectForm(FlaskForm):
+    """Disconnect, keeping the synced history (the default) or removing it (admins)."""
+
+    history = RadioField(
+        _l("Synced history"),
+        choices=[(KEEP, _l("Keep the synced emails")), (REMOVE, _l("Remove the synced emails"))],
+        default=KEEP,
+    )
+    remove_emptied_leads = BooleanField(_l("Also delete the leads left without emails"))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template
 from flask.typing import ResponseReturnValue
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Row, Select, bindparam, select
@@ -14,10 +15,17 @@ from werkzeug.wrappers import Response
 from dashboard.accounts.service import AccountError
 from dashboard.db.flask import get_session, secret_box
 from dashboard.mail.imap_client import ImapError
+from dashboard.mailboxes import history
 from dashboard.mailboxes import service as mailboxes
 from dashboard.mailboxes import status as sync_status
 from dashboard.mailboxes.entry import for_team, mailbox_owner, mailbox_url, pick_owner
-from dashboard.mailboxes.forms import FoldersForm, MailboxForm, saved_connection_form
+from dashboard.mailboxes.forms import (
+    REMOVE,
+    DisconnectForm,
+    FoldersForm,
+    MailboxForm,
+    saved_connection_form,
+)
 from dashboard.mailboxes.messages import Explanation, explain, explain_smtp, explain_stored
 from dashboard.mailboxes.providers import PROVIDERS
 from dashboard.mailboxes.sync_views import bp as sync_bp
@@ -27,7 +35,7 @@ from dashboard.mailboxes.sync_views import (
     imap_options,
     sync_context,
 )
-from dashboard.models import Mailbox
+from dashboard.models import Mailbox, User
 from dashboard.states import MailboxStatus
 from dashboard.sync.scheduler import request_sync, wake
 from dashboard.web.forms import ActionForm, show_error
@@ -210,16 +218,55 @@ def test_connection() -> ResponseReturnValue:
     )
 
 
-@bp.post("/disconnect")
-def disconnect() -> Response:
-    """Forget the password and stop syncing; stored emails stay."""
+def may_remove_history(viewer: User) -> bool:
+    """Removing a mailbox's history deletes emails the whole team reads: admins only."""
+    return viewer.is_admin
+
+
+@bp.route("/disconnect", methods=["GET", "POST"])
+def disconnect() -> ResponseReturnValue:
+    """Ask, then disconnect: keep the synced history, or (admins) remove what LeadSync holds
+    only because of this mailbox. A mailbox already disconnected can still lose its history."""
     db = get_session()
     mailbox = mailboxes.mailbox_of(db, mailbox_owner().id)
-    if mailbox and mailbox.connected and ActionForm().validate_on_submit():
-        mailboxes.disconnect_mailbox(db, mailbox, current_user)
+    allowed = may_remove_history(current_user)
+    if mailbox is None or not (mailbox.connected or allowed):
+        return redirect(mailbox_url("index"))
+    form = DisconnectForm()
+    removing = form.history.data == REMOVE
+    if removing and not allowed:
+        abort(403)
+    if form.validate_on_submit() and (mailbox.connected or removing):
+        removal = mailboxes.disconnect_mailbox(
+            db, mailbox, current_user, remove_history=removing,
+            remove_emptied_leads=removing and bool(form.remove_emptied_leads.data),
+        )  # fmt: skip
         db.commit()
-        flash(_("Mailbox disconnected. Emails already synced stay in LeadSync."), "success")
-    return redirect(mailbox_url("index"))
+        if removal is None:
+            flash(_("Mailbox disconnected. Emails already synced stay in LeadSync."), "success")
+        else:
+            flash(removed_message(removal), "success")
+        return redirect(mailbox_url("index"))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "mailboxes/disconnect.html",
+        form=form,
+        mailbox=mailbox,
+        plan=history.preview(db, mailbox) if allowed else None,
+        owner=mailbox_owner(),
+        for_team=for_team(),
+        error=form.is_submitted(),
+    ), status
+
+
+def removed_message(removal: history.HistoryRemoval) -> str:
+    """The confirmation after removing a mailbox's history."""
+    return ngettext(
+        "Mailbox disconnected and its history removed: %(count)s email deleted.",
+        "Mailbox disconnected and its history removed: %(count)s emails deleted.",
+        removal.emails_only_here,
+        count=format_decimal(removal.emails_only_here),
+    )
 
 
 @bp.post("/folders")

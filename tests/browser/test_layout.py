@@ -85,9 +85,14 @@ PAGES: dict[str, tuple[tuple[str, ...], Url]] = {
     "accounts.users.edit": (("admin",), lambda s: f"/settings/users/{s.rep.id}"),
     "mailboxes.index": (("admin", "rep"), lambda s: "/settings/mailbox/"),
     "mailboxes.sync.why": (("rep",), lambda s: "/settings/mailbox/sync/why?q=cliente"),
+    "mailboxes.disconnect": (("rep",), lambda s: "/settings/mailbox/disconnect"),
     "team.index": (("admin",), lambda s: "/settings/team-mailboxes/"),
     "team.ledger": (("admin",), lambda s: f"/settings/team-mailboxes/{s.rep.id}/ledger"),
     "team.mailboxes.index": (("admin",), lambda s: f"/settings/team-mailboxes/{s.rep.id}/"),
+    "team.mailboxes.disconnect": (
+        ("admin",),
+        lambda s: f"/settings/team-mailboxes/{s.rep.id}/disconnect",
+    ),
     "team.mailboxes.sync.why": (
         ("admin",),
         lambda s: f"/settings/team-mailboxes/{s.rep.id}/sync/why?q=cliente",

@@ -24,6 +24,8 @@ from dashboard.models import (
     User,
 )
 from dashboard.states import LeadSource, Origin
+from tests.support.clients import log_in
+from tests.support.mailboxes import english_client
 from tests.support.servers.dovecot import new_user
 from tests.support.sync import SENT, connect, make_lead, plain_email, sync
 
@@ -208,3 +210,69 @@ def test_the_command_line_removes_the_history_with_its_counts(app, engine, two_m
     assert again.exit_code == 0 and "0 emails seen only through it" in again.output
     keep = runner.invoke(args=["accounts", "disconnect", rep_a.address])
     assert keep.exit_code != 0
+
+
+# --- the dialog ----------------------------------------------------------------------------
+
+
+def owner_of(engine, mailbox_id: int) -> User:  # type: ignore[no-untyped-def]
+    with read_session(engine) as session:
+        return session.get(User, session.get(Mailbox, mailbox_id).user_id)
+
+
+def test_a_rep_may_only_keep_the_history(app, engine, two_mailboxes):
+    _rep_a, _rep_b, (a_id, _b_id) = two_mailboxes
+    rep = english_client(app, owner_of(engine, a_id).email)
+    page = rep.get("/settings/mailbox/disconnect")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'value="keep"' in html and 'value="remove"' not in html
+    assert "Only an administrator can remove the synced emails." in html
+    forged = rep.post("/settings/mailbox/disconnect", data={"history": "remove"})
+    assert forged.status_code == 403
+    assert mailbox(engine, a_id).connected and count(engine, Sighting, Sighting.mailbox_id == a_id)
+    kept = rep.post("/settings/mailbox/disconnect", data={"history": "keep"})
+    assert kept.status_code == 302
+    assert not mailbox(engine, a_id).connected
+    assert count(engine, Sighting, Sighting.mailbox_id == a_id) == 2
+    assert rep.get("/settings/mailbox/disconnect").status_code == 302  # nothing left to do
+
+
+def test_the_admin_sees_the_counts_and_removes_a_reps_history(app, engine, admin, two_mailboxes):
+    _rep_a, _rep_b, (a_id, _b_id) = two_mailboxes
+    url = f"/settings/team-mailboxes/{owner_of(engine, a_id).id}/disconnect"
+    client = english_client(app, admin.email)
+    html = client.get(url).get_data(as_text=True)
+    assert "1 email seen only in this mailbox will be deleted" in html
+    assert "1 also seen by other mailboxes stays" in html
+    assert "1 entry of the skipped-messages record is deleted" in html
+    assert "Also delete 1 lead the sync created that would be left without emails" in html
+    assert "novo" in html  # the emptied lead, by name
+    response = client.post(url, data={"history": "remove", "remove_emptied_leads": "y"})
+    assert response.status_code == 302
+    flashed = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Mailbox disconnected and its history removed: 1 email deleted." in flashed
+    assert count(engine, Email) == 1
+    with read_session(engine) as session:
+        assert "novo@prospect.test" not in set(session.scalars(select(LeadAddress.address)))
+
+
+def test_a_kept_history_can_be_removed_later_by_an_admin(app, engine, admin, two_mailboxes):
+    _rep_a, _rep_b, (a_id, _b_id) = two_mailboxes
+    disconnect(engine, a_id)
+    url = f"/settings/team-mailboxes/{owner_of(engine, a_id).id}/disconnect"
+    client = english_client(app, admin.email)
+    html = client.get(url).get_data(as_text=True)
+    assert "Remove the history of" in html and 'value="keep"' not in html
+    assert client.post(url, data={"history": "keep"}).status_code == 422  # nothing to keep
+    assert client.post(url, data={"history": "remove"}).status_code == 302
+    assert count(engine, Sighting, Sighting.mailbox_id == a_id) == 0
+
+
+def test_the_dialog_is_in_portuguese_by_default(app, engine, admin, two_mailboxes):
+    _rep_a, _rep_b, (a_id, _b_id) = two_mailboxes
+    client = log_in(app.test_client(), admin.email)
+    html = client.get(f"/settings/team-mailboxes/{owner_of(engine, a_id).id}/disconnect")
+    text = html.get_data(as_text=True)
+    assert "1 e-mail visto só nesta caixa será apagado" in text
+    assert "Manter os e-mails sincronizados" in text
