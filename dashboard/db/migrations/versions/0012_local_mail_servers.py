@@ -39,6 +39,7 @@ def names_a_local_server(host: str | None) -> bool:
         address = address.ipv4_mapped
     return any(address in net for net in LOCAL_NETWORKS if net.version == address.version)
 
+
 revision = "0012"
 down_revision = "0011"
 branch_labels = None
