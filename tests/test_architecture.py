@@ -42,6 +42,7 @@ PURE = [
     "leads/selection.py",
     "accounts/audit_sentences.py",
     "emails/sanitize.py",
+    "emails/styles.py",
     "sending/compose.py",
     "mail/addresses.py",
     "mail/net.py",
