@@ -16,6 +16,7 @@ from urllib.parse import unquote
 import nh3
 
 from dashboard.emails.styles import STYLE_PROPERTIES, readable_colours, safe_style
+from dashboard.mail.mime import PART_BREAK
 
 TAGS = frozenset(
     {"a", "abbr", "address", "article", "aside", "b", "bdi", "bdo", "big", "blockquote",
@@ -132,13 +133,8 @@ class BodyFilter:
         return url if url in self.app_urls else None
 
 
-def clean(
-    html_text: str, *, allow_remote_images: bool, inline_images: dict[str, str] | None = None
-) -> tuple[str, bool]:
-    """Sanitize an HTML body; also say whether a remote image was blocked."""
-    body_filter = BodyFilter(
-        allow_remote_images=allow_remote_images, inline_images=inline_images or {}
-    )
+def clean_piece(html_text: str, body_filter: BodyFilter) -> str:
+    """One HTML part through the allow-list, then its light text made readable."""
     relative: Callable[[str], str | None] = body_filter.relative
     cleaned = nh3.clean(
         svg_as_text(html_text),
@@ -153,7 +149,19 @@ def clean(
         set_tag_attribute_values={"a": {"target": "_blank"}},
         filter_style_properties=set(STYLE_PROPERTIES),
     )
-    return readable_colours(cleaned), body_filter.remote_blocked
+    return readable_colours(cleaned)
+
+
+def clean(
+    html_text: str, *, allow_remote_images: bool, inline_images: dict[str, str] | None = None
+) -> tuple[str, bool]:
+    """Sanitize an HTML body, each of its parts on its own (see PART_BREAK); also say
+    whether a remote image was blocked."""
+    body_filter = BodyFilter(
+        allow_remote_images=allow_remote_images, inline_images=inline_images or {}
+    )
+    pieces = html_text.split(PART_BREAK)
+    return "".join(clean_piece(piece, body_filter) for piece in pieces), body_filter.remote_blocked
 
 
 def sanitize_html(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from html.parser import HTMLParser
 from urllib.parse import unquote_to_bytes
@@ -208,61 +209,96 @@ def _children(node: tuple | list) -> tuple[list, str] | None:
 
 @dataclass(slots=True)
 class Leaf:
-    """A leaf found by the walk, with what the choice of body parts needs to know."""
+    """A leaf found by the walk, and whether it is an attachment rather than a body."""
 
     part: Part
-    in_alternative: bool
     attachment: bool
 
 
+@dataclass(slots=True)
+class Bodies:
+    """What a node shows, in order: its text/plain parts, and its parts when shown as HTML
+    (empty when it holds no HTML at all)."""
+
+    text: list[Part] = field(default_factory=list)
+    html: list[Part] = field(default_factory=list)
+
+
+def leaf_bodies(leaf: Leaf) -> Bodies:
+    """A text/plain or text/html leaf that is not an attachment shows itself."""
+    if leaf.attachment:
+        return Bodies()
+    if leaf.part.content_type == "text/html":
+        return Bodies(html=[leaf.part])
+    return Bodies(text=[leaf.part])
+
+
+def multipart_bodies(subtype: str, children: list[Bodies]) -> Bodies:
+    """What a multipart shows of its children, as mail programs do (RFC 2046, RFC 2387).
+
+    alternative: one child, the first with plain text for the text, the last (the richest)
+    with HTML for the HTML. related: its root, the first child; the rest are its images.
+    Anything else (mixed, signed, report...): every child in order, so a message written as
+    html, image, html (Apple Mail) shows both HTML parts; where some child has HTML, the
+    children with plain text only are shown in the HTML as text."""
+    if subtype == "alternative":
+        text = next((child.text for child in children if child.text), [])
+        return Bodies(text, next((child.html for child in reversed(children) if child.html), []))
+    if subtype == "related":
+        return children[0] if children else Bodies()
+    text = [part for child in children for part in child.text]
+    if not any(child.html for child in children):
+        return Bodies(text)
+    return Bodies(text, [part for child in children for part in child.html or child.text])
+
+
 def collect_leaves(
-    node: object, problems: list[str], section: str = "", alternative: bool = False
-) -> list[Leaf]:
-    """Return every readable leaf in order; unreadable nodes are skipped and noted."""
+    node: object, problems: list[str], section: str = ""
+) -> tuple[list[Leaf], Bodies]:
+    """Every readable leaf in order, and what the node shows; unreadable nodes are noted."""
     try:
         multipart = _children(node) if isinstance(node, tuple | list) and node else None
         if multipart is None:
             part, disposition = _leaf(node, section or "1")  # type: ignore[arg-type]
             wanted = part.content_type in ("text/plain", "text/html")
             attached = disposition == "attachment" or part.filename is not None or not wanted
-            return [Leaf(part, alternative, attached)]
+            leaf = Leaf(part, attached)
+            return [leaf], leaf_bodies(leaf)
     except (TypeError, ValueError, IndexError, AttributeError):
         problems.append(f"unreadable BODYSTRUCTURE part {section or '1'}")
-        return []
+        return [], Bodies()
     if section.count(".") >= MAX_DEPTH:
         problems.append(f"BODYSTRUCTURE nested too deep at {section}")
-        return []
+        return [], Bodies()
     leaves: list[Leaf] = []
+    shown: list[Bodies] = []
     for number, child in enumerate(multipart[0], 1):
         child_section = f"{section}.{number}" if section else str(number)
-        inside = alternative or multipart[1] == "alternative"
-        leaves += collect_leaves(child, problems, child_section, inside)
-    return leaves
+        child_leaves, child_bodies = collect_leaves(child, problems, child_section)
+        leaves += child_leaves
+        shown.append(child_bodies)
+    return leaves, multipart_bodies(multipart[1], shown)
 
 
-def walk_bodystructure(bs: object) -> tuple[Part | None, Part | None, tuple[Part, ...]]:
-    """Return (text/plain part, text/html part, attachments) from a BODYSTRUCTURE."""
-    text_part, html_part, attachments, _problems = walk_with_problems(bs)
-    return text_part, html_part, attachments
+def walk_bodystructure(
+    bs: object,
+) -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Part, ...]]:
+    """Return (text/plain body parts, parts shown as HTML, attachments) from a BODYSTRUCTURE.
+
+    The HTML parts are empty when the message has no HTML; otherwise they may include
+    text/plain parts that sit beside the HTML ones, to be shown as text among them."""
+    text_parts, html_parts, attachments, _problems = walk_with_problems(bs)
+    return text_parts, html_parts, attachments
 
 
 def walk_with_problems(
     bs: object,
-) -> tuple[Part | None, Part | None, tuple[Part, ...], tuple[str, ...]]:
+) -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Part, ...], tuple[str, ...]]:
     """Like walk_bodystructure, plus notes on the parts that could not be read."""
     problems: list[str] = []
-    leaves = collect_leaves(bs, problems) if bs is not None else []
-    chosen = [_first_body(leaves, "text/plain"), _first_body(leaves, "text/html")]
+    leaves, bodies = collect_leaves(bs, problems) if bs is not None else ([], Bodies())
     attachments = tuple(leaf.part for leaf in leaves if leaf.attachment)
-    return chosen[0], chosen[1], attachments, tuple(problems)
-
-
-def _first_body(leaves: list[Leaf], content_type: str) -> Part | None:
-    """The first non-attachment leaf of this type, preferring one in multipart/alternative."""
-    found = [leaf for leaf in leaves if leaf.part.content_type == content_type]
-    found = [leaf for leaf in found if not leaf.attachment]
-    preferred = [leaf for leaf in found if leaf.in_alternative] or found
-    return preferred[0].part if preferred else None
+    return tuple(bodies.text), tuple(bodies.html), attachments, tuple(problems)
 
 
 def transfer_decode(payload: bytes, encoding: str) -> bytes:
@@ -284,6 +320,32 @@ def decode_part(payload: bytes, part: Part) -> str:
         charset = match.group(1).decode("ascii") if match else None
     decoded, _ok = decode_bytes(data, charset)
     return decoded.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# Between the HTML parts of one body, as stored: the sanitizer cleans each part on its own
+# (an unclosed tag or comment in one part must not swallow the next), and the search text
+# is read part by part. A message may contain this text itself: it only splits its own
+# HTML into pieces that are each still sanitized.
+PART_BREAK = "\n<!--leadsync:part-->\n"
+
+
+def join_text(pieces: list[str]) -> str:
+    """The text body of several text/plain parts: one blank line between them."""
+    if len(pieces) == 1:
+        return pieces[0]
+    return "\n\n".join(piece.strip("\n") for piece in pieces if piece.strip())
+
+
+def html_piece(part: Part, decoded: str) -> str:
+    """One part of an HTML body: HTML as it is, plain text escaped and kept in its lines."""
+    if part.content_type == "text/html":
+        return decoded
+    return f'<div style="white-space:pre-wrap">{html.escape(decoded, quote=False)}</div>'
+
+
+def join_html(pieces: list[tuple[Part, str]]) -> str:
+    """The HTML body of the parts shown as HTML, in order, separated by PART_BREAK."""
+    return PART_BREAK.join(html_piece(part, decoded) for part, decoded in pieces)
 
 
 BLOCK_TAGS = frozenset(
@@ -326,10 +388,12 @@ class _TextExtractor(HTMLParser):
             self.chunks.append(data)
 
 
-def html_to_text(html: str) -> str:
+def html_to_text(body: str) -> str:
     """Return the visible text of an HTML body for search indexing (stdlib html.parser)."""
+    if PART_BREAK in body:
+        return "\n\n".join(filter(None, map(html_to_text, body.split(PART_BREAK))))
     parser = _TextExtractor()
-    parser.feed(html)
+    parser.feed(body)
     parser.close()
     lines = [" ".join(line.split()) for line in "".join(parser.chunks).split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -27,6 +27,7 @@ from dashboard.db.engine import write_session
 from dashboard.mail import imap_fetch as imap
 from dashboard.mail.addresses import canonical_address
 from dashboard.mail.imap_client import Connection, connect
+from dashboard.mail.mime import Part, join_html, join_text
 from dashboard.mail.net import ServerSettings
 from dashboard.mail.parse import (
     MessageMeta,
@@ -120,11 +121,17 @@ def facts_of(meta: MessageMeta) -> MessageFacts:
 def decode_bodies(item: ToStore, parts: dict[str, bytes]) -> None:
     """Fill in the decoded text and HTML bodies of one message from its fetched parts."""
     meta = item.meta
-    if meta.text_part:
-        item.body_text = decode_part(parts.get(meta.text_part.section, b""), meta.text_part)
-    if meta.html_part:
-        item.body_html = decode_part(parts.get(meta.html_part.section, b""), meta.html_part)
+    decoded = {p.section: decode_part(parts.get(p.section, b""), p) for p in body_parts(meta)}
+    if meta.text_parts:
+        item.body_text = join_text([decoded[p.section] for p in meta.text_parts])
+    if meta.html_parts:
+        item.body_html = join_html([(p, decoded[p.section]) for p in meta.html_parts])
         item.body_text = item.body_text or html_to_text(item.body_html)
+
+
+def body_parts(meta: MessageMeta) -> tuple[Part, ...]:
+    """Every part the body is made of (text and HTML), each once."""
+    return tuple({p.section: p for p in (*meta.text_parts, *meta.html_parts)}.values())
 
 
 class FolderSync:
@@ -229,10 +236,7 @@ class FolderSync:
         Returns the messages whose body could not be decoded, as parse errors: the caller
         drops them from `stored`.
         """
-        wanted = {
-            i.meta.uid: tuple(p.section for p in (i.meta.text_part, i.meta.html_part) if p)
-            for i in stored
-        }
+        wanted = {i.meta.uid: tuple(p.section for p in body_parts(i.meta)) for i in stored}
         if not any(wanted.values()):
             return []
         bodies = imap.fetch_sections(self.client, wanted)

@@ -4,10 +4,14 @@ keeps its colour (or its light text gives up its own), an inline SVG keeps its w
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from dashboard.emails.sanitize import sanitize_html
+from dashboard.mail.mime import Part, html_to_text, join_html
+
+HTML_PART = Part("1", "text/html", "utf-8", "7bit", 10, None, None, False)
 
 
 def clean(html: str) -> str:
@@ -121,3 +125,20 @@ def test_svg_text_cannot_smuggle_markup() -> None:
 def test_svg_like_names_and_self_closed_svgs_hide_nothing_around_them() -> None:
     html = "<svg-icon>a</svg-icon><p>b</p><svg/><p>c</p><svg><text>d</text></svg>"
     assert clean(html) == "a<p>b</p><p>c</p><span>d</span>"
+
+
+def test_each_part_of_a_joined_body_is_sanitized_on_its_own() -> None:
+    first = '<p>Um</p><div style="display:none"><!-- unclosed <title>'
+    second = "<p>Dois</p><script>alert(1)</script>"
+    cleaned = clean(join_html([(HTML_PART, first), (HTML_PART, second)]))
+    assert cleaned == '<p>Um</p><div style="display:none"></div><p>Dois</p>'
+
+
+def test_a_plain_text_part_among_html_parts_is_shown_as_text() -> None:
+    footer = replace(HTML_PART, section="2", content_type="text/plain")
+    joined = join_html([(HTML_PART, "<p>Oferta</p>"), (footer, "Lista <vendas>\n-- \nSair")])
+    cleaned = clean(joined)
+    assert cleaned.endswith(
+        '<div style="white-space:pre-wrap">Lista &lt;vendas&gt;\n-- \nSair</div>'
+    )
+    assert html_to_text(joined) == "Oferta\n\nLista <vendas>\n--\nSair"
