@@ -48,6 +48,7 @@ PURE = [
     "mail/net.py",
     "mail/folders.py",
     "mail/threads.py",
+    "mail/files.py",
 ]
 # The scheduler is the sync's one Flask-aware module: it is built by the app factory.
 NO_FLASK = [

@@ -11,11 +11,11 @@ import html
 import itertools
 import re
 from collections.abc import Callable
-from urllib.parse import unquote
 
 import nh3
 
 from dashboard.emails.styles import STYLE_PROPERTIES, readable_colours, safe_style
+from dashboard.mail.files import normalize_cid
 from dashboard.mail.mime import PART_BREAK
 
 TAGS = frozenset(
@@ -61,11 +61,6 @@ def url_scheme(value: str) -> str:
     cleaned = URL_CONTROL.sub("", value)
     scheme, colon, _ = cleaned.partition(":")
     return scheme.lower() if colon and re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme, re.I) else ""
-
-
-def normalize_cid(value: str) -> str:
-    """A Content-ID as matched: percent-decoded, no angle brackets, lowercase."""
-    return unquote(value).strip().strip("<>").strip().lower()
 
 
 # An inline SVG is drawing plus code (scripts, animations that set links and handlers): it

@@ -26,6 +26,8 @@ SUPERSETS = {
 ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([QqBb])\?([^?\s]*)\?=")
 HTML_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_:.+-]+)""", re.I)
 RFC2231_KEY = re.compile(r"([^*]+)\*(?:(\d+)\*?|)")
+MIME_TOKEN = re.compile(r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+")  # RFC 2045 token
+UNREADABLE_TYPE = "application/octet-stream"
 MAX_DEPTH = 40  # Dovecot nests at most ~100 levels; our walk stops well before Python's limit
 
 
@@ -171,11 +173,20 @@ def _disposition(node: tuple | list, index: int) -> tuple[str, dict[str, str]]:
     return "", {}
 
 
+def content_type(main: str, sub: str) -> str:
+    """ "type/subtype" lowercased; application/octet-stream when the header could not be
+    read (the server gives "" for "Content-Type: application pdf", "pdf" alone for
+    "Content-Type: pdf"): such a part is still a file to list, of a type nobody can tell."""
+    if MIME_TOKEN.fullmatch(main) and MIME_TOKEN.fullmatch(sub):
+        return f"{main}/{sub}".lower()
+    return UNREADABLE_TYPE
+
+
 def _leaf(node: tuple | list, section: str) -> tuple[Part, str]:
     """Build a Part from a single-part BODYSTRUCTURE node; also return its disposition."""
-    if not isinstance(node, tuple | list) or len(node) < 7 or not text(node[0]):
+    if not isinstance(node, tuple | list) or len(node) < 7:
         raise ValueError("not a BODYSTRUCTURE leaf")
-    ctype = f"{text(node[0])}/{text(node[1])}".lower()
+    ctype = content_type(text(node[0]), text(node[1]))
     params = params_dict(node[2])
     disp_at = 9 if ctype.startswith("text/") else 11 if ctype == "message/rfc822" else 8
     disposition, disp_params = _disposition(node, disp_at)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
+from html import unescape
 
 import pytest
 from flask import Flask
@@ -126,3 +127,89 @@ def test_every_plain_text_part_is_shown_when_there_is_no_html(
     )
     shown = text_of(shown_body(client, email_id))
     assert re.search(r"Segue a proposta\.\s+Abraços,\s+Ana", shown), shown
+
+
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n"
+MALFORMED = {
+    "no subtype": "Content-Type: pdf\n"
+    "Content-Disposition: attachment; filename*=UTF-8''rel%C3%A1torio.pdf\n",
+    "no slash": "Content-Type: application pdf\n"
+    "Content-Disposition: attachment; filename*=UTF-8''rel%C3%A1torio.pdf\n",
+    "empty name": "Content-Type: application/pdf; name=\n"
+    "Content-Disposition: attachment; filename*=UTF-8''rel%C3%A1torio.pdf\n",
+    # the server drops every parameter of a header it cannot read: the name is in the MIME
+    # header only
+    "name only": 'Content-Type: pdf; name="=?UTF-8?Q?rel=C3=A1torio.pdf?="\n',
+    "double semicolon": "Content-Type: application/pdf;; name*=UTF-8''rel%C3%A1torio.pdf\n",
+}
+
+
+def listed(client: FlaskClient, lead_id: int) -> list[tuple[str, str, str]]:
+    """(name, type, download URL) of each file listed under the lead's expanded thread."""
+    with read_session(client.application.extensions["leadsync.engine"]) as session:
+        key = session.scalars(select(Email.thread_key)).one()
+    html = client.get(
+        f"/leads/{lead_id}/threads", query_string={"key": key}, headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    found = re.findall(
+        r'<li><a href="(/attachments/\d+)" download>([^<]*)</a> <span class="hint">([^ ]+) ·',
+        html,
+    )
+    return [(unescape(name), kind, url) for url, name, kind in found]
+
+
+@pytest.mark.parametrize("headers", MALFORMED.values(), ids=MALFORMED.keys())
+def test_an_attachment_with_a_malformed_content_type_is_listed_under_its_name(
+    app: Flask,
+    admin,
+    mailbox_user: MailboxUser,
+    headers: str,  # type: ignore[no-untyped-def]
+) -> None:
+    pdf = headers + "Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(PDF).decode()
+    body = multipart("mix", text_part("Segue o relatório."), pdf)
+    client, _, lead_id = synced(
+        app, mailbox_user, message(mailbox_user.address, "multipart/mixed; boundary=mix", body)
+    )
+    [(name, kind, url)] = listed(client, lead_id)
+    assert name == "relátorio.pdf"
+    assert kind in ("application/pdf", "application/octet-stream")
+    download = client.get(url)
+    assert download.status_code == 200 and download.data == PDF
+    assert "rel%C3%A1torio.pdf" in download.headers["Content-Disposition"]
+
+
+def newsletter(sender: str) -> bytes:
+    """HTML showing a logo by cid:, a second image with a Content-ID the HTML never names,
+    and a PDF: Outlook's way (no Content-Disposition on the images, no names)."""
+    related = multipart(
+        "rel",
+        html_part('<p>Olá</p><img src="cid:logo.123@acme" alt="Acme"><p>Até logo</p>'),
+        image_part("Content-ID: <logo.123@acme>\n"),
+        image_part("Content-ID: <spare.456@acme>\n"),
+    )
+    pdf = (
+        "Content-Type: application/pdf; name=proposta.pdf\n"
+        "Content-Disposition: attachment; filename=proposta.pdf\n"
+        "Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(PDF).decode()
+    )
+    body = multipart("mix", "Content-Type: multipart/related; boundary=rel\n\n" + related, pdf)
+    return message(sender, "multipart/mixed; boundary=mix", body)
+
+
+def test_a_cid_image_is_shown_in_the_body_not_listed_and_no_file_is_called_attachment(
+    app: Flask,
+    admin,
+    mailbox_user: MailboxUser,  # type: ignore[no-untyped-def]
+) -> None:
+    client, email_id, lead_id = synced(app, mailbox_user, newsletter(mailbox_user.address))
+    images = re.findall(r'<img src="(/emails/inline/[^"]+)"', shown_body(client, email_id))
+    assert len(images) == 1 and app.test_client().get(images[0]).data == PNG
+    files = listed(client, lead_id)
+    assert [(name, kind) for name, kind, _ in files] == [
+        ("imagem-1.png", "image/png"),
+        ("proposta.pdf", "application/pdf"),
+    ]
+    spare = client.get(files[0][2])
+    assert spare.data == PNG and "imagem-1.png" in spare.headers["Content-Disposition"]
+    client.post("/language", data={"language": "en"})
+    assert [name for name, _, _ in listed(client, lead_id)] == ["image-1.png", "proposta.pdf"]
