@@ -49,6 +49,7 @@ PURE = [
     "mail/folders.py",
     "mail/threads.py",
     "mail/files.py",
+    "mail/body_text.py",
 ]
 # The scheduler is the sync's one Flask-aware module: it is built by the app factory.
 NO_FLASK = [

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import nh3
 
 from dashboard.emails.styles import STYLE_PROPERTIES, readable_colours, safe_style
+from dashboard.mail.body_text import PART_BREAK
 from dashboard.mail.files import normalize_cid
-from dashboard.mail.mime import PART_BREAK
 
 TAGS = frozenset(
     {"a", "abbr", "address", "article", "aside", "b", "bdi", "bdo", "big", "blockquote",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import html
 import re
-from html.parser import HTMLParser
+from functools import lru_cache
 
 # Layout and typography only: nothing here accepts a url(), so no CSS property can fetch.
 STYLE_PROPERTIES = frozenset(
@@ -152,6 +152,7 @@ def contrast_on_white(rgb: tuple[float, float, float]) -> float:
     return 1.05 / (luminance + 0.05)
 
 
+@lru_cache(maxsize=1024)
 def is_light(color: str) -> bool:
     """True for a text colour that can hardly be read on white."""
     if color.strip().lower() in LIGHT_NAMES:
@@ -169,54 +170,17 @@ def paints_background(attrs: dict[str, str]) -> bool:
 
 
 VOID = frozenset({"br", "hr", "img", "wbr", "col", "area", "source", "track", "input"})
+# nh3's serialization, read without a parser: text never holds a raw "<" (it is escaped),
+# and every attribute value is double-quoted with its own quotes escaped.
+TAG = re.compile(r'<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:[^>"]+|"[^"]*")*)>')
+ATTRIBUTE = re.compile(r'([^\s=/>"]+)(?:="([^"]*)")?')
+# A text colour in a style or a <font color>; background-color and border-color excluded.
+TEXT_COLOR = re.compile(r'(?<![\w-])color\s*(?::|=")\s*([^;"]+)', re.I)
 
 
-class ReadableColours(HTMLParser):
-    """Re-writes sanitized HTML, dropping light text colours with no background under them.
-
-    Its input is nh3's serialization (well-formed, attributes quoted and escaped), so
-    start and end tags pair up and every tag it does not change is copied as it came."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
-        self.out: list[str] = []
-        self.backgrounds: list[tuple[str, bool]] = []  # (tag, background shown at or above)
-
-    def covered(self) -> bool:
-        """True when an ancestor shows a background colour."""
-        return bool(self.backgrounds) and self.backgrounds[-1][1]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Copy the tag, without its light colour when nothing paints behind it."""
-        values = {name: value or "" for name, value in attrs}
-        covered = self.covered() or paints_background(values)
-        if tag not in VOID:
-            self.backgrounds.append((tag, covered))
-        kept = values if covered else without_light_colour(values)
-        self.out.append(self.get_starttag_text() or "" if kept == values else start_tag(tag, kept))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Self-closing tags carry no text: copied as they came."""
-        self.out.append(self.get_starttag_text() or "")
-
-    def handle_endtag(self, tag: str) -> None:
-        """Close the element (and any left open inside it)."""
-        while self.backgrounds:
-            if self.backgrounds.pop()[0] == tag:
-                break
-        self.out.append(f"</{tag}>")
-
-    def handle_data(self, data: str) -> None:
-        """Text is copied as it came (still escaped: convert_charrefs is off)."""
-        self.out.append(data)
-
-    def handle_entityref(self, name: str) -> None:
-        """Copied as it came."""
-        self.out.append(f"&{name};")
-
-    def handle_charref(self, name: str) -> None:
-        """Copied as it came."""
-        self.out.append(f"&#{name};")
+def has_light_text(sanitized: str) -> bool:
+    """True when some text colour in the HTML is light (the only case with work to do)."""
+    return any(is_light(html.unescape(found)) for found in TEXT_COLOR.findall(sanitized))
 
 
 def without_light_colour(attrs: dict[str, str]) -> dict[str, str]:
@@ -236,17 +200,40 @@ def without_light_colour(attrs: dict[str, str]) -> dict[str, str]:
     return kept
 
 
+def attributes(source: str) -> dict[str, str]:
+    """The attributes of a serialized start tag, values unescaped."""
+    return {name.lower(): html.unescape(value or "") for name, value in ATTRIBUTE.findall(source)}
+
+
 def start_tag(tag: str, attrs: dict[str, str]) -> str:
     """A start tag written from scratch, every value quoted and escaped."""
-    written = "".join(
-        f' {name}="{html.escape(value, quote=True)}"' for name, value in attrs.items()
-    )
-    return f"<{tag}{written}>"
+    written = (f' {name}="{html.escape(value, quote=True)}"' for name, value in attrs.items())
+    return f"<{tag}{''.join(written)}>"
 
 
 def readable_colours(sanitized: str) -> str:
-    """The sanitized HTML with every light text colour that has no background removed."""
-    parser = ReadableColours()
-    parser.feed(sanitized)
-    parser.close()
-    return "".join(parser.out)
+    """The sanitized HTML without the light text colours that have no background colour
+    under them (on the element or an ancestor). Tags left as they are are copied verbatim."""
+    if not has_light_text(sanitized):
+        return sanitized
+    out: list[str] = []
+    open_elements: list[tuple[str, bool]] = []  # (tag, a background colour at or above it)
+    copied = 0
+    for match in TAG.finditer(sanitized):
+        closing, tag, rest = match.group(1), match.group(2).lower(), match.group(3)
+        if closing:
+            while open_elements and open_elements.pop()[0] != tag:
+                pass  # close the element and any left open inside it
+            continue
+        # Under a background colour nothing changes, and the attributes need no reading.
+        covered = bool(open_elements and open_elements[-1][1])
+        attrs = {} if covered else attributes(rest)
+        covered = covered or paints_background(attrs)
+        if tag not in VOID:
+            open_elements.append((tag, covered))
+        kept = attrs if covered else without_light_colour(attrs)
+        if kept != attrs:
+            out += [sanitized[copied : match.start()], start_tag(tag, kept)]
+            copied = match.end()
+    out.append(sanitized[copied:])
+    return "".join(out)

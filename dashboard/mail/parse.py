@@ -18,12 +18,12 @@ from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
+from dashboard.mail.body_text import html_to_text
 from dashboard.mail.mime import (
     Part,
     decode_bytes,
     decode_part,
     decode_words,
-    html_to_text,
     walk_bodystructure,
     walk_with_problems,
     without_nul,

@@ -26,9 +26,10 @@ from sqlalchemy import Engine, select
 from dashboard.db.engine import write_session
 from dashboard.mail import imap_fetch as imap
 from dashboard.mail.addresses import canonical_address
+from dashboard.mail.body_text import join_html, join_text
 from dashboard.mail.files import header_section, nameless, with_header_names
 from dashboard.mail.imap_client import Connection, connect
-from dashboard.mail.mime import Part, join_html, join_text
+from dashboard.mail.mime import Part
 from dashboard.mail.net import ServerSettings
 from dashboard.mail.parse import (
     MessageMeta,

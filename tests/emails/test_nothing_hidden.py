@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 
 from dashboard.emails.sanitize import sanitize_html
-from dashboard.mail.mime import Part, html_to_text, join_html
+from dashboard.mail.body_text import html_to_text, join_html
+from dashboard.mail.mime import Part
 
 HTML_PART = Part("1", "text/html", "utf-8", "7bit", 10, None, None, False)
 
