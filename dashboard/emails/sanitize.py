@@ -66,6 +66,7 @@ def url_scheme(value: str) -> str:
 # An inline SVG is drawing plus code (scripts, animations that set links and handlers): it
 # never reaches the page. The words it shows (its <text> elements) do, as a plain span. The
 # span is escaped text, and the whole body still goes through nh3 after this.
+#
 # One SVG from its start tag to the first end tag, never across another <svg start: an
 # unclosed or nested one is left to nh3, which drops it whole (as it did every SVG before).
 SVG_ELEMENT = re.compile(r"<svg(?=[\s/>])(?:[^>]*/>|(?:(?!<svg[\s/>]).)*?</svg\s*>)", re.I | re.S)

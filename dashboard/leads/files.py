@@ -1,6 +1,6 @@
 """The files an email lists under its body, each under the name the viewer sees.
 
-The rule of what is listed and how a nameless file is named is `dashboard/mail/inline.py`;
+The rule of what is listed and how a nameless file is named is `dashboard/mail/files.py`;
 this module gives it the viewer's language.
 """
 
