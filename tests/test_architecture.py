@@ -44,12 +44,15 @@ PURE = [
     "leads/selection.py",
     "accounts/audit_sentences.py",
     "emails/sanitize.py",
+    "emails/styles.py",
     "sending/compose.py",
     "mail/addresses.py",
     "mail/net.py",
     "mail/targets.py",
     "mail/folders.py",
     "mail/threads.py",
+    "mail/files.py",
+    "mail/body_text.py",
 ]
 # The scheduler is the sync's one Flask-aware module: it is built by the app factory.
 NO_FLASK = [

@@ -11,9 +11,12 @@ import html
 import itertools
 import re
 from collections.abc import Callable
-from urllib.parse import unquote
 
 import nh3
+
+from dashboard.emails.styles import STYLE_PROPERTIES, readable_colours, safe_style
+from dashboard.mail.body_text import PART_BREAK
+from dashboard.mail.files import normalize_cid
 
 TAGS = frozenset(
     {"a", "abbr", "address", "article", "aside", "b", "bdi", "bdo", "big", "blockquote",
@@ -47,23 +50,6 @@ ATTRIBUTES = {
     "hr": {"width", "size", "noshade"},
     "details": {"open"},
 }
-# Layout and typography only: nothing here accepts a url(), so no CSS property can fetch.
-STYLE_PROPERTIES = frozenset(
-    {"color", "background-color", "font", "font-family", "font-size", "font-style",
-     "font-weight", "font-variant", "line-height", "letter-spacing", "word-spacing",
-     "text-align", "text-decoration", "text-transform", "text-indent", "vertical-align",
-     "white-space", "word-break", "word-wrap", "overflow-wrap", "direction", "display",
-     "float", "clear", "width", "height", "min-width", "max-width", "min-height",
-     "max-height", "margin", "margin-top", "margin-right", "margin-bottom", "margin-left",
-     "padding", "padding-top", "padding-right", "padding-bottom", "padding-left", "border",
-     "border-top", "border-right", "border-bottom", "border-left", "border-width",
-     "border-style", "border-color", "border-collapse", "border-spacing", "border-radius",
-     "table-layout", "list-style-type", "list-style-position", "overflow", "opacity"}
-)  # fmt: skip
-# A declaration holding any of these is dropped before nh3 filters property names.
-CSS_DANGER = re.compile(
-    r"(?:url|src|image|image-set|element)\s*\(|expression|@import|behavior|binding|\\|/\*", re.I
-)
 LINK_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
 INLINE_DATA = re.compile(r"data:image/(?:png|gif|jpeg|jpg|webp);base64,[a-z0-9+/=\s]*", re.I)
 LINK_REL = "noopener noreferrer nofollow"
@@ -77,20 +63,34 @@ def url_scheme(value: str) -> str:
     return scheme.lower() if colon and re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme, re.I) else ""
 
 
-def safe_style(value: str) -> str | None:
-    """Keep only allow-listed declarations that cannot fetch or run anything."""
-    kept = [
-        part.strip()
-        for part in value.split(";")
-        if part.partition(":")[0].strip().lower() in STYLE_PROPERTIES
-        and not CSS_DANGER.search(part)
-    ]
-    return "; ".join(kept) or None
+# An inline SVG is drawing plus code (scripts, animations that set links and handlers): it
+# never reaches the page. The words it shows (its <text> elements) do, as a plain span. The
+# span is escaped text, and the whole body still goes through nh3 after this.
+#
+# One SVG from its start tag to the first end tag, never across another <svg start: an
+# unclosed or nested one is left to nh3, which drops it whole (as it did every SVG before).
+SVG_ELEMENT = re.compile(r"<svg(?=[\s/>])(?:[^>]*/>|(?:(?!<svg[\s/>]).)*?</svg\s*>)", re.I | re.S)
+SVG_TEXT = re.compile(r"<text\b[^>]*>(.*?)</text\s*>", re.I | re.S)
+CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.S)
 
 
-def normalize_cid(value: str) -> str:
-    """A Content-ID as matched: percent-decoded, no angle brackets, lowercase."""
-    return unquote(value).strip().strip("<>").strip().lower()
+def svg_words(svg: str) -> str:
+    """The text an SVG shows, tags removed, entities and CDATA read, spaces collapsed."""
+    pieces = []
+    for inner in SVG_TEXT.findall(svg):
+        inner = CDATA.sub(lambda match: html.escape(match.group(1)), inner)
+        pieces.append(html.unescape(re.sub(r"<[^>]*>", " ", inner)))
+    return " ".join(" ".join(pieces).split())
+
+
+def svg_as_text(html_text: str) -> str:
+    """Every inline SVG replaced by a span holding its text (or by nothing)."""
+
+    def replace(match: re.Match[str]) -> str:
+        words = svg_words(match.group(0))
+        return f"<span>{html.escape(words, quote=False)}</span>" if words else ""
+
+    return SVG_ELEMENT.sub(replace, html_text) if "<svg" in html_text.lower() else html_text
 
 
 class BodyFilter:
@@ -129,16 +129,11 @@ class BodyFilter:
         return url if url in self.app_urls else None
 
 
-def clean(
-    html_text: str, *, allow_remote_images: bool, inline_images: dict[str, str] | None = None
-) -> tuple[str, bool]:
-    """Sanitize an HTML body; also say whether a remote image was blocked."""
-    body_filter = BodyFilter(
-        allow_remote_images=allow_remote_images, inline_images=inline_images or {}
-    )
+def clean_piece(html_text: str, body_filter: BodyFilter) -> str:
+    """One HTML part through the allow-list, then its light text made readable."""
     relative: Callable[[str], str | None] = body_filter.relative
     cleaned = nh3.clean(
-        html_text,
+        svg_as_text(html_text),
         tags=set(TAGS),
         clean_content_tags=set(DROP_WITH_CONTENT),
         attributes={tag: set(names) for tag, names in ATTRIBUTES.items()},
@@ -150,7 +145,19 @@ def clean(
         set_tag_attribute_values={"a": {"target": "_blank"}},
         filter_style_properties=set(STYLE_PROPERTIES),
     )
-    return cleaned, body_filter.remote_blocked
+    return readable_colours(cleaned)
+
+
+def clean(
+    html_text: str, *, allow_remote_images: bool, inline_images: dict[str, str] | None = None
+) -> tuple[str, bool]:
+    """Sanitize an HTML body, each of its parts on its own (see PART_BREAK); also say
+    whether a remote image was blocked."""
+    body_filter = BodyFilter(
+        allow_remote_images=allow_remote_images, inline_images=inline_images or {}
+    )
+    pieces = html_text.split(PART_BREAK)
+    return "".join(clean_piece(piece, body_filter) for piece in pieces), body_filter.remote_blocked
 
 
 def sanitize_html(

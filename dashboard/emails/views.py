@@ -34,6 +34,8 @@ from dashboard.emails.attachments import AttachmentGone, download
 from dashboard.emails.sanitize import body_document, has_remote_images, sanitize_html, text_to_html
 from dashboard.leads.access import Viewer
 from dashboard.leads.access_queries import access_to, viewer_of
+from dashboard.leads.files import name_of
+from dashboard.mail.files import RASTER_TYPES
 from dashboard.models import Attachment, Email, User
 from dashboard.web.pages import render_page
 from dashboard.web.request_gate import turn_released
@@ -78,7 +80,6 @@ def readable_email(session: Session, viewer: Viewer, email_id: int) -> Email:
     return email
 
 
-RASTER_TYPES = frozenset({"image/png", "image/gif", "image/jpeg", "image/webp"})
 INLINE_MAX_AGE = 3600
 
 
@@ -201,13 +202,20 @@ def download_type(content_type: str) -> str:
     return kind
 
 
+def download_name(session: Session, email: Email, item: Attachment) -> str:
+    """The name the lead page lists the file under (an image shown inline keeps its own)."""
+    siblings = list(session.exec(select(Attachment).where(Attachment.email_id == email.id)))
+    return name_of(item, email.body_html, siblings)
+
+
 @bp.get("/attachments/<int:attachment_id>")
 @login_required
 def attachment(attachment_id: int) -> Response | tuple[str, int]:
     """Fetch the attachment from the mail server now and send it as a download."""
     db = get_session()
     item = db.get(Attachment, attachment_id) or abort(404)
-    readable_email(db, viewer_of(current_user), item.email_id)
+    email = readable_email(db, viewer_of(current_user), item.email_id)
+    name = download_name(db, email, item)
     try:
         with turn_released():  # other pages run while the IMAP server answers
             data = attachments.download(
@@ -218,12 +226,12 @@ def attachment(attachment_id: int) -> Response | tuple[str, int]:
                 ca_file=current_app.config.get("IMAP_CA_FILE"),
             )
     except attachments.AttachmentGone:
-        return render_page("emails/attachment_gone.html", status=410, attachment=item)
+        return render_page("emails/attachment_gone.html", status=410, name=name)
     response = send_file(
         io.BytesIO(data),
         mimetype=download_type(item.content_type),
         as_attachment=True,
-        download_name=item.filename or "attachment",
+        download_name=name,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"

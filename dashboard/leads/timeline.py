@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from dashboard.leads.access import Access, Relation, Viewer, best, level_of, relation_of
 from dashboard.leads.access_queries import private_threads, seen_by, seen_ids
+from dashboard.leads.files import ListedFile, files_of
 from dashboard.models import Attachment, Email, EmailLead, OutgoingEmail, TrackingEvent, User
 
 THREADS_PER_PAGE = 30
@@ -67,7 +68,7 @@ class MessageView:
     email: Email
     access: Access
     rep: str = ""
-    attachments: list[Attachment] = field(default_factory=list)
+    attachments: list[ListedFile] = field(default_factory=list)
     own: bool = False
 
 
@@ -167,7 +168,7 @@ def message_view(
     *,
     seen: bool,
     rep: str,
-    attachments: list[Attachment],
+    attachments: list[ListedFile],
     viewer: Viewer,
     visibility: str,
     private: dict[str, int],
@@ -214,7 +215,7 @@ def message_views(
             e,
             seen=e.id in seen,
             rep=names.get(e.user_id, ""),
-            attachments=files.get(e.id, []),
+            attachments=files_of(e.body_html, files.get(e.id, [])),
             viewer=viewer,
             visibility=visibility,
             private=private,

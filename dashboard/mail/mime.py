@@ -11,9 +11,8 @@ from __future__ import annotations
 import binascii
 import codecs
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from html.parser import HTMLParser
 from urllib.parse import unquote_to_bytes
 
 # Labels Python lacks, and codecs to read as their superset, as browsers do (WHATWG).
@@ -25,6 +24,8 @@ SUPERSETS = {
 ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([QqBb])\?([^?\s]*)\?=")
 HTML_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_:.+-]+)""", re.I)
 RFC2231_KEY = re.compile(r"([^*]+)\*(?:(\d+)\*?|)")
+MIME_TOKEN = re.compile(r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+")  # RFC 2045 token
+UNREADABLE_TYPE = "application/octet-stream"
 MAX_DEPTH = 40  # Dovecot nests at most ~100 levels; our walk stops well before Python's limit
 
 
@@ -170,11 +171,20 @@ def _disposition(node: tuple | list, index: int) -> tuple[str, dict[str, str]]:
     return "", {}
 
 
+def content_type(main: str, sub: str) -> str:
+    """ "type/subtype" lowercased; application/octet-stream when the header could not be
+    read (the server gives "" for "Content-Type: application pdf", "pdf" alone for
+    "Content-Type: pdf"): such a part is still a file to list, of a type nobody can tell."""
+    if MIME_TOKEN.fullmatch(main) and MIME_TOKEN.fullmatch(sub):
+        return f"{main}/{sub}".lower()
+    return UNREADABLE_TYPE
+
+
 def _leaf(node: tuple | list, section: str) -> tuple[Part, str]:
     """Build a Part from a single-part BODYSTRUCTURE node; also return its disposition."""
-    if not isinstance(node, tuple | list) or len(node) < 7 or not text(node[0]):
+    if not isinstance(node, tuple | list) or len(node) < 7:
         raise ValueError("not a BODYSTRUCTURE leaf")
-    ctype = f"{text(node[0])}/{text(node[1])}".lower()
+    ctype = content_type(text(node[0]), text(node[1]))
     params = params_dict(node[2])
     disp_at = 9 if ctype.startswith("text/") else 11 if ctype == "message/rfc822" else 8
     disposition, disp_params = _disposition(node, disp_at)
@@ -208,61 +218,96 @@ def _children(node: tuple | list) -> tuple[list, str] | None:
 
 @dataclass(slots=True)
 class Leaf:
-    """A leaf found by the walk, with what the choice of body parts needs to know."""
+    """A leaf found by the walk, and whether it is an attachment rather than a body."""
 
     part: Part
-    in_alternative: bool
     attachment: bool
 
 
+@dataclass(slots=True)
+class Bodies:
+    """What a node shows, in order: its text/plain parts, and its parts when shown as HTML
+    (empty when it holds no HTML at all)."""
+
+    text: list[Part] = field(default_factory=list)
+    html: list[Part] = field(default_factory=list)
+
+
+def leaf_bodies(leaf: Leaf) -> Bodies:
+    """A text/plain or text/html leaf that is not an attachment shows itself."""
+    if leaf.attachment:
+        return Bodies()
+    if leaf.part.content_type == "text/html":
+        return Bodies(html=[leaf.part])
+    return Bodies(text=[leaf.part])
+
+
+def multipart_bodies(subtype: str, children: list[Bodies]) -> Bodies:
+    """What a multipart shows of its children, as mail programs do (RFC 2046, RFC 2387).
+
+    alternative: one child, the first with plain text for the text, the last (the richest)
+    with HTML for the HTML. related: its root, the first child; the rest are its images.
+    Anything else (mixed, signed, report...): every child in order, so a message written as
+    html, image, html (Apple Mail) shows both HTML parts; where some child has HTML, the
+    children with plain text only are shown in the HTML as text."""
+    if subtype == "alternative":
+        text = next((child.text for child in children if child.text), [])
+        return Bodies(text, next((child.html for child in reversed(children) if child.html), []))
+    if subtype == "related":
+        return children[0] if children else Bodies()
+    text = [part for child in children for part in child.text]
+    if not any(child.html for child in children):
+        return Bodies(text)
+    return Bodies(text, [part for child in children for part in child.html or child.text])
+
+
 def collect_leaves(
-    node: object, problems: list[str], section: str = "", alternative: bool = False
-) -> list[Leaf]:
-    """Return every readable leaf in order; unreadable nodes are skipped and noted."""
+    node: object, problems: list[str], section: str = ""
+) -> tuple[list[Leaf], Bodies]:
+    """Every readable leaf in order, and what the node shows; unreadable nodes are noted."""
     try:
         multipart = _children(node) if isinstance(node, tuple | list) and node else None
         if multipart is None:
             part, disposition = _leaf(node, section or "1")  # type: ignore[arg-type]
             wanted = part.content_type in ("text/plain", "text/html")
             attached = disposition == "attachment" or part.filename is not None or not wanted
-            return [Leaf(part, alternative, attached)]
+            leaf = Leaf(part, attached)
+            return [leaf], leaf_bodies(leaf)
     except (TypeError, ValueError, IndexError, AttributeError):
         problems.append(f"unreadable BODYSTRUCTURE part {section or '1'}")
-        return []
+        return [], Bodies()
     if section.count(".") >= MAX_DEPTH:
         problems.append(f"BODYSTRUCTURE nested too deep at {section}")
-        return []
+        return [], Bodies()
     leaves: list[Leaf] = []
+    shown: list[Bodies] = []
     for number, child in enumerate(multipart[0], 1):
         child_section = f"{section}.{number}" if section else str(number)
-        inside = alternative or multipart[1] == "alternative"
-        leaves += collect_leaves(child, problems, child_section, inside)
-    return leaves
+        child_leaves, child_bodies = collect_leaves(child, problems, child_section)
+        leaves += child_leaves
+        shown.append(child_bodies)
+    return leaves, multipart_bodies(multipart[1], shown)
 
 
-def walk_bodystructure(bs: object) -> tuple[Part | None, Part | None, tuple[Part, ...]]:
-    """Return (text/plain part, text/html part, attachments) from a BODYSTRUCTURE."""
-    text_part, html_part, attachments, _problems = walk_with_problems(bs)
-    return text_part, html_part, attachments
+def walk_bodystructure(
+    bs: object,
+) -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Part, ...]]:
+    """Return (text/plain body parts, parts shown as HTML, attachments) from a BODYSTRUCTURE.
+
+    The HTML parts are empty when the message has no HTML; otherwise they may include
+    text/plain parts that sit beside the HTML ones, to be shown as text among them."""
+    text_parts, html_parts, attachments, _problems = walk_with_problems(bs)
+    return text_parts, html_parts, attachments
 
 
 def walk_with_problems(
     bs: object,
-) -> tuple[Part | None, Part | None, tuple[Part, ...], tuple[str, ...]]:
+) -> tuple[tuple[Part, ...], tuple[Part, ...], tuple[Part, ...], tuple[str, ...]]:
     """Like walk_bodystructure, plus notes on the parts that could not be read."""
     problems: list[str] = []
-    leaves = collect_leaves(bs, problems) if bs is not None else []
-    chosen = [_first_body(leaves, "text/plain"), _first_body(leaves, "text/html")]
+    leaves, bodies = collect_leaves(bs, problems) if bs is not None else ([], Bodies())
     attachments = tuple(leaf.part for leaf in leaves if leaf.attachment)
-    return chosen[0], chosen[1], attachments, tuple(problems)
-
-
-def _first_body(leaves: list[Leaf], content_type: str) -> Part | None:
-    """The first non-attachment leaf of this type, preferring one in multipart/alternative."""
-    found = [leaf for leaf in leaves if leaf.part.content_type == content_type]
-    found = [leaf for leaf in found if not leaf.attachment]
-    preferred = [leaf for leaf in found if leaf.in_alternative] or found
-    return preferred[0].part if preferred else None
+    return tuple(bodies.text), tuple(bodies.html), attachments, tuple(problems)
 
 
 def transfer_decode(payload: bytes, encoding: str) -> bytes:
@@ -284,55 +329,6 @@ def decode_part(payload: bytes, part: Part) -> str:
         charset = match.group(1).decode("ascii") if match else None
     decoded, _ok = decode_bytes(data, charset)
     return decoded.replace("\r\n", "\n").replace("\r", "\n")
-
-
-BLOCK_TAGS = frozenset(
-    ("address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "fieldset", "figure",
-     "figcaption", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li",
-     "main", "nav", "ol", "p", "pre", "section", "table", "tr", "ul")
-)  # fmt: skip
-SKIP_TAGS = frozenset(("script", "style", "title", "template"))
-
-
-class _TextExtractor(HTMLParser):
-    """Collects the visible text of an HTML document, breaking lines at block elements."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.chunks: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Enter a skipped element, or break the line at <br> and before a block."""
-        if tag in SKIP_TAGS:
-            self.skipping += 1
-        elif tag == "body":
-            self.skipping = 0  # an unclosed <title> or <style> must not hide the whole body
-        elif tag == "br" or tag in BLOCK_TAGS:
-            self.chunks.append("\n")
-        elif tag in ("td", "th"):
-            self.chunks.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        """Leave a skipped element, or break the line after a block."""
-        if tag in SKIP_TAGS:
-            self.skipping = max(self.skipping - 1, 0)
-        elif tag in BLOCK_TAGS:
-            self.chunks.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        """Keep text outside skipped elements."""
-        if not self.skipping:
-            self.chunks.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Return the visible text of an HTML body for search indexing (stdlib html.parser)."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = [" ".join(line.split()) for line in "".join(parser.chunks).split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 BASE64_LINE = 78  # 76 characters and CRLF: RFC 2045's limit, what mail programs write

@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
+from dashboard.mail.body_text import html_to_text
 from dashboard.mail.fingerprint import content_fingerprint
 from dashboard.mail.mime import (
     Part,
     decode_bytes,
     decode_part,
     decode_words,
-    html_to_text,
     walk_bodystructure,
     walk_with_problems,
     without_nul,
@@ -118,8 +118,8 @@ class MessageMeta:
     references: tuple[str, ...]
     size: int
     flags: tuple[str, ...]
-    text_part: Part | None
-    html_part: Part | None
+    text_parts: tuple[Part, ...]  # the text/plain body, in order
+    html_parts: tuple[Part, ...]  # what is shown as HTML, in order; empty without HTML
     attachments: tuple[Part, ...]
     automated: bool
     gm_msgid: int | None
@@ -299,8 +299,8 @@ def blank(envelope: RawEnvelope) -> bool:
 
 def has_content(bodystructure: object) -> bool:
     """True when some part of the message has at least one octet."""
-    text_part, html_part, files, _problems = walk_with_problems(bodystructure)
-    return any(part.size > 0 for part in (text_part, html_part, *files) if part is not None)
+    text_parts, html_parts, files, _problems = walk_with_problems(bodystructure)
+    return any(part.size > 0 for part in (*text_parts, *html_parts, *files))
 
 
 def meta_from_fetch(raw: RawFetch, *, now: datetime | None = None) -> MessageMeta:
@@ -324,7 +324,7 @@ def meta_from_fetch(raw: RawFetch, *, now: datetime | None = None) -> MessageMet
     # The header itself, not the date chosen for display: INTERNALDATE differs between
     # copies and "in the future" depends on today, the fingerprint must not.
     fingerprint = content_fingerprint(header_date(raw_date), subject)
-    text_part, html_part, attachments, structure_problems = walk_with_problems(raw.bodystructure)
+    text_parts, html_parts, attachments, structure_problems = walk_with_problems(raw.bodystructure)
     message_id = normalize_message_id(envelope.message_id)
     synthetic = message_id is None
     if message_id is None:
@@ -338,7 +338,7 @@ def meta_from_fetch(raw: RawFetch, *, now: datetime | None = None) -> MessageMet
         in_reply_to=normalize_message_id(envelope.in_reply_to),
         references=parse_references(fields.get("references")), size=max(raw.size, 0),
         flags=tuple(flag.decode("utf-8", "replace") for flag in raw.flags),
-        text_part=text_part, html_part=html_part, attachments=attachments,
+        text_parts=text_parts, html_parts=html_parts, attachments=attachments,
         automated=is_automated(fields), gm_msgid=raw.gm_msgid, gm_thrid=raw.gm_thrid,
         problems=tuple(problems) + structure_problems,
     )  # fmt: skip

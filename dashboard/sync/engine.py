@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from sqlalchemy import Engine, select
@@ -30,7 +30,10 @@ from sqlalchemy import Engine, select
 from dashboard.db.engine import write_session
 from dashboard.mail import imap_fetch as imap
 from dashboard.mail.addresses import canonical_address
+from dashboard.mail.body_text import join_html, join_text
+from dashboard.mail.files import header_section, nameless, with_header_names
 from dashboard.mail.imap_client import Connection, connect
+from dashboard.mail.mime import Part
 from dashboard.mail.net import ServerSettings
 from dashboard.mail.parse import (
     MessageMeta,
@@ -128,11 +131,26 @@ def facts_of(meta: MessageMeta) -> MessageFacts:
 def decode_bodies(item: ToStore, parts: dict[str, bytes]) -> None:
     """Fill in the decoded text and HTML bodies of one message from its fetched parts."""
     meta = item.meta
-    if meta.text_part:
-        item.body_text = decode_part(parts.get(meta.text_part.section, b""), meta.text_part)
-    if meta.html_part:
-        item.body_html = decode_part(parts.get(meta.html_part.section, b""), meta.html_part)
+    decoded = {p.section: decode_part(parts.get(p.section, b""), p) for p in body_parts(meta)}
+    if meta.text_parts:
+        item.body_text = join_text([decoded[p.section] for p in meta.text_parts])
+    if meta.html_parts:
+        item.body_html = join_html([(p, decoded[p.section]) for p in meta.html_parts])
         item.body_text = item.body_text or html_to_text(item.body_html)
+    if nameless(meta.attachments):
+        item.meta = replace(meta, attachments=with_header_names(meta.attachments, parts))
+
+
+def body_parts(meta: MessageMeta) -> tuple[Part, ...]:
+    """Every part the body is made of (text and HTML), each once."""
+    return tuple({p.section: p for p in (*meta.text_parts, *meta.html_parts)}.values())
+
+
+def wanted_sections(meta: MessageMeta) -> tuple[str, ...]:
+    """What to fetch of a message being stored: its body parts, and the MIME header of each
+    attachment BODYSTRUCTURE gave no name (a malformed Content-Type loses its parameters)."""
+    headers = (header_section(part) for part in nameless(meta.attachments))
+    return (*(part.section for part in body_parts(meta)), *headers)
 
 
 class FolderSync:
@@ -239,15 +257,13 @@ class FolderSync:
         return stored, skipped
 
     def fetch_bodies(self, stored: list[ToStore]) -> list[ToSkip]:
-        """Download and decode only the text parts of the messages being stored.
+        """Download and decode only the text parts of the messages being stored (and the
+        MIME headers of their nameless attachments).
 
         Returns the messages whose body could not be decoded, as parse errors: the caller
         drops them from `stored`.
         """
-        wanted = {
-            i.meta.uid: tuple(p.section for p in (i.meta.text_part, i.meta.html_part) if p)
-            for i in stored
-        }
+        wanted = {i.meta.uid: wanted_sections(i.meta) for i in stored}
         if not any(wanted.values()):
             return []
         bodies = imap.fetch_sections(self.client, wanted)

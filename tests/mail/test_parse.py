@@ -289,10 +289,12 @@ PLAIN, HTML = leaf("text/plain"), leaf("text/html")
 
 
 def summary(bs: object) -> tuple:
-    """(text section, html section, [(section, type, filename, inline)]) of a BODYSTRUCTURE."""
+    """(text sections, html sections, [(section, type, filename, inline)]) of a BODYSTRUCTURE;
+    sections joined by "+" when there are several, None when there are none."""
     text, html, attachments = walk_bodystructure(bs)
     sections = [(p.section, p.content_type, p.filename, p.inline) for p in attachments]
-    return (text and text.section, html and html.section, sections)
+    return ("+".join(p.section for p in text) or None, "+".join(p.section for p in html) or None,
+            sections)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -338,8 +340,21 @@ def summary(bs: object) -> tuple:
             multi("mixed", leaf("text/plain", params=(b"name", b"notes.txt")), PLAIN),
             ("2", None, [("1", "text/plain", "notes.txt", False)]),
         ),
-        # the body inside multipart/alternative wins over an earlier loose one
-        (multi("mixed", HTML, multi("alternative", PLAIN, HTML)), ("2.1", "2.2", [])),
+        # every part of a mixed body shows, in order (Apple Mail: html, image, html)
+        (multi("mixed", HTML, multi("alternative", PLAIN, HTML)), ("2.1", "1+2.2", [])),
+        (
+            multi("alternative", PLAIN, multi("mixed", HTML, PNG, HTML)),
+            ("1", "2.1+2.3", [("2.2", "image/png", None, True)]),
+        ),
+        (
+            multi("mixed", PLAIN, PDF, PLAIN),
+            ("1+3", None, [("2", "application/pdf", "proposta.pdf", False)]),
+        ),
+        # beside HTML, a plain-text part (a list footer) is shown among the HTML, as text
+        (multi("mixed", multi("alternative", PLAIN, HTML), PLAIN), ("1.1+2", "1.2+2", [])),
+        # alternative: the first plain text, the last (richest) HTML; related: its root only
+        (multi("alternative", PLAIN, HTML, PLAIN, HTML), ("1", "4", [])),
+        (multi("related", HTML, HTML), (None, "1", [])),
         # lists and tuples alike, and the raw IMAP form without the list wrapper
         ([[list(PLAIN), list(HTML)], b"alternative"], ("1", "2", [])),
         ((PLAIN, HTML, b"alternative", (b"boundary", b"x")), ("1", "2", [])),
@@ -381,14 +396,14 @@ def test_content_type_name_is_used_when_disposition_has_none() -> None:
 )  # fmt: skip
 def test_garbage_bodystructures_never_raise(bs: object) -> None:
     text, html, attachments = walk_bodystructure(bs)
-    assert html is None and attachments == ()
+    assert html == () and attachments == ()
     result = meta(bodystructure=bs)
-    assert result.text_part == text
+    assert result.text_parts == text
 
 
 def test_unreadable_parts_are_skipped_and_noted() -> None:
     result = meta(bodystructure=multi("mixed", (b"broken",), PLAIN, PDF))
-    assert result.text_part.section == "2"
+    assert [p.section for p in result.text_parts] == ["2"]
     assert [p.section for p in result.attachments] == ["3"]
     assert result.problems == ("unreadable BODYSTRUCTURE part 1",)
 
@@ -398,7 +413,7 @@ def test_nesting_beyond_the_limit_is_cut_and_noted() -> None:
     for _ in range(mime.MAX_DEPTH + 5):
         node = multi("mixed", node)
     result = meta(bodystructure=node)
-    assert result.text_part is None and "nested too deep" in result.problems[0]
+    assert result.text_parts == () and "nested too deep" in result.problems[0]
 
 
 def part(encoding: str = "7bit", charset: str | None = "utf-8", ctype: str = "text/plain") -> Part:

@@ -14,6 +14,7 @@ import pytest
 from dashboard.mail.parse import (
     Address,
     MessageMeta,
+    Part,
     RawAddress,
     RawEnvelope,
     RawFetch,
@@ -95,12 +96,18 @@ def lean_fetch(client: imapclient.IMAPClient, uid: int) -> MessageMeta:
 
 def fetch_texts(client: imapclient.IMAPClient, uid: int, meta: MessageMeta) -> dict[str, str]:
     """Fetch and decode the chosen text/plain and text/html parts with BODY.PEEK."""
-    parts = {kind: p for kind, p in (("text", meta.text_part), ("html", meta.html_part)) if p}
+    chosen = (("text", meta.text_parts[:1]), ("html", meta.html_parts[:1]))
+    parts = {kind: found[0] for kind, found in chosen if found}
     if not parts:
         return {}
     items = [f"BODY.PEEK[{p.section}]" for p in parts.values()]
     data = client.fetch([uid], items)[uid]
     return {kind: decode_part(data[f"BODY[{p.section}]".encode()], p) for kind, p in parts.items()}
+
+
+def sections(*groups: tuple[Part, ...]) -> tuple[list[str], ...]:
+    """The IMAP sections of each group of parts."""
+    return tuple([part.section for part in group] for group in groups)
 
 
 def store_and_read(user: Any, message: bytes, flags: tuple[str, ...] = ()) -> tuple:
@@ -197,7 +204,7 @@ def test_proposal_with_attachments_is_parsed_from_a_real_server(mailbox_user: An
         "<pedido-41@acme.test>",
     )
     assert meta.date == dt.datetime(2025, 7, 1, 13, tzinfo=dt.UTC)
-    assert (meta.text_part.section, meta.html_part.section) == ("1.1", "1.2")
+    assert sections(meta.text_parts, meta.html_parts) == (["1.1"], ["1.2"])
     assert [(p.section, p.content_type, p.filename) for p in meta.attachments] == [
         ("2", "application/pdf", "Proposta comercial ção.pdf"),
         ("3", "message/rfc822", "Pedido original.eml"),
@@ -219,14 +226,14 @@ def test_html_only_newsletter_without_message_id(mailbox_user: Any) -> None:
     assert meta.automated and "\\Seen" in meta.flags
     assert meta.date == APPENDED_AT.astimezone(dt.UTC)  # 1970 is absurd: INTERNALDATE wins
     assert any("Date" in problem for problem in meta.problems)
-    assert (meta.text_part, meta.html_part.section, meta.attachments) == (None, "1", ())
+    assert sections(meta.text_parts, meta.html_parts) == ([], ["1"]) and meta.attachments == ()
     assert html_to_text(texts["html"]) == "Promoção\n\n“Oferta” – €5"
 
 
 def test_related_inline_image_is_an_inline_attachment(mailbox_user: Any) -> None:
     meta, texts, _ = store_and_read(mailbox_user, related_message())
     assert meta.message_id == "<logo-1@cliente.com.br>"
-    assert (meta.text_part.section, meta.html_part.section) == ("1", "2.1")
+    assert sections(meta.text_parts, meta.html_parts) == (["1"], ["2.1"])
     [image] = meta.attachments
     assert (image.section, image.content_type, image.content_id, image.inline) == (
         "2.2", "image/png", "<logo@cliente>", True,

@@ -128,7 +128,7 @@ def attachment_rows(
     return [
         {
             "email_id": known[key],
-            "filename": p.filename or "attachment",
+            "filename": p.filename or "",  # named when listed, in the viewer's language
             "content_type": p.content_type,
             "size": p.size,
             "section": p.section,
