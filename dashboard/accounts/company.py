@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from dashboard.accounts import audit
 from dashboard.accounts.service import AccountError, normalize_domain, normalize_email
+from dashboard.mail.addresses import is_fingerprint
 from dashboard.models import AUTO_CREATE, VISIBILITY, Company, User
 
 SYNC_FIELDS = (
@@ -39,14 +40,17 @@ def parse_bounded_int(name: str, value: Any) -> int:
 
 
 def parse_never_log(entries: list[str] | str) -> list[str]:
-    """Addresses ("ana@x.com") and domains ("@gmail.com" or "family.org"), normalized."""
+    """Addresses ("ana@x.com"), domains ("@gmail.com" or "family.org") and erased people's
+    fingerprints ("sha256:..."), normalized."""
     if isinstance(entries, str):
         entries = entries.replace(",", "\n").split()
     result: list[str] = []
     for entry in (e.strip() for e in entries if e.strip()):
         try:
             value = (
-                normalize_email(entry)
+                entry.lower()  # an erased person, kept one-way (leads/erasure.py)
+                if is_fingerprint(entry.lower())
+                else normalize_email(entry)
                 if "@" in entry.lstrip("@")
                 else ("@" + normalize_domain(entry))
             )

@@ -27,6 +27,7 @@ from dashboard.models import (
     Lead,
     LeadAddress,
     Mailbox,
+    NeverLogNote,
     SkippedAddress,
     SkippedMessage,
     User,
@@ -340,3 +341,21 @@ def test_0009_makes_leads_without_search_text_findable(old_database):
             )  # the app's rule
     finally:
         app.extensions["leadsync.engine"].dispose()
+
+
+# --- 0013: notes on the never-log list ------------------------------------------------------
+
+
+def test_0013_keeps_the_never_log_list_and_starts_with_no_notes(old_database):
+    engine, _ = old_database
+    upgrade(engine, "0009")
+    with engine.begin() as conn:
+        conn.execute(text('UPDATE company SET never_log = \'["@gmail.com", "tio@x.test"]\''))
+    upgrade(engine)
+    with write_session(engine) as session:
+        company = session.exec(select(Company)).one()
+        assert company.never_log == ["@gmail.com", "tio@x.test"]
+        assert session.exec(select(NeverLogNote)).all() == []
+        session.add(NeverLogNote(entry="@gmail.com", reason="erasure", lead_id=7))
+    with read_session(engine) as session:
+        assert session.get(NeverLogNote, "@gmail.com").lead_id == 7
