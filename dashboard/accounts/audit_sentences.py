@@ -24,6 +24,8 @@ ACTIONS = {
     "mailboxes.disconnect": "",
     "template.save": "",
     "template.delete": "",
+    "lead.export": "",
+    "lead.erase": "",
 }
 SWITCH, LIST, VALUE = "switch", "list", "value"
 
@@ -50,6 +52,7 @@ class AuditSentence:
     owner: str = ""  # whose mailbox, when someone else connected it
     role: str = ""  # the role a new user was given
     labels: str = ""  # which field labels name the changes
+    count: int = 0  # how many emails a lead's export or erasure held
     changes: tuple[FieldChange, ...] = ()
     known: bool = True
 
@@ -116,6 +119,12 @@ def describe(
         return replace(
             base, subject=str(changes.get("address") or "?"),
             owner=person(owner) if someone_else else "",
+        )  # fmt: skip
+    if action.startswith("lead."):  # the lead's number only: an erased lead has no name left
+        emails = changes.get("emails")
+        return replace(
+            base, subject=f"#{changes.get('lead', '?')}",
+            count=emails if isinstance(emails, int) else 0,
         )  # fmt: skip
     if action == "mailboxes.disconnect":
         return replace(base, subject=str(changes.get("address") or "?"))

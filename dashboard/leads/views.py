@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from dashboard.accounts.service import AccountError, get_company
 from dashboard.db.flask import get_session
 from dashboard.leads import service as lead_service
-from dashboard.leads.access import may_destroy_lead
+from dashboard.leads.access import may_destroy_lead, may_handle_personal_data
 from dashboard.leads.access_queries import viewer_of
 from dashboard.leads.forms import LeadForm, MergeForm
 from dashboard.leads.queries import (
@@ -207,6 +207,7 @@ def show(lead_id: int) -> tuple[str, int]:
         action=ActionForm(),
         merge_form=MergeForm(formdata=None),
         may_destroy=may_destroy_lead(viewer_of(current_user), lead.owner_id),
+        may_handle_data=may_handle_personal_data(viewer_of(current_user)),
         outgoing=recent_outgoing(db, lead.id),
     )
 
