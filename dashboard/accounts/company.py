@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from dashboard.accounts import audit
 from dashboard.accounts.service import AccountError, normalize_domain, normalize_email
 from dashboard.mail.addresses import is_fingerprint
-from dashboard.models import AUTO_CREATE, VISIBILITY, Company, User
+from dashboard.models import AUTO_CREATE, VISIBILITY, Company, NeverLogNote, User
 
 SYNC_FIELDS = (
     "skip_internal",
@@ -119,3 +119,11 @@ def apply_company_changes(
         session.add(company)
         audit.record(session, actor, "company.update", changed)
     return changed
+
+
+def never_log_notes(session: Session, company: Company) -> list[NeverLogNote]:
+    """The notes of the entries now on the never-log list (erasures), oldest first."""
+    if not company.never_log:
+        return []
+    query = select(NeverLogNote).where(NeverLogNote.entry.in_(company.never_log))
+    return list(session.exec(query.order_by(NeverLogNote.created_at)))

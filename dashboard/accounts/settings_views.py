@@ -16,6 +16,7 @@ from dashboard.accounts.company import (
     LEAD_FIELDS,
     SYNC_FIELDS,
     apply_company_changes,
+    never_log_notes,
     validate_sync_settings,
 )
 from dashboard.accounts.forms import (
@@ -163,6 +164,7 @@ def company_page(
         sync_form=sync_form,
         lead_form=lead_form,
         events=audit.recent_sentences(db),
+        never_log_notes=never_log_notes(db, record),
         audit_labels={"company": COMPANY_LABELS, "user": USER_LABELS},
         choice_labels=CHOICE_LABELS,
     )

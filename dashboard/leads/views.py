@@ -14,6 +14,7 @@ from dashboard.db.flask import get_session
 from dashboard.leads import service as lead_service
 from dashboard.leads.access import may_destroy_lead, may_handle_personal_data
 from dashboard.leads.access_queries import viewer_of
+from dashboard.leads.erasure_views import bp as erasure_bp
 from dashboard.leads.forms import LeadForm, MergeForm
 from dashboard.leads.queries import (
     SORTS,
@@ -45,6 +46,7 @@ from dashboard.web.pages import redirect_page, render_page
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
 bp.register_blueprint(review_bp)
+bp.register_blueprint(erasure_bp)
 bp.before_request(login_required(lambda: None))
 
 
