@@ -103,6 +103,16 @@ CASES = [
         {"name": "Primeiro contato"},
         AuditSentence("template.delete", "Fernanda Lima", "Primeiro contato"),
     ),
+    (
+        "lead.export",
+        {"lead": 123, "emails": 57},
+        AuditSentence("lead.export", "Fernanda Lima", "#123", count=57),
+    ),
+    (
+        "lead.erase",
+        {"lead": 123, "emails": 1},
+        AuditSentence("lead.erase", "Fernanda Lima", "#123", count=1),
+    ),
 ]  # fmt: skip
 
 

@@ -237,3 +237,4 @@ def test_the_company_page_says_why_a_fingerprint_is_on_the_never_log_list(
     assert entry in html  # in the list's textarea, so saving the form keeps it
     assert f"lead nº {people['gone'].id}, cujos dados foram apagados" in html
     assert "quixabeira" not in html.lower()
+    assert f"apagou os dados do lead #{people['gone'].id} (2 e-mails excluídos)" in html
