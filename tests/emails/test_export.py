@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import tracemalloc
 import zipfile
 from functools import partial
 from types import SimpleNamespace
@@ -155,3 +156,26 @@ def test_a_rep_cannot_export_and_a_missing_lead_is_404(admin_client, rep_client,
         session.add(lead)
     assert rep_client.post(f"/leads/{lead.id}/export").status_code == 403
     assert admin_client.post(f"/leads/{lead.id + 1000}/export").status_code == 404
+
+
+def test_a_lead_with_2000_emails_is_exported_without_holding_them_in_memory(
+    app, engine, rep, tmp_path
+):
+    body = "Proposta comercial detalhada, item por item. " * 120  # ~5 KB each, ~11 MB in all
+    with lead_data(engine) as data:
+        lead = data.lead()
+        for _ in range(2000):
+            data.email(lead, rep=rep, body_text=body)
+    tracemalloc.start()
+    try:
+        with read_session(engine) as session, (tmp_path / "big.zip").open("wb") as out:
+            summary = export_lead(
+                session, session.get(Lead, lead.id), out, viewer=None, fetch=lambda _a: b""
+            )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert summary.emails == 2000
+    assert peak < 8 * 1024 * 1024, peak  # a chunk of emails at a time, not 11 MB of bodies
+    with zipfile.ZipFile(tmp_path / "big.zip") as archive:
+        assert len(email_folders(archive)) == 2000
