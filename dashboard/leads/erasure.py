@@ -159,8 +159,8 @@ def delete_in(session: Session, model: type, ids: list[int]) -> None:
         )
 
 
-def orphan_private_threads(session: Session, email_ids: list[int]) -> list[str]:
-    """Thread keys of these emails (a private mark must not outlive its thread)."""
+def thread_keys_of(session: Session, email_ids: list[int]) -> list[str]:
+    """The thread keys of these emails (a private mark must not outlive its thread)."""
     keys: set[str] = set()
     for start in range(0, len(email_ids), CHUNK):
         chunk = email_ids[start : start + CHUNK]
@@ -174,7 +174,7 @@ def erase_lead(session: Session, lead: Lead, *, actor: User | None, now: datetim
     addresses = list(plan.addresses)
     emails = own_email_ids(session, lead.id)
     smart = smart_email_ids(session, lead.id, emails)
-    thread_keys = orphan_private_threads(session, emails)
+    thread_keys = thread_keys_of(session, emails)
     with secure_deletes(session):
         # Smart emails first: their links, events and notifications go by cascade.
         delete_in(session, OutgoingEmail, smart)
