@@ -24,6 +24,8 @@ ACTIONS = {
     "mailboxes.disconnect": "",
     "template.save": "",
     "template.delete": "",
+    "lead.export": "",
+    "lead.erase": "",
 }
 SWITCH, LIST, VALUE = "switch", "list", "value"
 
@@ -50,7 +52,9 @@ class AuditSentence:
     owner: str = ""  # whose mailbox, when someone else connected it
     role: str = ""  # the role a new user was given
     labels: str = ""  # which field labels name the changes
-    removed: int | None = None  # emails deleted with a mailbox's history (None: kept)
+    # How many emails a lead's export or erasure held, or a removed mailbox history had
+    # (None: a disconnect that kept the history).
+    count: int | None = None
     changes: tuple[FieldChange, ...] = ()
     known: bool = True
 
@@ -118,7 +122,13 @@ def describe(
             base, subject=str(changes.get("address") or "?"),
             owner=person(owner) if someone_else else "",
         )  # fmt: skip
+    if action.startswith("lead."):  # the lead's number only: an erased lead has no name left
+        emails = changes.get("emails")
+        return replace(
+            base, subject=f"#{changes.get('lead', '?')}",
+            count=emails if isinstance(emails, int) else 0,
+        )  # fmt: skip
     if action == "mailboxes.disconnect":
         removed = changes.get("emails", 0) if changes.get("history") == "removed" else None
-        return replace(base, subject=str(changes.get("address") or "?"), removed=removed)
+        return replace(base, subject=str(changes.get("address") or "?"), count=removed)
     return replace(base, subject=str(changes.get("name") or "?"))  # template.*

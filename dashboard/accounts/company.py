@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from dashboard.accounts import audit
 from dashboard.accounts.service import AccountError, normalize_domain, normalize_email
-from dashboard.models import AUTO_CREATE, VISIBILITY, Company, User
+from dashboard.mail.addresses import is_fingerprint
+from dashboard.models import AUTO_CREATE, VISIBILITY, Company, NeverLogNote, User
 
 SYNC_FIELDS = (
     "skip_internal",
@@ -40,14 +41,17 @@ def parse_bounded_int(name: str, value: Any) -> int:
 
 
 def parse_never_log(entries: list[str] | str) -> list[str]:
-    """Addresses ("ana@x.com") and domains ("@gmail.com" or "family.org"), normalized."""
+    """Addresses ("ana@x.com"), domains ("@gmail.com" or "family.org") and erased people's
+    fingerprints ("sha256:..."), normalized."""
     if isinstance(entries, str):
         entries = entries.replace(",", "\n").split()
     result: list[str] = []
     for entry in (e.strip() for e in entries if e.strip()):
         try:
             value = (
-                normalize_email(entry)
+                entry.lower()  # an erased person, kept one-way (leads/erasure.py)
+                if is_fingerprint(entry.lower())
+                else normalize_email(entry)
                 if "@" in entry.lstrip("@")
                 else ("@" + normalize_domain(entry))
             )
@@ -117,3 +121,11 @@ def apply_company_changes(
         session.add(company)
         audit.record(session, actor, "company.update", changed)
     return changed
+
+
+def never_log_notes(session: Session, company: Company) -> list[NeverLogNote]:
+    """The notes of the entries now on the never-log list (erasures), oldest first."""
+    if not company.never_log:
+        return []
+    query = select(NeverLogNote).where(NeverLogNote.entry.in_(company.never_log))
+    return list(session.exec(query.order_by(NeverLogNote.created_at)))

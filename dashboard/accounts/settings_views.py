@@ -17,6 +17,7 @@ from dashboard.accounts.company import (
     NETWORK_FIELDS,
     SYNC_FIELDS,
     apply_company_changes,
+    never_log_notes,
     validate_sync_settings,
 )
 from dashboard.accounts.forms import (
@@ -168,6 +169,7 @@ def company_page(
         lead_form=lead_form,
         network_form=network_form,
         events=audit.recent_sentences(db),
+        never_log_notes=never_log_notes(db, record),
         audit_labels={"company": COMPANY_LABELS, "user": USER_LABELS},
         choice_labels=CHOICE_LABELS,
     )

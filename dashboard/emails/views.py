@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response
 from dashboard.db.flask import get_session, secret_box
 from dashboard.emails import attachments
 from dashboard.emails.attachments import AttachmentGone, download
+from dashboard.emails.export_views import bp as export_bp
 from dashboard.emails.sanitize import body_document, has_remote_images, sanitize_html, text_to_html
 from dashboard.leads.access import Viewer
 from dashboard.leads.access_queries import access_to, viewer_of
@@ -41,6 +42,7 @@ from dashboard.web.pages import render_page
 from dashboard.web.request_gate import turn_released
 
 bp = Blueprint("emails", __name__)
+bp.register_blueprint(export_bp)
 
 SANDBOX = "sandbox allow-popups allow-popups-to-escape-sandbox"
 FRAMED_SANDBOX = f"{SANDBOX} allow-same-origin"

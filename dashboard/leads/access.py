@@ -28,7 +28,8 @@ openly, for everyone; the role is part of `Viewer` so that this stays a written 
 
 Who may destroy a lead (delete it, merge it, dismiss a suggestion) is `may_destroy_lead`:
 the lead's owner, anyone when it has no owner, and admins; `destroyable_by` in
-`access_queries.py` is the same rule in SQL, for bulk dismissal.
+`access_queries.py` is the same rule in SQL, for bulk dismissal. Exporting or erasing a
+lead's data (LGPD) is `may_handle_personal_data`: admins only.
 """
 
 from __future__ import annotations
@@ -133,3 +134,10 @@ def may_destroy_lead(viewer: Viewer, owner_id: int | None) -> bool:
     if not viewer.active:
         return False
     return viewer.role == "admin" or owner_id is None or owner_id == viewer.id
+
+
+def may_handle_personal_data(viewer: Viewer) -> bool:
+    """Whether the viewer may export a lead's data or erase it at the person's request
+    (LGPD): active admins only. What the export then holds of each email is still
+    `email_access`; the erasure takes every email that involves only this lead."""
+    return viewer.active and viewer.role == "admin"

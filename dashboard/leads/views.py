@@ -12,8 +12,9 @@ from werkzeug.wrappers import Response
 from dashboard.accounts.service import AccountError, get_company
 from dashboard.db.flask import get_session
 from dashboard.leads import service as lead_service
-from dashboard.leads.access import may_destroy_lead
+from dashboard.leads.access import may_destroy_lead, may_handle_personal_data
 from dashboard.leads.access_queries import viewer_of
+from dashboard.leads.erasure_views import bp as erasure_bp
 from dashboard.leads.forms import LeadForm, MergeForm
 from dashboard.leads.queries import (
     SORTS,
@@ -45,6 +46,7 @@ from dashboard.web.pages import redirect_page, render_page
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
 bp.register_blueprint(review_bp)
+bp.register_blueprint(erasure_bp)
 bp.before_request(login_required(lambda: None))
 
 
@@ -207,6 +209,7 @@ def show(lead_id: int) -> tuple[str, int]:
         action=ActionForm(),
         merge_form=MergeForm(formdata=None),
         may_destroy=may_destroy_lead(viewer_of(current_user), lead.owner_id),
+        may_handle_data=may_handle_personal_data(viewer_of(current_user)),
         outgoing=recent_outgoing(db, lead.id),
     )
 

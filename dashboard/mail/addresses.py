@@ -18,7 +18,10 @@ typed, and the company identity compares them through `canonical_address`.
 
 from __future__ import annotations
 
+import hashlib
 from email.utils import getaddresses
+
+FINGERPRINT_PREFIX = "sha256:"
 
 
 def normalize_address(value: str) -> str:
@@ -40,3 +43,17 @@ def canonical_address(address: str) -> str:
 def domain_of(address: str) -> str:
     """The lowercased domain of an address ("" when it is not one)."""
     return normalize_address(address).rpartition("@")[2]
+
+
+def fingerprint(address: str) -> str:
+    """A one-way name for a person's address ("sha256:<hex>" of its canonical form): the
+    never-log list keeps an erased person this way, so the sync still recognises their mail
+    while the database no longer holds the address itself."""
+    digest = hashlib.sha256(canonical_address(address).encode()).hexdigest()
+    return f"{FINGERPRINT_PREFIX}{digest}"
+
+
+def is_fingerprint(entry: str) -> bool:
+    """True for an entry written by `fingerprint`."""
+    digest = entry.removeprefix(FINGERPRINT_PREFIX)
+    return entry.startswith(FINGERPRINT_PREFIX) and len(digest) == 64 and digest.isalnum()

@@ -1,6 +1,13 @@
 """Database tables (SQLModel), split by area; import them from here."""
 
-from dashboard.models.accounts import AuditEvent, Company, LoginFailure, User, UserAddress
+from dashboard.models.accounts import (
+    AuditEvent,
+    Company,
+    LoginFailure,
+    NeverLogNote,
+    User,
+    UserAddress,
+)
 from dashboard.models.base import AUTO_CREATE, ROLES, VISIBILITY, new_session_token, utcnow
 from dashboard.models.leads import DismissedAddress, Lead, LeadAddress, PrivateThread
 from dashboard.models.mail import (
@@ -37,7 +44,7 @@ __all__ = [
     "AUTO_CREATE", "ROLES", "VISIBILITY", "Attachment", "AuditEvent", "Company", "Email",
     "DismissedAddress", "PrivateThread", "EmailTemplate", "Notification", "OutgoingEmail",
     "TrackedLink", "TrackingEvent",
-    "EmailLead", "FolderCursor", "Lead", "LeadAddress", "LoginFailure", "Mailbox",
+    "EmailLead", "FolderCursor", "Lead", "LeadAddress", "LoginFailure", "Mailbox", "NeverLogNote",
     "MailboxEvent", "Sighting", "SkippedAddress", "SkippedMessage", "SyncLease", "SyncRun",
     "User", "UserAddress", "new_session_token", "utcnow",
 ]  # fmt: skip

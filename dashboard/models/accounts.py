@@ -96,3 +96,13 @@ class AuditEvent(SQLModel, table=True):
     actor: str  # name or "cli" — kept even if the user changes later
     action: str
     changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class NeverLogNote(SQLModel, table=True):
+    """Why an entry is on the company's never-log list, when the entry cannot say it itself:
+    an erased person's fingerprint (leads/erasure.py) notes the erasure and the lead's number."""
+
+    entry: str = Field(primary_key=True)  # as on Company.never_log
+    reason: str  # "erasure"
+    lead_id: int | None = None  # the erased lead's number (no FK: the lead is gone)
+    created_at: datetime = Field(default_factory=utcnow)

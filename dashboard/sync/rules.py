@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dashboard.mail.addresses import canonical_address, domain_of, normalize_address
+from dashboard.mail.addresses import (
+    canonical_address,
+    domain_of,
+    fingerprint,
+    is_fingerprint,
+    normalize_address,
+)
 from dashboard.states import AutoCreate, SkipReason
 
 AUTOMATED_LOCAL_PARTS = (
@@ -76,21 +82,29 @@ class NeverLogList:
 
     addresses: frozenset[str]
     domains: frozenset[str]
+    fingerprints: frozenset[str] = frozenset()  # erased people (mail/addresses.fingerprint)
 
     @classmethod
     def build(cls, entries: Iterable[str]) -> NeverLogList:
-        """Split entries into addresses ("a@b.com") and domains ("@b.com" or "b.com")."""
-        addresses, domains = set(), set()
+        """Split entries into addresses ("a@b.com"), domains ("@b.com" or "b.com") and the
+        fingerprints of erased people's addresses ("sha256:...")."""
+        addresses, domains, fingerprints = set(), set(), set()
         for entry in (e.strip().lower() for e in entries):
-            if entry.startswith("@") or ("@" not in entry and entry):
+            if is_fingerprint(entry):
+                fingerprints.add(entry)
+            elif entry.startswith("@") or ("@" not in entry and entry):
                 domains.add(entry.removeprefix("@"))
             elif entry:
                 addresses.add(canonical_address(entry))
-        return cls(frozenset(addresses), frozenset(domains))
+        return cls(frozenset(addresses), frozenset(domains), frozenset(fingerprints))
 
     def covers(self, address: str) -> bool:
-        """True when the address, or its exact domain, is on the list."""
-        return canonical_address(address) in self.addresses or domain_of(address) in self.domains
+        """True when the address, its exact domain, or its fingerprint is on the list."""
+        return (
+            canonical_address(address) in self.addresses
+            or domain_of(address) in self.domains
+            or bool(self.fingerprints and fingerprint(address) in self.fingerprints)
+        )
 
 
 def only_never_logged_outsiders(external: Iterable[str], never_log: NeverLogList) -> bool:

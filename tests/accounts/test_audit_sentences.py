@@ -96,7 +96,7 @@ CASES = [
     (
         "mailboxes.disconnect",  # with its history removed
         {"address": "paulo@x.com.br", "history": "removed", "emails": 2340, "leads": 3},
-        AuditSentence("mailboxes.disconnect", "Fernanda Lima", "paulo@x.com.br", removed=2340),
+        AuditSentence("mailboxes.disconnect", "Fernanda Lima", "paulo@x.com.br", count=2340),
     ),
     (
         "template.save",
@@ -107,6 +107,16 @@ CASES = [
         "template.delete",
         {"name": "Primeiro contato"},
         AuditSentence("template.delete", "Fernanda Lima", "Primeiro contato"),
+    ),
+    (
+        "lead.export",
+        {"lead": 123, "emails": 57},
+        AuditSentence("lead.export", "Fernanda Lima", "#123", count=57),
+    ),
+    (
+        "lead.erase",
+        {"lead": 123, "emails": 1},
+        AuditSentence("lead.erase", "Fernanda Lima", "#123", count=1),
     ),
 ]  # fmt: skip
 

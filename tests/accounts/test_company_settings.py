@@ -12,6 +12,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from dashboard.accounts import audit
 from dashboard.accounts import service as accounts
 from dashboard.db.engine import read_session, write_session
+from dashboard.mail.addresses import fingerprint
 from dashboard.sync.runner import build_policy
 from dashboard.sync.scheduler import SYNC_JOB
 from tests.support import factories
@@ -127,6 +128,14 @@ def test_never_log_entries_are_normalized(admin_client, engine):
     assert company(engine).never_log == ["@gmail.com", "@family.org", "boss@x.com"]
     page = admin_client.get(COMPANY_URL).data.decode()
     assert "@gmail.com\n@family.org\nboss@x.com" in page  # shown back one per line
+
+
+def test_never_log_keeps_an_erased_persons_fingerprint_when_saved_again(admin_client, engine):
+    erased = fingerprint("zelia@quixabeira.test")
+    text = f"@gmail.com\n{erased.upper().replace('SHA256', 'sha256')}"
+    response = admin_client.post(SYNC_URL, data=sync_form(never_log=text))
+    assert response.status_code == 200, field_errors(response.data.decode())
+    assert company(engine).never_log == ["@gmail.com", erased]
 
 
 def test_never_log_accepts_commas_between_entries(admin_client, engine):

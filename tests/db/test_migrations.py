@@ -29,6 +29,7 @@ from dashboard.models import (
     Lead,
     LeadAddress,
     Mailbox,
+    NeverLogNote,
     SkippedAddress,
     SkippedMessage,
     SyncRun,
@@ -536,3 +537,21 @@ def test_0010_remembers_who_connected_each_mailbox_from_the_audit_log(old_databa
         ).all()
     assert [(row[0], row[1]) for row in rows] == [(1, None), (2, 1)]
     assert [str(row[2]) for row in rows] == [CREATED, verified]
+
+
+# --- 0013: notes on the never-log list ------------------------------------------------------
+
+
+def test_0013_keeps_the_never_log_list_and_starts_with_no_notes(old_database):
+    engine, _ = old_database
+    upgrade(engine, "0009")
+    with engine.begin() as conn:
+        conn.execute(text('UPDATE company SET never_log = \'["@gmail.com", "tio@x.test"]\''))
+    upgrade(engine)
+    with write_session(engine) as session:
+        company = session.exec(select(Company)).one()
+        assert company.never_log == ["@gmail.com", "tio@x.test"]
+        assert session.exec(select(NeverLogNote)).all() == []
+        session.add(NeverLogNote(entry="@gmail.com", reason="erasure", lead_id=7))
+    with read_session(engine) as session:
+        assert session.get(NeverLogNote, "@gmail.com").lead_id == 7

@@ -8,7 +8,15 @@ import itertools
 
 import pytest
 
-from dashboard.leads.access import Access, Relation, Viewer, best, email_access, relation_of
+from dashboard.leads.access import (
+    Access,
+    Relation,
+    Viewer,
+    best,
+    email_access,
+    may_handle_personal_data,
+    relation_of,
+)
 
 F, S, M, N = Access.FULL, Access.SUBJECT, Access.METADATA, Access.NONE
 VIEWER, TEAMMATE = 7, 8
@@ -114,3 +122,15 @@ def test_a_thread_shows_what_its_most_readable_email_allows(
     levels: list[Access], expected: Access
 ) -> None:
     assert best(levels) is expected
+
+
+@pytest.mark.parametrize(
+    ("viewer", "allowed"),
+    [
+        (Viewer(VIEWER, "admin"), True),
+        (Viewer(VIEWER, "admin", active=False), False),
+        (Viewer(VIEWER, "rep"), False),  # not even for a lead the rep owns
+    ],
+)
+def test_only_active_admins_export_or_erase_a_persons_data(viewer: Viewer, allowed: bool) -> None:
+    assert may_handle_personal_data(viewer) is allowed

@@ -727,6 +727,17 @@ def test_never_log_entry_added_between_rounds_applies_to_new_mail(app, engine, b
     assert ledger(engine, box.id) == {("INBOX", after.uid): "never_log"}
 
 
+def test_a_never_logged_message_leaves_only_its_place_and_day_in_the_log(app, engine, box) -> None:  # type: ignore[no-untyped-def]
+    set_company(engine, never_log=["@familia.test"])
+    mail = simple_mail(box.maker, "tio", sender=FAMILY, to=box.user.address, fate="never_log")
+    append_mails(box.user, [mail])
+    sync(app, box.id)
+    with read_session(engine) as session:
+        row = session.scalars(select(SkippedMessage)).one()
+    assert (row.uid, row.reason, row.date is not None) == (mail.uid, "never_log", True)
+    assert (row.sender, row.subject, row.message_id, row.addresses) == ("", "", "", [])
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 

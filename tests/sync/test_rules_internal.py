@@ -2,6 +2,7 @@
 
 import pytest
 
+from dashboard.mail.addresses import fingerprint
 from dashboard.sync.rules import (
     CompanyIdentity,
     NeverLogList,
@@ -58,6 +59,22 @@ def test_external_addresses_are_normalized_and_unique() -> None:
 )
 def test_never_log_list(entries: list[str], outsiders: list[str], skipped: bool) -> None:
     assert only_never_logged_outsiders(outsiders, NeverLogList.build(entries)) is skipped
+
+
+@pytest.mark.parametrize(
+    ("outsider", "skipped"),
+    [
+        ("zelia@quixabeira.test", True),
+        ("Zelia+crm@Quixabeira.test", True),  # the person, whatever the tag or case
+        ("outra@quixabeira.test", False),  # a fingerprint names one address, not a domain
+    ],
+)
+def test_never_log_list_recognises_an_erased_person_by_fingerprint(
+    outsider: str, skipped: bool
+) -> None:
+    entries = [fingerprint("zelia@quixabeira.test")]
+    assert entries[0].startswith("sha256:") and "zelia" not in entries[0]
+    assert only_never_logged_outsiders([outsider], NeverLogList.build(entries)) is skipped
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,9 @@ def record_skips(session: Session, skips: list[ToSkip], place: BatchPlace) -> No
     now = utcnow()
     rows = []
     for skip in skips:
-        meta = skip.meta
+        # A never-log message leaves no trace of who wrote it or what about: the list is how an
+        # erased person's mail stays out (leads/erasure.py), so the ledger keeps only its place.
+        meta = None if skip.reason == SkipReason.NEVER_LOG else skip.meta
         mine = {canonical_address(a) for a in skip.outsiders} - {""}
         rows.append(
             {
@@ -88,7 +90,7 @@ def record_skips(session: Session, skips: list[ToSkip], place: BatchPlace) -> No
                 "detail": skip.detail[:1000],
                 "addresses": list(skip.outsiders),
                 "message_id": meta.message_id if meta else "",
-                "date": meta.date if meta else None,
+                "date": skip.meta.date if skip.meta else None,  # the day, to find it by
                 "subject": meta.subject if meta else "",
                 "sender": meta.sender.email if meta and meta.sender else "",
                 # A lead created since this batch was classified (another mailbox, another
