@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 
@@ -37,11 +37,11 @@ from dashboard.mail.parse import (
 )
 from dashboard.models import SkippedMessage, utcnow
 from dashboard.states import LeadState, SkipReason
-from dashboard.sync.rules import MessageFacts, SyncPolicy, decide
+from dashboard.sync.rules import MessageFacts, SyncPolicy, decide, kept_by_retention
 from dashboard.sync.store.batch import BatchPlace, ToSkip, ToStore
 from dashboard.sync.store.commit import commit_batch
 from dashboard.sync.store.cursors import cursor_for
-from dashboard.sync.store.ledger import forget_folder
+from dashboard.sync.store.ledger import forget_folder, within_retention
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ class MailboxJob:
     owner_addresses: tuple[str, ...]
     policy: SyncPolicy
     known_leads: set[str]
-    import_since: date
-    rescan_since: date | None = None
+    import_since: date  # already moved up to the retention horizon (rules.window_start)
+    rescan_since: date | None = None  # likewise
     gmail: bool = False
     lead_state: str = LeadState.ACTIVE
     connections: int = 2
@@ -91,6 +91,9 @@ class MailboxJob:
     # Leads a lane decided to create this round. The other lane may link to one before the
     # batch that creates it is committed; its own commit then creates it (see resolve_leads).
     promised_leads: set[str] = field(default_factory=set)
+    # Retention (rules.retention_horizon): older messages are neither stored nor put in the
+    # ledger, so mail the daily purge deleted never comes back. None keeps everything.
+    horizon: datetime | None = None
 
 
 def chunks(items: list[int], size: int) -> Iterator[list[int]]:
@@ -191,6 +194,7 @@ class FolderSync:
                     SkippedMessage.folder == self.folder,
                     SkippedMessage.relink,
                     SkippedMessage.uidvalidity == uidvalidity,
+                    within_retention(self.job.horizon),
                 )
             )
             return sorted(rows.scalars())
@@ -206,6 +210,10 @@ class FolderSync:
                 )
             except Exception as error:  # any: one unreadable message never stops the batch
                 skipped.append(parse_error(raw.uid, error))
+                continue
+            if not kept_by_retention(meta.date, self.job.horizon):
+                # Older than the retention: purged (or about to be), so it is not stored and
+                # not recorded either; the cursor still moves past it.
                 continue
             if decision.store:
                 new_leads = {canonical_address(a) for a in decision.new_lead_addresses}
@@ -307,7 +315,7 @@ def sync_mailbox(engine: Engine, job: MailboxJob) -> list[FolderReport]:
     """
     imap.install()  # idempotent: imapclient's own lexer and parser were most of a first sync's CPU
     reports = run_lanes(engine, job, job.folders)
-    again = folders_with_relinks(engine, job.mailbox_id)
+    again = folders_with_relinks(engine, job.mailbox_id, job.horizon)
     if again:
         merge_reports(reports, sync_folders(engine, job, again))
     return reports
@@ -326,12 +334,18 @@ def run_lanes(engine: Engine, job: MailboxJob, folders: list[str]) -> list[Folde
     return sorted((r for lane in results for r in lane), key=lambda r: order[r.folder])
 
 
-def folders_with_relinks(engine: Engine, mailbox_id: int) -> list[str]:
-    """Folders holding skipped messages that a lead now claims."""
+def folders_with_relinks(
+    engine: Engine, mailbox_id: int, horizon: datetime | None = None
+) -> list[str]:
+    """Folders holding skipped messages, inside the retention, that a lead now claims."""
     with write_session(engine) as session:
         rows = session.scalars(
             select(SkippedMessage.folder)
-            .where(SkippedMessage.mailbox_id == mailbox_id, SkippedMessage.relink)
+            .where(
+                SkippedMessage.mailbox_id == mailbox_id,
+                SkippedMessage.relink,
+                within_retention(horizon),
+            )
             .distinct()
         )
         return sorted(rows)

@@ -1,0 +1,199 @@
+"""The retention purge: emails older than the company's horizon (rules.retention_horizon),
+and skip-ledger rows as old, deleted in small batches. No Flask: the scheduler runs it daily.
+
+Invariants:
+- Each batch is its own short write transaction (at most `batch_size` emails), with a pause
+  after it, so the write lock is never held for long and a waiting writer (a sync commit, a
+  tracking hit) gets its turn between batches; readers never wait (WAL).
+- With an email go, in its batch's transaction: its sightings, lead links and attachment rows
+  and the notifications about it (ON DELETE CASCADE), its full-text row (trigger email_fts_ad),
+  its smart-email record with the links and tracking events of that record (deleted here: the
+  foreign key would only set NULL), the "private" mark of a thread left without emails, and
+  the summaries (count, first and last contact) of the leads it was linked to. Leads stay.
+- A ledger row is as old as its message's date, or its own `created_at` when the date is
+  unknown (ledger.ledger_age); older rows go, with their address index (CASCADE).
+- The sync never brings purged mail back: it uses the same horizon (engine.MailboxJob.horizon).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import TypeVar
+
+from sqlalchemy import Engine, delete, exists, func, select
+from sqlmodel import Session
+
+from dashboard.db.engine import read_session, write_session
+from dashboard.models import Company, Email, EmailLead, OutgoingEmail, PrivateThread, SkippedMessage
+from dashboard.sync.rules import retention_horizon
+from dashboard.sync.store.leads import refresh_stats
+from dashboard.sync.store.ledger import ledger_age
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EMAIL_BATCH = 500  # emails per write transaction: see bench/RESULTS.md ("Retention purge")
+LEDGER_CHUNK = 5000  # ledger rows looked at per write transaction (ids in a row)
+# A writer waiting for the lock sleeps up to 100 ms between tries (SQLite's busy handler):
+# pausing longer than that after each batch lets it in instead of the purge's next batch.
+PAUSE_SECONDS = 0.12
+
+
+@dataclass
+class PurgeReport:
+    """What a purge deleted, and how long each of its write transactions took."""
+
+    horizon: datetime | None
+    emails: int = 0
+    ledger: int = 0
+    smart_emails: int = 0
+    transactions: list[float] = field(default_factory=list)  # seconds, one per transaction
+
+
+def company_horizon(session: Session, now: datetime) -> datetime | None:
+    """The company's retention horizon now (None: keep everything, or no company yet)."""
+    company = session.scalars(select(Company).order_by(Company.id)).first()
+    return retention_horizon(company.retention_months if company else None, now)
+
+
+def count_expired(session: Session, horizon: datetime | None) -> int:
+    """How many emails the next purge deletes (what the settings page announces)."""
+    if horizon is None:
+        return 0
+    return session.scalar(select(func.count()).where(Email.date < horizon)) or 0
+
+
+def purge_email_batch(session: Session, horizon: datetime, limit: int) -> int:
+    """Delete up to `limit` of the oldest emails older than the horizon; return how many."""
+    ids = list(
+        session.scalars(
+            select(Email.id).where(Email.date < horizon).order_by(Email.date).limit(limit)
+        )
+    )
+    if not ids:
+        return 0
+    leads = set(session.scalars(select(EmailLead.lead_id).where(EmailLead.email_id.in_(ids))))
+    threads = set(session.scalars(select(Email.thread_key).where(Email.id.in_(ids))))
+    session.execute(delete(OutgoingEmail).where(OutgoingEmail.email_id.in_(ids)))
+    session.execute(delete(Email).where(Email.id.in_(ids)))
+    session.execute(
+        delete(PrivateThread).where(
+            PrivateThread.thread_key.in_(threads),
+            ~exists().where(Email.thread_key == PrivateThread.thread_key),
+        )
+    )
+    refresh_stats(session, leads)
+    return len(ids)
+
+
+def purge_unsent_smart_emails(session: Session, horizon: datetime, limit: int) -> int:
+    """Delete smart emails older than the horizon that never became a stored email (failed
+    ones kept for a retry): their text and recipients are mail the retention covers too."""
+    ids = select(OutgoingEmail.id).where(
+        OutgoingEmail.email_id.is_(None), OutgoingEmail.created_at < horizon
+    )
+    result = session.execute(delete(OutgoingEmail).where(OutgoingEmail.id.in_(ids.limit(limit))))
+    return result.rowcount or 0
+
+
+def purge_ledger_chunk(
+    session: Session, horizon: datetime, after: int, size: int
+) -> tuple[int | None, int]:
+    """Delete the too-old rows among the next `size` ledger rows after id `after`; return
+    the last id looked at (None when no rows were left) and how many rows went. Walking the
+    ids in chunks bounds each transaction without an index on the rows' age."""
+    ids = list(
+        session.scalars(
+            select(SkippedMessage.id)
+            .where(SkippedMessage.id > after)
+            .order_by(SkippedMessage.id)
+            .limit(size)
+        )
+    )
+    if not ids:
+        return None, 0
+    result = session.execute(
+        delete(SkippedMessage).where(
+            SkippedMessage.id.between(ids[0], ids[-1]), ledger_age() < horizon
+        )
+    )
+    return ids[-1], result.rowcount or 0
+
+
+class Purge:
+    """One purge run: batches of one kind after another, each timed, with a pause after."""
+
+    def __init__(self, engine: Engine, horizon: datetime, pause: float) -> None:
+        self.engine, self.pause = engine, pause
+        self.report = PurgeReport(horizon)
+
+    def transaction(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one write transaction, time it, then pause; return its result."""
+        started = time.perf_counter()
+        with write_session(self.engine) as session:
+            result = work(session)
+        self.report.transactions.append(time.perf_counter() - started)
+        time.sleep(self.pause)
+        return result
+
+    def emails(self, batch_size: int) -> None:
+        """Every email older than the horizon, oldest first."""
+        horizon = self.report.horizon
+        assert horizon is not None
+        while True:
+            deleted = self.transaction(lambda s: purge_email_batch(s, horizon, batch_size))
+            self.report.emails += deleted
+            if deleted < batch_size:
+                return
+
+    def smart_emails(self, batch_size: int) -> None:
+        """Smart emails older than the horizon that were never stored as emails."""
+        horizon = self.report.horizon
+        assert horizon is not None
+        while True:
+            deleted = self.transaction(lambda s: purge_unsent_smart_emails(s, horizon, batch_size))
+            self.report.smart_emails += deleted
+            if deleted < batch_size:
+                return
+
+    def ledger(self, chunk: int) -> None:
+        """Ledger rows older than the horizon."""
+        horizon = self.report.horizon
+        assert horizon is not None
+        after: int | None = 0
+        while after is not None:
+            work = partial(purge_ledger_chunk, horizon=horizon, after=after, size=chunk)
+            after, deleted = self.transaction(work)
+            self.report.ledger += deleted
+
+
+def purge_expired(
+    engine: Engine,
+    now: datetime,
+    *,
+    batch_size: int = EMAIL_BATCH,
+    ledger_chunk: int = LEDGER_CHUNK,
+    pause: float = PAUSE_SECONDS,
+) -> PurgeReport:
+    """Delete what the company's retention no longer keeps; nothing when it keeps everything."""
+    with read_session(engine) as session:
+        horizon = company_horizon(session, now)
+    if horizon is None:
+        return PurgeReport(None)
+    purge = Purge(engine, horizon, pause)
+    purge.emails(batch_size)
+    purge.smart_emails(batch_size)
+    purge.ledger(ledger_chunk)
+    report = purge.report
+    log.info(
+        "retention: deleted %d emails, %d unsent smart emails and %d ledger rows older than"
+        " %s in %d transactions (longest %.0f ms)",
+        report.emails, report.smart_emails, report.ledger, horizon.date().isoformat(),
+        len(report.transactions), 1000 * max(report.transactions, default=0.0),
+    )  # fmt: skip
+    return report
