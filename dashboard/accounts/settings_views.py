@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, current_app, g, redirect, url_for
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -16,6 +17,7 @@ from dashboard.accounts.company import (
     LEAD_FIELDS,
     SYNC_FIELDS,
     apply_company_changes,
+    retention_outlook,
     validate_sync_settings,
 )
 from dashboard.accounts.forms import (
@@ -31,7 +33,9 @@ from dashboard.accounts.forms import (
 )
 from dashboard.accounts.security import admin_required, password_matches
 from dashboard.db.flask import get_session
+from dashboard.models import Company, utcnow
 from dashboard.sync.scheduler import reschedule_sync
+from dashboard.web.dates import format_day
 from dashboard.web.forms import show_error
 from dashboard.web.i18n import select_timezone, timezone_choices
 from dashboard.web.pages import render_page, require_fresh_login
@@ -138,6 +142,23 @@ def aliases() -> tuple[str, int]:
     return profile_page("accounts/settings/_aliases_form.html", status, aliases_form=form)
 
 
+def retention_notice(record: Company) -> str:
+    """What the saved retention means today, in words and numbers."""
+    outlook = retention_outlook(get_session(), record, utcnow())
+    if outlook is None:
+        return _("Emails are kept forever.")
+    count, day = outlook
+    return ngettext(
+        "%(count)s email from before %(day)s will be deleted at the next clean-up "
+        "(once a day). Leads are kept.",
+        "%(count)s emails from before %(day)s will be deleted at the next clean-up "
+        "(once a day). Leads are kept.",
+        count,
+        count=format_decimal(count),
+        day=format_day(day, "short"),
+    )
+
+
 def company_page(
     form: CompanyForm | None = None,
     sync_form: SyncSettingsForm | None = None,
@@ -162,6 +183,7 @@ def company_page(
         form=form,
         sync_form=sync_form,
         lead_form=lead_form,
+        retention_notice=retention_notice(record),
         events=audit.recent_sentences(db),
         audit_labels={"company": COMPANY_LABELS, "user": USER_LABELS},
         choice_labels=CHOICE_LABELS,

@@ -35,6 +35,7 @@ def company_show() -> None:
 @click.option("--auto-create", type=click.Choice([a.value for a in AutoCreate]))
 @click.option("--import-days")
 @click.option("--interval-minutes")
+@click.option("--retention-months", help="Months emails are kept; '' keeps them forever.")
 @click.option("--stale-days", help="Days before a lead shows 'awaiting reply'.")
 @click.option("--tracking", type=click.Choice(["on", "off"]), help="Smart-email tracking.")
 def company_set(
@@ -46,6 +47,7 @@ def company_set(
     auto_create: str | None,
     import_days: str | None,
     interval_minutes: str | None,
+    retention_months: str | None,
     stale_days: str | None,
     tracking: str | None,
 ) -> None:
@@ -55,6 +57,7 @@ def company_set(
         "auto_create": auto_create,
         "import_days": import_days,
         "interval_minutes": interval_minutes,
+        "retention_months": retention_months,
         "stale_days": stale_days,
         "tracking": None if tracking is None else tracking == "on",
         "never_log": list(never_log) or None,

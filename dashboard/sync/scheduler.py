@@ -5,8 +5,9 @@ Jobs are declared here, each with a stable id. The sync job runs every company i
 (rescheduled live when an admin changes it) and syncs the mailboxes that are due: all of
 them, except those backing off after a failure. The retention job runs daily (first a few
 minutes after start, so a server restarted every day still purges) and deletes the mail
-older than the company keeps, in short batches that never hold up the sync for long. "Sincronizar agora" makes a mailbox due
-and moves the next round forward; it never syncs inside the web request.
+older than the company keeps, in short batches that never hold up the sync for long.
+"Sincronizar agora" makes a mailbox due and moves the next round forward; it never syncs
+inside the web request.
 """
 
 from __future__ import annotations
