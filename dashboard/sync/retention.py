@@ -22,8 +22,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
-from typing import TypeVar
 
 from sqlalchemy import Engine, delete, exists, func, select
 from sqlmodel import Session
@@ -35,10 +33,18 @@ from dashboard.sync.store.leads import refresh_stats
 from dashboard.sync.store.ledger import ledger_age
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
+Step = Callable[[Session, int], bool]  # one batch of a kind: (session, size) -> done
 
-EMAIL_BATCH = 500  # emails per write transaction: see bench/RESULTS.md ("Retention purge")
-LEDGER_CHUNK = 5000  # ledger rows looked at per write transaction (ids in a row)
+# Batches are sized by time, not by count: an email's cost is mostly its full-text row
+# (tokenizing its subject and body again to delete them), so it varies with the bodies and
+# the machine (bench/RESULTS.md, "Retention purge": 1.5-3 ms per email of 2.5 KB on a busy
+# VM), and a commit costs some 25 ms whatever its size (a new full-text segment). Each batch
+# aims at TARGET_SECONDS: a fifth of the 250 ms a write may keep others waiting, so a busy
+# CPU or a checkpoint stretching one still leaves it under.
+TARGET_SECONDS = 0.05
+FIRST_BATCH = 20  # emails (or 10x as many ledger rows) in the first transaction
+EMAIL_BATCHES = (5, 2000)  # the bounds of an email batch
+LEDGER_CHUNKS = (50, 20000)  # the bounds of a ledger chunk (rows looked at)
 # A writer waiting for the lock sleeps up to 100 ms between tries (SQLite's busy handler):
 # pausing longer than that after each batch lets it in instead of the purge's next batch.
 PAUSE_SECONDS = 0.12
@@ -50,6 +56,7 @@ class PurgeReport:
 
     horizon: datetime | None
     emails: int = 0
+    email_batches: int = 0
     ledger: int = 0
     smart_emails: int = 0
     transactions: list[float] = field(default_factory=list)  # seconds, one per transaction
@@ -125,75 +132,86 @@ def purge_ledger_chunk(
     return ids[-1], result.rowcount or 0
 
 
+def next_batch_size(size: int, took: float, target: float, low: int, high: int) -> int:
+    """The next batch's size after one of `size` took `took` seconds: scaled to take the
+    target time if the cost per row holds, but at most halved or doubled at a time (one slow
+    commit, a checkpoint or a busy CPU, should not swing it); within low..high."""
+    wanted = size * target / max(took, 1e-6)
+    return max(low, min(high, size * 2, max(size // 2, round(wanted))))
+
+
 class Purge:
-    """One purge run: batches of one kind after another, each timed, with a pause after."""
+    """One purge run: batches of one kind after another, each its own timed transaction
+    followed by a pause, each sized from how long the one before took."""
 
-    def __init__(self, engine: Engine, horizon: datetime, pause: float) -> None:
-        self.engine, self.pause = engine, pause
+    def __init__(self, engine: Engine, horizon: datetime, pause: float, target: float) -> None:
+        self.engine, self.horizon, self.pause, self.target = engine, horizon, pause, target
         self.report = PurgeReport(horizon)
+        self.after = 0  # the ledger's last id looked at
 
-    def transaction(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in one write transaction, time it, then pause; return its result."""
+    def transaction(self, step: Step, size: int) -> bool:
+        """Run one step in its own write transaction, time it, then pause; return whether
+        it reported being done."""
         started = time.perf_counter()
         with write_session(self.engine) as session:
-            result = work(session)
+            result = step(session, size)
         self.report.transactions.append(time.perf_counter() - started)
         time.sleep(self.pause)
         return result
 
-    def emails(self, batch_size: int) -> None:
-        """Every email older than the horizon, oldest first."""
-        horizon = self.report.horizon
-        assert horizon is not None
-        while True:
-            deleted = self.transaction(lambda s: purge_email_batch(s, horizon, batch_size))
-            self.report.emails += deleted
-            if deleted < batch_size:
-                return
+    def repeat(self, step: Step, size: int, bounds: tuple[int, int]) -> None:
+        """Run `step(session, size)` in one transaction after another until it reports
+        that it is done, resizing after each."""
+        done = False
+        while not done:
+            done = self.transaction(step, size)
+            size = next_batch_size(size, self.report.transactions[-1], self.target, *bounds)
 
-    def smart_emails(self, batch_size: int) -> None:
-        """Smart emails older than the horizon that were never stored as emails."""
-        horizon = self.report.horizon
-        assert horizon is not None
-        while True:
-            deleted = self.transaction(lambda s: purge_unsent_smart_emails(s, horizon, batch_size))
-            self.report.smart_emails += deleted
-            if deleted < batch_size:
-                return
+    def email_step(self, session: Session, size: int) -> bool:
+        """One batch of the oldest emails; done when fewer than asked were left."""
+        deleted = purge_email_batch(session, self.horizon, size)
+        self.report.emails += deleted
+        self.report.email_batches += 1
+        return deleted < size
 
-    def ledger(self, chunk: int) -> None:
-        """Ledger rows older than the horizon."""
-        horizon = self.report.horizon
-        assert horizon is not None
-        after: int | None = 0
-        while after is not None:
-            work = partial(purge_ledger_chunk, horizon=horizon, after=after, size=chunk)
-            after, deleted = self.transaction(work)
-            self.report.ledger += deleted
+    def smart_email_step(self, session: Session, size: int) -> bool:
+        """One batch of unsent smart emails; done when fewer than asked were left."""
+        deleted = purge_unsent_smart_emails(session, self.horizon, size)
+        self.report.smart_emails += deleted
+        return deleted < size
+
+    def ledger_step(self, session: Session, size: int) -> bool:
+        """The next chunk of ledger rows; done past the last row."""
+        last, deleted = purge_ledger_chunk(session, self.horizon, self.after, size)
+        self.report.ledger += deleted
+        self.after = last or self.after
+        return last is None
 
 
 def purge_expired(
     engine: Engine,
     now: datetime,
     *,
-    batch_size: int = EMAIL_BATCH,
-    ledger_chunk: int = LEDGER_CHUNK,
+    first_batch: int = FIRST_BATCH,
     pause: float = PAUSE_SECONDS,
+    target: float = TARGET_SECONDS,
 ) -> PurgeReport:
-    """Delete what the company's retention no longer keeps; nothing when it keeps everything."""
+    """Delete what the company's retention no longer keeps; nothing when it keeps everything.
+    `first_batch`: emails in the first transaction (then sized by time, see TARGET_SECONDS)."""
     with read_session(engine) as session:
         horizon = company_horizon(session, now)
     if horizon is None:
         return PurgeReport(None)
-    purge = Purge(engine, horizon, pause)
-    purge.emails(batch_size)
-    purge.smart_emails(batch_size)
-    purge.ledger(ledger_chunk)
+    purge = Purge(engine, horizon, pause, target)
+    purge.repeat(purge.email_step, first_batch, EMAIL_BATCHES)
+    purge.repeat(purge.smart_email_step, first_batch, EMAIL_BATCHES)
+    purge.repeat(purge.ledger_step, 10 * first_batch, LEDGER_CHUNKS)
     report = purge.report
     log.info(
         "retention: deleted %d emails, %d unsent smart emails and %d ledger rows older than"
-        " %s in %d transactions (longest %.0f ms)",
+        " %s in %d transactions (%d of emails; longest %.0f ms)",
         report.emails, report.smart_emails, report.ledger, horizon.date().isoformat(),
-        len(report.transactions), 1000 * max(report.transactions, default=0.0),
+        len(report.transactions), report.email_batches,
+        1000 * max(report.transactions, default=0.0),
     )  # fmt: skip
     return report

@@ -25,7 +25,7 @@ from dashboard.models import (
     TrackedLink,
     TrackingEvent,
 )
-from dashboard.sync.retention import purge_expired
+from dashboard.sync.retention import next_batch_size, purge_expired
 from dashboard.sync.scheduler import RETENTION_JOB, purge_old_mail
 from tests.support.lead_data import lead_data, seq, set_company
 
@@ -133,12 +133,14 @@ def ids(engine: Engine, column) -> set:  # type: ignore[no-untyped-def]
         return set(session.scalars(select(column)))
 
 
-@pytest.mark.parametrize(("batch_size", "ledger_chunk"), [(500, 5000), (1, 2)])
-def test_old_emails_go_with_everything_hanging_off_them(engine, mail, batch_size, ledger_chunk):
+@pytest.mark.parametrize(
+    ("first_batch", "target"), [(50, 0.05), (1, 0.0)]
+)  # all at once; one row per transaction (a target of 0 s never lets a batch grow)
+def test_old_emails_go_with_everything_hanging_off_them(engine, mail, first_batch, target):
     set_company(engine, retention_months=12)
     before = table_counts(engine)
 
-    report = purge_expired(engine, NOW, batch_size=batch_size, ledger_chunk=ledger_chunk, pause=0)
+    report = purge_expired(engine, NOW, first_batch=first_batch, target=target, pause=0)
 
     kept = {mail.recent, mail.spanning[1]}
     assert ids(engine, Email.id) == kept
@@ -206,3 +208,12 @@ def test_the_scheduler_runs_the_purge_every_day(app, engine, mail):
     assert report.emails == 3
     with read_session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Email)) == 2
+
+
+@pytest.mark.parametrize(
+    ("size", "took", "after"),
+    [(100, 0.08, 100), (100, 0.1, 80), (100, 0.064, 125), (100, 0.5, 50), (100, 0.01, 200),
+     (8, 0.2, 5), (1500, 0.01, 2000), (3, 0.0, 6)],
+)  # fmt: skip
+def test_batches_are_sized_to_take_the_target_time(size, took, after):
+    assert next_batch_size(size, took, target=0.08, low=5, high=2000) == after
