@@ -2,14 +2,17 @@
 and skip-ledger rows as old, deleted in small batches. No Flask: the scheduler runs it daily.
 
 Invariants:
-- Each batch is its own short write transaction (at most `batch_size` emails), with a pause
-  after it, so the write lock is never held for long and a waiting writer (a sync commit, a
-  tracking hit) gets its turn between batches; readers never wait (WAL).
+- Each batch is its own short write transaction, sized to take about TARGET_SECONDS, with a
+  pause after it, so the write lock is never held for long and a waiting writer (a sync
+  commit, a tracking hit) gets its turn between batches; readers never wait (WAL).
 - With an email go, in its batch's transaction: its sightings, lead links and attachment rows
   and the notifications about it (ON DELETE CASCADE), its full-text row (trigger email_fts_ad),
   its smart-email record with the links and tracking events of that record (deleted here: the
-  foreign key would only set NULL), the "private" mark of a thread left without emails, and
-  the summaries (count, first and last contact) of the leads it was linked to. Leads stay.
+  foreign key would only set NULL) and the "private" mark of a thread left without emails.
+  Leads stay; the summaries (count, first and last contact) of those that lost emails are
+  recomputed once each after the last email batch, in batches too: recomputing them with
+  every batch cost more than the deletes (a lead seen in a hundred batches was recounted a
+  hundred times), so during a purge a lead may show more emails than it still has.
 - A ledger row is as old as its message's date, or its own `created_at` when the date is
   unknown (ledger.ledger_age); older rows go, with their address index (CASCADE).
 - The sync never brings purged mail back: it uses the same horizon (engine.MailboxJob.horizon).
@@ -38,9 +41,10 @@ Step = Callable[[Session, int], bool]  # one batch of a kind: (session, size) ->
 # Batches are sized by time, not by count: an email's cost is mostly its full-text row
 # (tokenizing its subject and body again to delete them), so it varies with the bodies and
 # the machine (bench/RESULTS.md, "Retention purge": 1.5-3 ms per email of 2.5 KB on a busy
-# VM), and a commit costs some 25 ms whatever its size (a new full-text segment). Each batch
-# aims at TARGET_SECONDS: a fifth of the 250 ms a write may keep others waiting, so a busy
-# CPU or a checkpoint stretching one still leaves it under.
+# VM), and every transaction costs some 5-30 ms more (its commit writes a new full-text
+# segment; the leads' summaries are recomputed). Each batch aims at TARGET_SECONDS: a fifth
+# of the 250 ms a write may keep others waiting, so a busy CPU or a checkpoint stretching
+# one still leaves it under.
 TARGET_SECONDS = 0.05
 FIRST_BATCH = 20  # emails (or 10x as many ledger rows) in the first transaction
 EMAIL_BATCHES = (5, 2000)  # the bounds of an email batch
@@ -75,15 +79,16 @@ def count_expired(session: Session, horizon: datetime | None) -> int:
     return session.scalar(select(func.count()).where(Email.date < horizon)) or 0
 
 
-def purge_email_batch(session: Session, horizon: datetime, limit: int) -> int:
-    """Delete up to `limit` of the oldest emails older than the horizon; return how many."""
+def purge_email_batch(session: Session, horizon: datetime, limit: int) -> tuple[int, set[int]]:
+    """Delete up to `limit` of the oldest emails older than the horizon; return how many,
+    and the leads they were linked to (whose summaries the caller recomputes)."""
     ids = list(
         session.scalars(
             select(Email.id).where(Email.date < horizon).order_by(Email.date).limit(limit)
         )
     )
     if not ids:
-        return 0
+        return 0, set()
     leads = set(session.scalars(select(EmailLead.lead_id).where(EmailLead.email_id.in_(ids))))
     threads = set(session.scalars(select(Email.thread_key).where(Email.id.in_(ids))))
     session.execute(delete(OutgoingEmail).where(OutgoingEmail.email_id.in_(ids)))
@@ -94,8 +99,7 @@ def purge_email_batch(session: Session, horizon: datetime, limit: int) -> int:
             ~exists().where(Email.thread_key == PrivateThread.thread_key),
         )
     )
-    refresh_stats(session, leads)
-    return len(ids)
+    return len(ids), leads
 
 
 def purge_unsent_smart_emails(session: Session, horizon: datetime, limit: int) -> int:
@@ -148,6 +152,7 @@ class Purge:
         self.engine, self.horizon, self.pause, self.target = engine, horizon, pause, target
         self.report = PurgeReport(horizon)
         self.after = 0  # the ledger's last id looked at
+        self.leads: set[int] = set()  # leads whose summaries are to be recomputed
 
     def transaction(self, step: Step, size: int) -> bool:
         """Run one step in its own write transaction, time it, then pause; return whether
@@ -169,10 +174,19 @@ class Purge:
 
     def email_step(self, session: Session, size: int) -> bool:
         """One batch of the oldest emails; done when fewer than asked were left."""
-        deleted = purge_email_batch(session, self.horizon, size)
+        deleted, leads = purge_email_batch(session, self.horizon, size)
         self.report.emails += deleted
         self.report.email_batches += 1
+        self.leads |= leads
         return deleted < size
+
+    def summary_step(self, session: Session, size: int) -> bool:
+        """Recompute the summaries of some of the leads that lost emails; done when none
+        are left."""
+        batch = sorted(self.leads)[:size]
+        refresh_stats(session, batch)
+        self.leads.difference_update(batch)
+        return not self.leads
 
     def smart_email_step(self, session: Session, size: int) -> bool:
         """One batch of unsent smart emails; done when fewer than asked were left."""
@@ -204,6 +218,8 @@ def purge_expired(
         return PurgeReport(None)
     purge = Purge(engine, horizon, pause, target)
     purge.repeat(purge.email_step, first_batch, EMAIL_BATCHES)
+    if purge.leads:
+        purge.repeat(purge.summary_step, first_batch, EMAIL_BATCHES)
     purge.repeat(purge.smart_email_step, first_batch, EMAIL_BATCHES)
     purge.repeat(purge.ledger_step, 10 * first_batch, LEDGER_CHUNKS)
     report = purge.report
