@@ -193,7 +193,15 @@ def test_0007_rewrites_lead_addresses_to_the_person_without_losing_a_lead_or_a_l
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'leadsync.db'}")
     upgrade(engine, "0006")
-    admin = factories.setup_company(engine, domains=("acme.test",))
+    with engine.begin() as conn:  # in SQL: the Company model has columns 0006 does not
+        conn.execute(
+            text(
+                "INSERT INTO company (id, name, domains, created_at)"
+                " VALUES (1, 'Acme', '[\"acme.test\"]', :at)"
+            ),
+            {"at": CREATED},
+        )
+    admin = factories.make_user(engine, role="admin")
     rep = factories.make_user(engine)
     with write_session(engine) as session:
         seed = Seeder(session, rep)
@@ -340,3 +348,28 @@ def test_0009_makes_leads_without_search_text_findable(old_database):
             )  # the app's rule
     finally:
         app.extensions["leadsync.engine"].dispose()
+
+
+def test_0014_keeps_every_email_of_an_existing_company_and_indexes_what_a_purge_deletes_by(
+    old_database,
+):
+    """Before 0014 nothing was ever purged: an upgraded company keeps its emails forever."""
+    engine, _instance = old_database
+    upgrade(engine, "0009")
+    upgrade(engine)
+    with read_session(engine) as session:
+        company = session.exec(select(Company)).one()
+        assert (company.name, company.retention_months) == ("Acme Ltda", None)
+    with engine.connect() as conn:
+        indexes = {
+            (table, name)
+            for table in ("notification", "outgoingemail")
+            for name in conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,)
+            ).scalars()
+        }
+    assert {
+        ("notification", "ix_notification_email_id"),
+        ("notification", "ix_notification_outgoing_id"),
+        ("outgoingemail", "ix_outgoingemail_email_id"),
+    } <= indexes
