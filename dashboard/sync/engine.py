@@ -205,15 +205,15 @@ class FolderSync:
         for raw in raws:
             try:
                 meta = meta_from_fetch(raw)
+                if not kept_by_retention(meta.date, self.job.horizon):
+                    # Older than the retention: purged (or about to be), so it is neither
+                    # stored nor recorded; the cursor still moves past it.
+                    continue
                 decision = decide(
                     facts_of(meta), self.job.owner_addresses, self.job.known_leads, self.job.policy
                 )
             except Exception as error:  # any: one unreadable message never stops the batch
                 skipped.append(parse_error(raw.uid, error))
-                continue
-            if not kept_by_retention(meta.date, self.job.horizon):
-                # Older than the retention: purged (or about to be), so it is not stored and
-                # not recorded either; the cursor still moves past it.
                 continue
             if decision.store:
                 new_leads = {canonical_address(a) for a in decision.new_lead_addresses}
