@@ -43,8 +43,8 @@ Step = Callable[[Session, int], bool]  # one batch of a kind: (session, size) ->
 # the machine (bench/RESULTS.md, "Retention purge": 1.5-3 ms per email of 2.5 KB on a busy
 # VM), and every transaction costs some 5-30 ms more (its commit writes a new full-text
 # segment; the leads' summaries are recomputed). Each batch aims at TARGET_SECONDS: a fifth
-# of the 250 ms a write may keep others waiting, so a busy CPU or a checkpoint stretching
-# one still leaves it under.
+# of the 250 ms a write may keep others waiting, so a busy CPU or a full-text segment merge
+# stretching one (p95 ~4x the median, see bench/RESULTS.md) still mostly leaves it under.
 TARGET_SECONDS = 0.05
 FIRST_BATCH = 20  # emails (or 10x as many ledger rows) in the first transaction
 EMAIL_BATCHES = (5, 2000)  # the bounds of an email batch
