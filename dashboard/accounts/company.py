@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -12,6 +13,8 @@ from dashboard.accounts import audit
 from dashboard.accounts.service import AccountError, normalize_domain, normalize_email
 from dashboard.mail.addresses import is_fingerprint
 from dashboard.models import AUTO_CREATE, VISIBILITY, Company, NeverLogNote, User
+from dashboard.sync.retention import count_expired
+from dashboard.sync.rules import retention_horizon
 
 SYNC_FIELDS = (
     "skip_internal",
@@ -20,10 +23,16 @@ SYNC_FIELDS = (
     "auto_create",
     "import_days",
     "interval_minutes",
+    "retention_months",
 )
 LEAD_FIELDS = ("stale_days", "tracking")  # "Leads and smart emails" section
 NETWORK_FIELDS = ("allow_local_servers",)  # "Mail servers" section
-LIMITS = {"import_days": (1, 3650), "interval_minutes": (1, 1440), "stale_days": (1, 365)}
+LIMITS = {
+    "import_days": (1, 3650),
+    "interval_minutes": (1, 1440),
+    "stale_days": (1, 365),
+    "retention_months": (1, 120),
+}
 
 
 def parse_bounded_int(name: str, value: Any) -> int:
@@ -38,6 +47,19 @@ def parse_bounded_int(name: str, value: Any) -> int:
             _l("Enter a whole number from %(low)d to %(high)d.", low=low, high=high), name
         )
     return number
+
+
+def parse_retention(value: Any) -> int | None:
+    """Months emails are kept: empty (None) keeps them forever, else 1 to 120."""
+    if value is None or not str(value).strip():
+        return None
+    try:
+        return parse_bounded_int("retention_months", value)
+    except AccountError:
+        raise AccountError(
+            _l("Enter a whole number of months from 1 to 120, or leave it empty to keep emails."),
+            "retention_months",
+        ) from None
 
 
 def parse_never_log(entries: list[str] | str) -> list[str]:
@@ -89,6 +111,7 @@ def validate_sync_settings(raw: dict[str, Any]) -> dict[str, Any]:
         "auto_create": lambda v: parse_choice("auto_create", v, AUTO_CREATE),
         "import_days": lambda v: parse_bounded_int("import_days", v),
         "interval_minutes": lambda v: parse_bounded_int("interval_minutes", v),
+        "retention_months": parse_retention,
         "stale_days": lambda v: parse_bounded_int("stale_days", v),
         "tracking": bool,
         "allow_local_servers": bool,
@@ -129,3 +152,12 @@ def never_log_notes(session: Session, company: Company) -> list[NeverLogNote]:
         return []
     query = select(NeverLogNote).where(NeverLogNote.entry.in_(company.never_log))
     return list(session.exec(query.order_by(NeverLogNote.created_at)))
+
+
+def retention_outlook(session: Session, company: Company, now: datetime) -> tuple[int, date] | None:
+    """What the next purge deletes under the saved retention: how many emails, and the day
+    before which they are dated; None when emails are kept forever."""
+    horizon = retention_horizon(company.retention_months, now)
+    if horizon is None:
+        return None
+    return count_expired(session, horizon), horizon.date()

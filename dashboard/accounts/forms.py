@@ -44,6 +44,7 @@ COMPANY_LABELS = {
     "auto_create": _l("Create leads automatically"),
     "import_days": _l("First import reaches back (days)"),
     "interval_minutes": _l("Sync every (minutes)"),
+    "retention_months": _l("Keep emails for (months; empty = always)"),
     "stale_days": _l("Days before a lead shows “awaiting reply”"),
     "tracking": _l("Track opens and link clicks of smart emails"),
     "allow_local_servers": _l("Allow mail servers on the local network"),
@@ -139,6 +140,9 @@ class SyncSettingsForm(FlaskForm):
     import_days = StringField(COMPANY_LABELS["import_days"], render_kw={"inputmode": "numeric"})
     interval_minutes = StringField(
         COMPANY_LABELS["interval_minutes"], render_kw={"inputmode": "numeric"}
+    )
+    retention_months = StringField(
+        COMPANY_LABELS["retention_months"], render_kw={"inputmode": "numeric"}
     )
 
 

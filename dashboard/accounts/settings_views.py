@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, current_app, g, redirect, url_for
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -18,6 +19,7 @@ from dashboard.accounts.company import (
     SYNC_FIELDS,
     apply_company_changes,
     never_log_notes,
+    retention_outlook,
     validate_sync_settings,
 )
 from dashboard.accounts.forms import (
@@ -34,7 +36,9 @@ from dashboard.accounts.forms import (
 )
 from dashboard.accounts.security import admin_required, password_matches
 from dashboard.db.flask import get_session
+from dashboard.models import Company, utcnow
 from dashboard.sync.scheduler import reschedule_sync
+from dashboard.web.dates import format_day
 from dashboard.web.forms import show_error
 from dashboard.web.i18n import select_timezone, timezone_choices
 from dashboard.web.pages import render_page, require_fresh_login
@@ -141,6 +145,23 @@ def aliases() -> tuple[str, int]:
     return profile_page("accounts/settings/_aliases_form.html", status, aliases_form=form)
 
 
+def retention_notice(record: Company) -> str:
+    """What the saved retention means today, in words and numbers."""
+    outlook = retention_outlook(get_session(), record, utcnow())
+    if outlook is None:
+        return _("Emails are kept forever.")
+    count, day = outlook
+    return ngettext(
+        "%(count)s email from before %(day)s will be deleted at the next clean-up "
+        "(once a day). Leads are kept.",
+        "%(count)s emails from before %(day)s will be deleted at the next clean-up "
+        "(once a day). Leads are kept.",
+        count,
+        count=format_decimal(count),
+        day=format_day(day, "short"),
+    )
+
+
 def company_page(
     form: CompanyForm | None = None,
     sync_form: SyncSettingsForm | None = None,
@@ -168,6 +189,7 @@ def company_page(
         sync_form=sync_form,
         lead_form=lead_form,
         network_form=network_form,
+        retention_notice=retention_notice(record),
         events=audit.recent_sentences(db),
         never_log_notes=never_log_notes(db, record),
         audit_labels={"company": COMPANY_LABELS, "user": USER_LABELS},

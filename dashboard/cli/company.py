@@ -35,6 +35,7 @@ def company_show() -> None:
 @click.option("--auto-create", type=click.Choice([a.value for a in AutoCreate]))
 @click.option("--import-days")
 @click.option("--interval-minutes")
+@click.option("--retention-months", help="Months emails are kept; '' keeps them forever.")
 @click.option("--stale-days", help="Days before a lead shows 'awaiting reply'.")
 @click.option("--tracking", type=click.Choice(["on", "off"]), help="Smart-email tracking.")
 @click.option(
@@ -51,6 +52,7 @@ def company_set(
     auto_create: str | None,
     import_days: str | None,
     interval_minutes: str | None,
+    retention_months: str | None,
     stale_days: str | None,
     tracking: str | None,
     local_servers: str | None,
@@ -61,6 +63,7 @@ def company_set(
         "auto_create": auto_create,
         "import_days": import_days,
         "interval_minutes": interval_minutes,
+        "retention_months": retention_months,
         "stale_days": stale_days,
         "tracking": None if tracking is None else tracking == "on",
         "allow_local_servers": None if local_servers is None else local_servers == "allow",

@@ -29,6 +29,7 @@ from dashboard.mailboxes.service import (
 )
 from dashboard.models import Mailbox, utcnow
 from dashboard.states import MailboxStatus
+from dashboard.sync.rules import retention_horizon
 from dashboard.sync.runner import import_start
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,9 @@ def window(session: Session) -> tuple[int, date]:
     """The company's import window: its length in days and its first day (as the sync's)."""
     company = get_company(session)
     days = company.import_days if company else DEFAULT_IMPORT_DAYS
-    return days, import_start(days, utcnow())
+    now = utcnow()
+    horizon = retention_horizon(company.retention_months if company else None, now)
+    return days, import_start(days, now, horizon)
 
 
 def cache_key(mailbox: Mailbox, days: int, since: date) -> Hashable:

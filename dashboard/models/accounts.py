@@ -26,6 +26,7 @@ class Company(SQLModel, table=True):
     auto_create: str = AutoCreate.SENT  # when the sync creates leads
     import_days: int = 30
     interval_minutes: int = 5
+    retention_months: int | None = None  # emails older than this are purged daily; None: never
     stale_days: int = 3  # "aguardando resposta" after this many days without an answer
     tracking: bool = True  # smart emails: open pixel and click links (needs LEADSYNC_PUBLIC_URL)
     # Mailboxes may name servers on this machine or the local network (mail/targets.py).

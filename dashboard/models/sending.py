@@ -32,7 +32,10 @@ class OutgoingEmail(SQLModel, table=True):
     error_code: str | None = None
     error_detail: str = ""
     attempts: int = 0
-    email_id: int | None = Field(default=None, foreign_key="email.id", ondelete="SET NULL")
+    # Indexed: deleting an email (retention) looks up its smart email through this column.
+    email_id: int | None = Field(
+        default=None, foreign_key="email.id", index=True, ondelete="SET NULL"
+    )
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
 
@@ -89,10 +92,13 @@ class Notification(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
     kind: str  # open | click | reply
     lead_id: int | None = Field(default=None, foreign_key="lead.id", ondelete="CASCADE")
+    # Indexed: deleting an email or a smart email (retention) finds its notifications by them.
     outgoing_id: int | None = Field(
-        default=None, foreign_key="outgoingemail.id", ondelete="CASCADE"
+        default=None, foreign_key="outgoingemail.id", index=True, ondelete="CASCADE"
     )
-    email_id: int | None = Field(default=None, foreign_key="email.id", ondelete="CASCADE")
+    email_id: int | None = Field(
+        default=None, foreign_key="email.id", index=True, ondelete="CASCADE"
+    )
     detail: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     read_at: datetime | None = None

@@ -44,11 +44,11 @@ from dashboard.mail.parse import (
 )
 from dashboard.models import SkippedMessage, utcnow
 from dashboard.states import LeadState, SkipReason
-from dashboard.sync.rules import MessageFacts, SyncPolicy, decide
+from dashboard.sync.rules import MessageFacts, SyncPolicy, decide, kept_by_retention
 from dashboard.sync.store.batch import BatchPlace, ToSkip, ToStore
 from dashboard.sync.store.commit import commit_batch
 from dashboard.sync.store.cursors import cursor_for
-from dashboard.sync.store.ledger import forget_folder
+from dashboard.sync.store.ledger import forget_folder, within_retention
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,8 @@ class MailboxJob:
     owner_addresses: tuple[str, ...]
     policy: SyncPolicy
     known_leads: set[str]
-    import_since: date
-    rescan_since: date | None = None
+    import_since: date  # already moved up to the retention horizon (rules.window_start)
+    rescan_since: date | None = None  # likewise
     gmail: bool = False
     lead_state: str = LeadState.ACTIVE
     connections: int = 2
@@ -102,6 +102,9 @@ class MailboxJob:
     promised_leads: set[str] = field(default_factory=set)
     # When the round began: ledger rows written since are this round's own verdicts.
     started_at: datetime = field(default_factory=utcnow)
+    # Retention (rules.retention_horizon): older messages are neither stored nor put in the
+    # ledger, so mail the daily purge deleted never comes back. None keeps everything.
+    horizon: datetime | None = None
 
 
 def chunks(items: list[int], size: int) -> Iterator[list[int]]:
@@ -222,6 +225,7 @@ class FolderSync:
                     SkippedMessage.folder == self.folder,
                     SkippedMessage.relink,
                     SkippedMessage.uidvalidity == uidvalidity,
+                    within_retention(self.job.horizon),
                 )
             ).all()
         since = self.job.started_at
@@ -234,6 +238,10 @@ class FolderSync:
         for raw in raws:
             try:
                 meta = meta_from_fetch(raw)
+                if not kept_by_retention(meta.date, self.job.horizon):
+                    # Older than the retention: purged (or about to be), so it is neither
+                    # stored nor recorded; the cursor still moves past it.
+                    continue
                 decision = decide(
                     facts_of(meta), self.job.owner_addresses, self.job.known_leads, self.job.policy
                 )
@@ -347,7 +355,7 @@ def sync_mailbox(engine: Engine, job: MailboxJob) -> list[FolderReport]:
     """
     imap.install()  # idempotent: imapclient's own lexer and parser were most of a first sync's CPU
     reports = run_lanes(engine, job, job.folders)
-    again = folders_with_relinks(engine, job.mailbox_id)
+    again = folders_with_relinks(engine, job.mailbox_id, job.horizon)
     if again:
         merge_reports(reports, sync_folders(engine, job, again))
     return reports
@@ -366,12 +374,18 @@ def run_lanes(engine: Engine, job: MailboxJob, folders: list[str]) -> list[Folde
     return sorted((r for lane in results for r in lane), key=lambda r: order[r.folder])
 
 
-def folders_with_relinks(engine: Engine, mailbox_id: int) -> list[str]:
-    """Folders holding skipped messages that a lead now claims."""
+def folders_with_relinks(
+    engine: Engine, mailbox_id: int, horizon: datetime | None = None
+) -> list[str]:
+    """Folders holding skipped messages, inside the retention, that a lead now claims."""
     with write_session(engine) as session:
         rows = session.scalars(
             select(SkippedMessage.folder)
-            .where(SkippedMessage.mailbox_id == mailbox_id, SkippedMessage.relink)
+            .where(
+                SkippedMessage.mailbox_id == mailbox_id,
+                SkippedMessage.relink,
+                within_retention(horizon),
+            )
             .distinct()
         )
         return sorted(rows)

@@ -7,8 +7,10 @@ lowercased, "+tag" dropped), the form a lead's address is stored in.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from dashboard.mail.addresses import (
     canonical_address,
@@ -217,3 +219,36 @@ def decide(
     automated = facts.automated or looks_automated_address(facts.sender)
     reason = SkipReason.AUTOMATED if automated and not outbound else SkipReason.NO_LEAD
     return Decision(False, reason, outbound, outsiders=tuple(linkable))
+
+
+# --- Retention: how far back emails are kept (the purge and the import window agree) -------
+
+
+def retention_horizon(months: int | None, now: datetime) -> datetime | None:
+    """The oldest instant kept: midnight (UTC) of the same day `months` calendar months
+    before `now` (the month's last day when it is shorter); None when everything is kept.
+
+    The one rule: the daily purge deletes what is older, and the sync never fetches or
+    stores it again (its search window starts on this day, and a message whose date is
+    older is dropped even when the server's arrival date let it through).
+    """
+    if not months:
+        return None
+    today = now.astimezone(UTC).date() if now.tzinfo else now.date()
+    year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+    day = min(today.day, calendar.monthrange(year, month + 1)[1])
+    return datetime(year, month + 1, day, tzinfo=UTC)
+
+
+def kept_by_retention(when: datetime | None, horizon: datetime | None) -> bool:
+    """True when a message dated `when` is inside the retention (always, with no horizon).
+    Naive datetimes are UTC, as the database stores them."""
+    if horizon is None or when is None:
+        return True
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)) >= horizon
+
+
+def window_start(since: date, horizon: datetime | None) -> date:
+    """The first day a search for mail reaches back to: `since` (the import window, or a
+    re-scan's day), but never before the retention horizon."""
+    return max(since, horizon.date()) if horizon is not None else since

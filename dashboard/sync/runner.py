@@ -43,7 +43,13 @@ from dashboard.models import (
 from dashboard.states import AutoCreate, LeadState, MailboxStatus
 from dashboard.sync.accounting import adds_up
 from dashboard.sync.engine import FolderReport, MailboxJob, sync_mailbox
-from dashboard.sync.rules import CompanyIdentity, NeverLogList, SyncPolicy
+from dashboard.sync.rules import (
+    CompanyIdentity,
+    NeverLogList,
+    SyncPolicy,
+    retention_horizon,
+    window_start,
+)
 from dashboard.sync.store.lease import lease_holder, release_lease, take_lease
 
 log = logging.getLogger(__name__)
@@ -118,9 +124,10 @@ def due_mailbox_ids(
     return [m.id for m in boxes if address or not m.next_sync_at or m.next_sync_at <= now]
 
 
-def import_start(import_days: int, now: datetime) -> date:
-    """The first day of the import window (the mailbox page estimates with the same day)."""
-    return (now - timedelta(days=import_days)).date()
+def import_start(import_days: int, now: datetime, horizon: datetime | None = None) -> date:
+    """The first day of the import window, never before the retention horizon (the mailbox
+    page estimates with the same day)."""
+    return window_start((now - timedelta(days=import_days)).date(), horizon)
 
 
 def build_policy(session: Session, company: Company) -> SyncPolicy:
@@ -161,8 +168,10 @@ def load_job(session: Session, mailbox: Mailbox, box: SecretBox, options: RunOpt
         options.timeout,
         company.allow_local_servers,  # re-read every round, like the other settings
     )
-    since = import_start(company.import_days, utcnow())
-    return MailboxJob(
+    now = utcnow()
+    horizon = retention_horizon(company.retention_months, now)
+    rescan = mailbox.rescan_since
+    job = MailboxJob(
         mailbox.id,
         mailbox.user_id,
         settings,
@@ -170,14 +179,16 @@ def load_job(session: Session, mailbox: Mailbox, box: SecretBox, options: RunOpt
         tuple(owner),
         build_policy(session, company),
         leads,
-        since,
-        mailbox.rescan_since.date() if mailbox.rescan_since else None,
+        import_start(company.import_days, now, horizon),
+        window_start(rescan.date(), horizon) if rescan else None,
         is_gmail(mailbox.capabilities),
         LeadState.SUGGESTED if company.auto_create == AutoCreate.SUGGEST else LeadState.ACTIVE,
         options.connections,
         options.batch_size,
         options.on_step,
     )
+    job.horizon = horizon
+    return job
 
 
 def holder_is_dead(holder: str) -> bool:

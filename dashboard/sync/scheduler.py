@@ -3,8 +3,11 @@
 It is built by create_app and started only by run.py, never by tests and never twice.
 Jobs are declared here, each with a stable id. The sync job runs every company interval
 (rescheduled live when an admin changes it) and syncs the mailboxes that are due: all of
-them, except those backing off after a failure. "Sincronizar agora" makes a mailbox due
-and moves the next round forward; it never syncs inside the web request.
+them, except those backing off after a failure. The retention job runs daily (first a few
+minutes after start, so a server restarted every day still purges) and deletes the mail
+older than the company keeps, in short batches that never hold up the sync for long.
+"Sincronizar agora" makes a mailbox due and moves the next round forward; it never syncs
+inside the web request.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ from sqlmodel import Session
 from dashboard.db.engine import write_session
 from dashboard.db.flask import secret_box
 from dashboard.models import Company, LoginFailure, Mailbox, utcnow
+from dashboard.sync.retention import PurgeReport, purge_expired
 from dashboard.sync.runner import RunOptions, due_mailbox_ids, run_round
 
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_JOB = "housekeeping"
+RETENTION_JOB = "retention-purge"
 SYNC_JOB = "sync-round"
+RETENTION_FIRST_RUN = timedelta(minutes=10)  # after start: let the first sync round go first
 MAX_FOLLOW_UPS = 3
 
 
@@ -34,6 +40,11 @@ def prune_login_failures(app: Flask) -> int:
     old = utcnow() - timedelta(days=1)
     with write_session(app.extensions["leadsync.engine"]) as session:
         return session.execute(delete(LoginFailure).where(LoginFailure.at < old)).rowcount or 0
+
+
+def purge_old_mail(app: Flask) -> PurgeReport:
+    """Delete the emails and ledger rows older than the company's retention (if it has one)."""
+    return purge_expired(app.extensions["leadsync.engine"], utcnow())
 
 
 def run_options(app: Flask) -> RunOptions:
@@ -110,6 +121,15 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
         hours=1,
         id=HOUSEKEEPING_JOB,
         args=[app],
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        purge_old_mail,
+        "interval",
+        days=1,
+        id=RETENTION_JOB,
+        args=[app],
+        next_run_time=utcnow() + RETENTION_FIRST_RUN,
         replace_existing=True,
     )
     return scheduler

@@ -24,7 +24,7 @@ COMPANY_URL = "/settings/company"
 SYNC_URL = "/settings/company/sync"
 ALIASES_URL = "/settings/profile/aliases"
 SYNC_FIELDS = ("skip_internal", "visibility", "never_log", "auto_create", "import_days",
-               "interval_minutes")  # fmt: skip
+               "interval_minutes", "retention_months")  # fmt: skip
 DEFAULTS = {
     "skip_internal": True,
     "visibility": "all",
@@ -32,6 +32,7 @@ DEFAULTS = {
     "auto_create": "sent",
     "import_days": 30,
     "interval_minutes": 5,
+    "retention_months": None,
 }
 
 
@@ -406,7 +407,7 @@ def test_company_set_changes_exactly_the_given_settings(app, admin, engine):
     result = cli(
         app, "company", "set", "--internal-only", "sync", "--never-log", "@gmail.com",
         "--import-days", "90", "--interval-minutes", "10", "--auto-create", "suggest",
-        "--visibility", "subject",
+        "--visibility", "subject", "--retention-months", "24",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     after = company(engine)
@@ -418,6 +419,7 @@ def test_company_set_changes_exactly_the_given_settings(app, admin, engine):
         "auto_create": "suggest",
         "import_days": 90,
         "interval_minutes": 10,
+        "retention_months": 24,
     }
     events = audit_events(engine)
     assert len(events) == 1

@@ -555,3 +555,28 @@ def test_0013_keeps_the_never_log_list_and_starts_with_no_notes(old_database):
         session.add(NeverLogNote(entry="@gmail.com", reason="erasure", lead_id=7))
     with read_session(engine) as session:
         assert session.get(NeverLogNote, "@gmail.com").lead_id == 7
+
+
+def test_0014_keeps_every_email_of_an_existing_company_and_indexes_what_a_purge_deletes_by(
+    old_database,
+):
+    """Before 0014 nothing was ever purged: an upgraded company keeps its emails forever."""
+    engine, _instance = old_database
+    upgrade(engine, "0009")
+    upgrade(engine)
+    with read_session(engine) as session:
+        company = session.exec(select(Company)).one()
+        assert (company.name, company.retention_months) == ("Acme Ltda", None)
+    with engine.connect() as conn:
+        indexes = {
+            (table, name)
+            for table in ("notification", "outgoingemail")
+            for name in conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,)
+            ).scalars()
+        }
+    assert {
+        ("notification", "ix_notification_email_id"),
+        ("notification", "ix_notification_outgoing_id"),
+        ("outgoingemail", "ix_outgoingemail_email_id"),
+    } <= indexes

@@ -2,16 +2,20 @@
 this email not here?" has an answer and a lead added later can claim its past mail.
 
 Invariants: one row per (mailbox, folder, UIDVALIDITY, UID), replaced by a later verdict
-and deleted once the message is stored. A "no lead" (or "automated") row whose addresses
-gain a lead is flagged `relink`: the next round fetches it again and links it. Addresses
-are kept in canonical form (mail/addresses.py), as lead addresses are.
+and deleted once the message is stored. The retention applies to the ledger as to emails:
+a row is as old as its message's date, or as its own `created_at` when the date is unknown
+(a message the parser could not read); older rows are purged (sync/retention.py). A
+"no lead" (or "automated") row whose addresses gain a lead is flagged `relink`: the next
+round fetches it again and links it. Addresses are kept in canonical form
+(mail/addresses.py), as lead addresses are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, func, select, true, update
 from sqlmodel import Session
 
 from dashboard.mail.addresses import canonical_address
@@ -21,6 +25,16 @@ from dashboard.sync.store.batch import BatchPlace, ToSkip
 from dashboard.sync.store.rows import bulk_insert
 
 RELINKABLE = (SkipReason.NO_LEAD, SkipReason.AUTOMATED)  # overturned by a later lead
+
+
+def ledger_age() -> ColumnElement[datetime]:
+    """What the retention dates a ledger row by: its message's date, else when it was written."""
+    return func.coalesce(SkippedMessage.date, SkippedMessage.created_at)
+
+
+def within_retention(horizon: datetime | None) -> ColumnElement[bool]:
+    """Ledger rows the retention keeps (all of them with no horizon)."""
+    return true() if horizon is None else ledger_age() >= horizon
 
 
 def forget_folder(session: Session, mailbox_id: int, folder: str, uidvalidity: int) -> None:
