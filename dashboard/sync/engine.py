@@ -233,7 +233,9 @@ class FolderSync:
         return sorted(uid for uid, _reason, _written in rows)
 
     def classify(self, raws: list[RawFetch]) -> tuple[list[ToStore], list[ToSkip]]:
-        """Parse and apply the rules; a message that breaks the parser becomes a skip."""
+        """Parse and apply the rules; a message that breaks the parser becomes a skip. A
+        message older than the retention is neither: it is taken out of the round's fetched
+        count, so the round still adds up (accounting.adds_up)."""
         stored, skipped = [], []
         for raw in raws:
             try:
@@ -241,6 +243,7 @@ class FolderSync:
                 if not kept_by_retention(meta.date, self.job.horizon):
                     # Older than the retention: purged (or about to be), so it is neither
                     # stored nor recorded; the cursor still moves past it.
+                    self.report.fetched -= 1
                     continue
                 decision = decide(
                     facts_of(meta), self.job.owner_addresses, self.job.known_leads, self.job.policy
