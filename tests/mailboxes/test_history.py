@@ -28,6 +28,7 @@ from tests.support.clients import log_in
 from tests.support.mailboxes import english_client
 from tests.support.servers.dovecot import new_user
 from tests.support.sync import SENT, connect, make_lead, plain_email, sync
+from tests.support.tables import changed_tables, orphans, table_counts
 
 
 @pytest.fixture
@@ -276,3 +277,33 @@ def test_the_dialog_is_in_portuguese_by_default(app, engine, admin, two_mailboxe
     text = html.get_data(as_text=True)
     assert "1 e-mail visto só nesta caixa será apagado" in text
     assert "Manter os e-mails sincronizados" in text
+
+
+FTS_SHADOWS = ("email_fts_", "lead_trgm_", "lead_words_")  # their page counts vary by merge
+
+
+def plain_tables(counts: dict[str, int]) -> dict[str, int]:
+    """The counts without the full-text indexes' own storage."""
+    return {name: n for name, n in counts.items() if not name.startswith(FTS_SHADOWS)}
+
+
+def test_every_table_before_and_after_a_removal_and_no_orphans(app, engine, two_mailboxes):
+    _rep_a, _rep_b, (a_id, _b_id) = two_mailboxes
+    before = plain_tables(table_counts(engine))
+    disconnect(engine, a_id, remove_history=True, remove_emptied_leads=True)
+    after = plain_tables(table_counts(engine))
+    assert changed_tables(before, after) == {
+        "email": 1, "emaillead": 1, "sighting": 2, "skippedmessage": 1, "skippedaddress": 1,
+        "foldercursor": 2, "lead": 1, "leadaddress": 1,
+        "mailboxevent": -1, "auditevent": -1,  # the disconnect's own records
+    }  # fmt: skip
+    assert orphans(engine) == []
+
+
+def test_every_table_after_keeping_the_history(app, engine, two_mailboxes):
+    _rep_a, _rep_b, (a_id, _b_id) = two_mailboxes
+    before = plain_tables(table_counts(engine))
+    disconnect(engine, a_id)
+    after = plain_tables(table_counts(engine))
+    assert changed_tables(before, after) == {"mailboxevent": -1, "auditevent": -1}
+    assert orphans(engine) == []

@@ -28,21 +28,11 @@ from dashboard.models import (
 from dashboard.sync.retention import next_batch_size, purge_expired
 from dashboard.sync.scheduler import RETENTION_JOB, purge_old_mail
 from tests.support.lead_data import lead_data, seq, set_company
+from tests.support.tables import table_counts
 
 NOW = datetime.now(UTC)
 OLD = NOW - timedelta(days=400)  # beyond a 12-month retention
 RECENT = NOW - timedelta(days=10)
-
-
-def table_counts(engine: Engine) -> dict[str, int]:
-    """Rows in every table of the database, full-text shadow tables included."""
-    with engine.connect() as conn:
-        names = conn.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            " AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'"
-        ).scalars()
-        count = 'SELECT count(*) FROM "{}"'  # names read from sqlite_master, not from input
-        return {n: conn.exec_driver_sql(count.format(n)).scalar_one() for n in names}
 
 
 def fts_hits(engine: Engine, word: str) -> list[int]:
