@@ -3,6 +3,7 @@ keys, taken while a real sync writes, restored into a new instance that syncs on
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -15,8 +16,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from dashboard import create_app
-from dashboard.db.engine import read_session
-from dashboard.db.migrate import head_revision
+from dashboard.config import instance_keys
+from dashboard.db.backup import BackupSource, make_backup
+from dashboard.db.engine import make_engine, read_session
+from dashboard.db.migrate import head_revision, stored_revision, upgrade
 from dashboard.models import Email, Mailbox, Sighting
 from tests.support.servers.dovecot import new_user
 from tests.support.sync import (
@@ -204,3 +207,25 @@ def test_a_copy_that_fails_the_integrity_check_is_no_backup(app, engine, admin, 
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("Error: the copy failed PRAGMA integrity_check: ")
     assert list(dest.iterdir()) == []
+
+
+def test_a_backup_of_an_older_schema_is_upgraded_when_the_restored_instance_starts(
+    app, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    # an instance of an older LeadSync (schema 0012), backed up as its `backup` would
+    instance = tmp_path / "old" / "instance"
+    instance.mkdir(parents=True, mode=0o700)
+    old_engine = make_engine(f"sqlite:///{instance / 'leadsync.db'}")
+    upgrade(old_engine, "0012")
+    old_engine.dispose()
+    instance_keys(instance)
+    source = BackupSource(instance / "leadsync.db", instance)
+    folder = make_backup(source, tmp_path / "backups", dt.datetime.now(dt.UTC))
+    assert json.loads((folder / "manifest.json").read_text())["schema_revision"] == "0012"
+    restored = tmp_path / "restored"
+    assert restore(app, folder, restored).exit_code == 0
+    new = create_app({"TESTING": True, "INSTANCE_PATH": str(restored)})
+    try:
+        assert stored_revision(new.extensions["leadsync.engine"]) == head_revision() != "0012"
+    finally:
+        new.extensions["leadsync.engine"].dispose()
