@@ -1,4 +1,5 @@
-"""Operator commands: `flask --app dashboard setup|users|company|accounts|keys|leads|sync|db ...`.
+"""Operator commands: `flask --app dashboard COMMAND ...` (setup, users, company, accounts,
+keys, leads, sync, db, backup, restore).
 
 One module per command group; every refusal prints one clear line and exits non-zero.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from dashboard.cli.backup import backup_command, restore_command
 from dashboard.cli.company import company_cli
 from dashboard.cli.db import db_cli
 from dashboard.cli.keys import keys_cli
@@ -27,5 +29,7 @@ def register_commands(app: Flask) -> None:
         accounts_cli,
         keys_cli,
         leads_cli,
+        backup_command,
+        restore_command,
     ):
         app.cli.add_command(command)
