@@ -245,53 +245,47 @@ def company() -> tuple[str, int]:
     )
 
 
+def save_settings_section(
+    form: FlaskForm, fields: tuple[str, ...], form_name: str, partial: str, saved: str
+) -> tuple[str, int]:
+    """Validate one settings section of "Perfil da Empresa" and save its fields (the form
+    re-rendered with its messages, 422, when a value is refused)."""
+    g.nav_active = "company"
+    if not form.validate():
+        return company_page(**{form_name: form}, status=422, partial=partial)
+    return save_company(
+        lambda: validate_sync_settings({name: getattr(form, name).data for name in fields}),
+        form,
+        partial,
+        saved,
+    )
+
+
 @bp.post("/company/sync")
 @admin_required
 def company_sync() -> tuple[str, int]:
     """Save the "Sincronização de e-mail" settings."""
-    g.nav_active = "company"
-    form = SyncSettingsForm()
-    if not form.validate():
-        return company_page(sync_form=form, status=422, partial="accounts/settings/_sync_form.html")
-    return save_company(
-        lambda: validate_sync_settings({name: getattr(form, name).data for name in SYNC_FIELDS}),
-        form,
-        "accounts/settings/_sync_form.html",
+    return save_settings_section(
+        SyncSettingsForm(), SYNC_FIELDS, "sync_form", "accounts/settings/_sync_form.html",
         _("Settings saved. The next sync round uses them."),
-    )
+    )  # fmt: skip
 
 
 @bp.post("/company/leads")
 @admin_required
 def company_leads() -> tuple[str, int]:
     """Save the "Leads and smart emails" settings."""
-    g.nav_active = "company"
-    form = LeadSettingsForm()
-    if not form.validate():
-        return company_page(
-            lead_form=form, status=422, partial="accounts/settings/_lead_settings_form.html"
-        )
-    return save_company(
-        lambda: validate_sync_settings({name: getattr(form, name).data for name in LEAD_FIELDS}),
-        form,
-        "accounts/settings/_lead_settings_form.html",
-        _("Settings saved."),
-    )
+    return save_settings_section(
+        LeadSettingsForm(), LEAD_FIELDS, "lead_form",
+        "accounts/settings/_lead_settings_form.html", _("Settings saved."),
+    )  # fmt: skip
 
 
 @bp.post("/company/network")
 @admin_required
 def company_network() -> tuple[str, int]:
     """Save the "Mail servers" setting: servers on the local network allowed or not."""
-    g.nav_active = "company"
-    form = NetworkSettingsForm()
-    if not form.validate():
-        return company_page(
-            network_form=form, status=422, partial="accounts/settings/_network_form.html"
-        )
-    return save_company(
-        lambda: validate_sync_settings({name: getattr(form, name).data for name in NETWORK_FIELDS}),
-        form,
-        "accounts/settings/_network_form.html",
-        _("Settings saved."),
-    )
+    return save_settings_section(
+        NetworkSettingsForm(), NETWORK_FIELDS, "network_form",
+        "accounts/settings/_network_form.html", _("Settings saved."),
+    )  # fmt: skip

@@ -145,6 +145,27 @@ def count_estimate(
     entry = cache.lookup(mailbox.id, key)
     if entry is not None:
         return entry.estimate
+    return ask_and_keep(
+        session, mailbox, cache, key, since, days, box=box, ca_file=ca_file, counter=counter
+    )
+
+
+def ask_and_keep(
+    session: Session,
+    mailbox: Mailbox,
+    cache: EstimateCache,
+    key: Hashable,
+    since: date,
+    days: int,
+    *,
+    box: SecretBox,
+    ca_file: str | None,
+    counter: Counter = count_messages,
+    keep_seconds: float = KEEP_SECONDS,
+) -> Estimate | None:
+    """Count the folders' mail since `since` on the server and keep the answer under `key`
+    (a failure too, for a shorter while); None when it cannot say now or another request
+    is already asking. The page's transaction ends before the server is asked."""
     if not cache.claim(mailbox.id):
         return None
     try:
@@ -160,7 +181,7 @@ def count_estimate(
             cache.keep(mailbox.id, key, None, RETRY_SECONDS)
             return None
         estimate = Estimate(count.recent, count.older, days)
-        cache.keep(mailbox.id, key, estimate, KEEP_SECONDS)
+        cache.keep(mailbox.id, key, estimate, keep_seconds)
         return estimate
     finally:
         cache.release(mailbox.id)

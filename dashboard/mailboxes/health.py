@@ -20,21 +20,13 @@ from sqlmodel import Session, func, select
 
 from dashboard.accounts.service import get_company
 from dashboard.db.secrets import SecretBox
-from dashboard.mail.imap_client import ImapError
 from dashboard.mail.imap_count import count_messages
 from dashboard.mailboxes.estimate import (
-    COUNT_SECONDS,
     DEFAULT_IMPORT_DAYS,
-    RETRY_SECONDS,
     Counter,
     Entry,
-    Estimate,
     EstimateCache,
-)
-from dashboard.mailboxes.service import (
-    allows_local_servers,
-    end_transaction_before_waiting,
-    mailbox_settings,
+    ask_and_keep,
 )
 from dashboard.models import Mailbox, SyncRun, utcnow
 from dashboard.states import MailboxStatus
@@ -132,22 +124,10 @@ def count_now(
 ) -> int | None:
     """Ask the server for the folders' messages since `since` and keep the answer; None
     when it cannot say now or another request is already asking."""
-    if not countable(mailbox) or not cache.claim(mailbox.id):
+    if not countable(mailbox):
         return None
-    key = cache_key(mailbox, since)
-    try:
-        settings = mailbox_settings(
-            mailbox, box, ca_file=ca_file, timeout=COUNT_SECONDS,
-            allow_local=allows_local_servers(session),
-        )  # fmt: skip
-        end_transaction_before_waiting(session)
-        try:
-            count = counter(settings, list(mailbox.folders), since, COUNT_SECONDS)
-        except ImapError as error:
-            log.info("could not count the mail of %s: %s", mailbox.address, error)
-            cache.keep(mailbox.id, key, None, RETRY_SECONDS)
-            return None
-        cache.keep(mailbox.id, key, Estimate(count.recent, count.older, 0), KEEP_SECONDS)
-        return count.recent
-    finally:
-        cache.release(mailbox.id)
+    estimate = ask_and_keep(
+        session, mailbox, cache, cache_key(mailbox, since), since, 0,
+        box=box, ca_file=ca_file, counter=counter, keep_seconds=KEEP_SECONDS,
+    )  # fmt: skip
+    return estimate.recent if estimate else None
