@@ -74,6 +74,7 @@ PAGES: dict[str, tuple[tuple[str, ...], Url]] = {
     "leads.index": (("admin", "rep"), lambda s: "/leads/"),
     "leads.show": (("admin", "rep"), lambda s: f"/leads/{s.lead_id}"),
     "leads.edit": (("admin", "rep"), lambda s: f"/leads/{s.lead_id}/edit"),
+    "leads.erasure.confirm": (("admin",), lambda s: f"/leads/{s.lead_id}/erase"),
     "leads.new": (("admin", "rep"), lambda s: "/leads/new"),
     "leads.review.queue": (("admin", "rep"), lambda s: "/leads/review"),
     "sending.notifications.index": (("admin", "rep"), lambda s: "/notifications"),

@@ -91,8 +91,8 @@ def sync_card(app, owner: str, language: str) -> str:  # type: ignore[no-untyped
 
 @pytest.mark.parametrize(
     ("language", "progress", "waiting", "history"),
-    [("pt_BR", "1.234 de 5.000", "cerca de 12.000 mensagens", "4.321 1.234 Automáticos: 2.500"),
-     ("en", "1,234 of 5,000", "about 12,000 messages", "4,321 1,234 Automated: 2,500")],
+    [("pt_BR", "1.234 de 5.000", "cerca de 12.000 mensagens", "4.321 1.234 0 Automáticos: 2.500"),
+     ("en", "1,234 of 5,000", "about 12,000 messages", "4,321 1,234 0 Automated: 2,500")],
 )  # fmt: skip
 def test_large_counts_of_the_sync_card_are_grouped_in_the_viewers_language(
     app, engine, owner, language, progress, waiting, history
