@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, exists, func, select
+from sqlalchemy import Engine, delete, exists, func, select, text
 from sqlmodel import Session
 
 from dashboard.db.engine import read_session, write_session
@@ -52,6 +52,15 @@ LEDGER_CHUNKS = (50, 20000)  # the bounds of a ledger chunk (rows looked at)
 # A writer waiting for the lock sleeps up to 100 ms between tries (SQLite's busy handler):
 # pausing longer than that after each batch lets it in instead of the purge's next batch.
 PAUSE_SECONDS = 0.12
+# The full-text index is merged by the purge itself, a few pages at the end of each email
+# batch, instead of by FTS5's 'automerge': with automerge on, the commit that tips a level
+# over pays for merging it (the p95 ~4x the median in bench/RESULTS.md); with it off and
+# nothing else, a "crisis merge" of 16 segments took 726 ms. So automerge is off while the
+# purge deletes emails and each batch ends with a 'merge' of at most MERGE_PAGES pages (it
+# does nothing until a level has 4 segments); FTS5's default comes back when the purge
+# ends, and at the start of the next one should a crash have left it off.
+FTS_AUTOMERGE_DEFAULT = 4
+MERGE_PAGES = 64
 
 
 @dataclass
@@ -173,8 +182,10 @@ class Purge:
             size = next_batch_size(size, self.report.transactions[-1], self.target, *bounds)
 
     def email_step(self, session: Session, size: int) -> bool:
-        """One batch of the oldest emails; done when fewer than asked were left."""
+        """One batch of the oldest emails, and a little full-text merging (see MERGE_PAGES);
+        done when fewer than asked were left."""
         deleted, leads = purge_email_batch(session, self.horizon, size)
+        session.execute(MERGE_STEP, {"pages": MERGE_PAGES})
         self.report.emails += deleted
         self.report.email_batches += 1
         self.leads |= leads
@@ -202,6 +213,16 @@ class Purge:
         return last is None
 
 
+MERGE_STEP = text("INSERT INTO email_fts(email_fts, rank) VALUES ('merge', :pages)")
+SET_AUTOMERGE = text("INSERT INTO email_fts(email_fts, rank) VALUES ('automerge', :level)")
+
+
+def set_fts_automerge(session: Session, level: int) -> bool:
+    """FTS5's automatic merging of the email index: 0 off, FTS_AUTOMERGE_DEFAULT as shipped."""
+    session.execute(SET_AUTOMERGE, {"level": level})
+    return True
+
+
 def purge_expired(
     engine: Engine,
     now: datetime,
@@ -217,7 +238,13 @@ def purge_expired(
     if horizon is None:
         return PurgeReport(None)
     purge = Purge(engine, horizon, pause, target)
-    purge.repeat(purge.email_step, first_batch, EMAIL_BATCHES)
+    purge.transaction(lambda session, _size: set_fts_automerge(session, 0), 0)
+    try:  # the purge merges the index itself meanwhile (see MERGE_PAGES)
+        purge.repeat(purge.email_step, first_batch, EMAIL_BATCHES)
+    finally:
+        purge.transaction(
+            lambda session, _size: set_fts_automerge(session, FTS_AUTOMERGE_DEFAULT), 0
+        )
     if purge.leads:
         purge.repeat(purge.summary_step, first_batch, EMAIL_BATCHES)
     purge.repeat(purge.smart_email_step, first_batch, EMAIL_BATCHES)
