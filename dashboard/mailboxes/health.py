@@ -98,7 +98,10 @@ def cache_key(mailbox: Mailbox, since: date) -> Hashable:
 
 
 def known_count(mailbox: Mailbox, since: date, cache: EstimateCache) -> int | None:
-    """The kept server count of the mailbox, without asking the server."""
+    """The kept server count of the mailbox, without asking the server; none for a mailbox
+    that stopped syncing (a disconnected one's history may have been removed since)."""
+    if not countable(mailbox):
+        return None
     entry: Entry | None = cache.lookup(mailbox.id, cache_key(mailbox, since))
     return entry.estimate.recent if entry and entry.estimate else None
 

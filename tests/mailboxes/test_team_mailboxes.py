@@ -256,3 +256,7 @@ def test_the_health_line_counts_on_the_server_only_when_asked(
     assert "3 of 4 accounted for" in response.data.decode()
     assert "1 not accounted for" in response.data.decode()
     assert "3 of 4 accounted for" in admin_en.get(CONSOLE).data.decode()  # kept, not asked again
+    # Disconnected (and its history possibly removed): the kept count means nothing now.
+    admin_en.post(team_url(rep.id, "disconnect"), data={"history": "remove"})
+    console = admin_en.get(CONSOLE).data.decode()
+    assert "of 4 accounted for" not in console and "not accounted for" not in console
