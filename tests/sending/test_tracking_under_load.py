@@ -27,7 +27,7 @@ from tests.support.sync import L1, LEADS, bulk_messages, connect, multiappend, s
 from tests.support.sync import make_lead as make_sync_lead
 
 PUBLIC = "https://leadsync.example.com"
-IMPORT_SIZE = 1000
+IMPORT_SIZE = 1500  # long enough for dozens of hits even on a busy machine (1,000: 16 once)
 HITTERS = 4
 
 
