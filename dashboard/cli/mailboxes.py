@@ -30,6 +30,25 @@ from dashboard.sync.scheduler import request_sync
 accounts_cli = AppGroup("accounts", help="Connected mailboxes.")
 
 
+def verified_connect(
+    session: Session, owner: User, request: mailboxes.ConnectionRequest
+) -> Mailbox:
+    """Connect after verifying for real, like the page; a refusal ends the command with its
+    one-line reason (the failure stays in the account's log)."""
+    try:
+        return mailboxes.connect_mailbox(
+            session,
+            user=owner,
+            request=request,
+            box=secret_box(),
+            ca_file=current_app.config.get("IMAP_CA_FILE"),
+            timeout=float(current_app.config["IMAP_TIMEOUT"]),
+        )
+    except (accounts.AccountError, ImapError, mailboxes.SmtpCheckError) as error:
+        session.commit()
+        fail(error)
+
+
 @accounts_cli.command("add")
 @click.option("--owner", "owner_email", required=True, help="Email of the LeadSync user.")
 @click.option("--provider", type=click.Choice(list(PROVIDERS)), required=True)
@@ -70,18 +89,7 @@ def accounts_add(
         owner = session.exec(select(User).where(User.email == owner_email.strip().lower())).first()
         if owner is None:
             fail(accounts.AccountError(f"no user {owner_email}"))
-        try:
-            mailbox = mailboxes.connect_mailbox(
-                session,
-                user=owner,
-                request=request,
-                box=secret_box(),
-                ca_file=current_app.config.get("IMAP_CA_FILE"),
-                timeout=float(current_app.config["IMAP_TIMEOUT"]),
-            )
-        except (accounts.AccountError, ImapError, mailboxes.SmtpCheckError) as error:
-            session.commit()  # keep the failure in the account's log
-            fail(error)
+        mailbox = verified_connect(session, owner, request)
     sending = (
         f"{mailbox.smtp_host}:{mailbox.smtp_port}" if mailbox.smtp_host else "none (sync only)"
     )
@@ -229,17 +237,6 @@ def accounts_reconnect(address: str, password_stdin: bool) -> None:
     with write_session(engine()) as session:
         mailbox = mailbox_at(session, address)
         owner = session.get(User, mailbox.user_id)
-        try:
-            mailbox = mailboxes.connect_mailbox(
-                session,
-                user=owner,
-                request=mailboxes.reconnect_request(mailbox, password),
-                box=secret_box(),
-                ca_file=current_app.config.get("IMAP_CA_FILE"),
-                timeout=float(current_app.config["IMAP_TIMEOUT"]),
-            )
-        except (accounts.AccountError, ImapError, mailboxes.SmtpCheckError) as error:
-            session.commit()  # keep the failure in the account's log
-            fail(error)
+        mailbox = verified_connect(session, owner, mailboxes.reconnect_request(mailbox, password))
         request_sync(session, mailbox.id)
     click.echo(f"Reconnected {mailbox.address} for {owner.email}; it syncs shortly.")
