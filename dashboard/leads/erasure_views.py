@@ -4,7 +4,7 @@ with counts, then the erasure. Admins only."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, url_for
-from flask_babel import ngettext
+from flask_babel import format_decimal, ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -46,9 +46,10 @@ def erase(lead_id: int) -> Response:
     scrub(get_engine())
     flash(
         ngettext(
-            "The lead's data was erased: %(num)d email deleted.",
-            "The lead's data was erased: %(num)d emails deleted.",
+            "The lead's data was erased: %(count)s email deleted.",
+            "The lead's data was erased: %(count)s emails deleted.",
             plan.emails,
+            count=format_decimal(plan.emails),
         ),
         "success",
     )

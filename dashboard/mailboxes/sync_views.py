@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from dashboard.accounts.service import get_company
 from dashboard.db.flask import get_session, secret_box
 from dashboard.mailboxes import console, health
 from dashboard.mailboxes import estimate as estimates
@@ -19,8 +20,9 @@ from dashboard.mailboxes.entry import for_team, mailbox_owner, mailbox_url
 from dashboard.mailboxes.forms import RescanForm
 from dashboard.mailboxes.messages import explain_stored
 from dashboard.mailboxes.why import WhySearch, why_not_here
-from dashboard.models import Mailbox
+from dashboard.models import Mailbox, utcnow
 from dashboard.states import MailboxStatus
+from dashboard.sync.rules import retention_horizon, window_start
 from dashboard.sync.scheduler import request_sync, wake
 from dashboard.web.dates import day_bounds, format_day, parse_day
 from dashboard.web.extensions import htmx
@@ -140,16 +142,32 @@ def now() -> Response:
 @bp.post("/rescan")
 def rescan() -> Response:
     """Ask the next round to re-scan the mailbox from a day (dedupe keeps it harmless)."""
-    mailbox, form = this_mailbox(), RescanForm()
-    if form.validate_on_submit():
-        since = datetime.combine(form.since.data, datetime.min.time(), UTC)
-        db = get_session()
-        request_sync(db, mailbox.id, rescan_since=since)
-        db.commit()
-        wake(current_app)
-        flash(_("Re-scan from %(day)s requested.", day=format_day(form.since.data)), "success")
-    else:
+    mailbox, form, now = this_mailbox(), RescanForm(), utcnow()
+    if not form.validate_on_submit():
         flash(_("Choose a valid day to re-scan from."), "error")
+        return redirect(mailbox_url("index"))
+    if form.since.data > now.date():
+        flash(_("Choose a day that has passed to re-scan from."), "error")
+        return redirect(mailbox_url("index"))
+    db = get_session()
+    company = get_company(db)
+    horizon = retention_horizon(company.retention_months if company else None, now)
+    day = window_start(form.since.data, horizon)
+    request_sync(db, mailbox.id, rescan_since=datetime.combine(day, datetime.min.time(), UTC))
+    db.commit()
+    wake(current_app)
+    if day != form.since.data:  # the sync would pass over what the purge deletes anyway
+        flash(
+            _(
+                "The company keeps emails for %(months)s months, so the re-scan starts on "
+                "%(day)s instead.",
+                months=company.retention_months if company else "",
+                day=format_day(day),
+            ),
+            "info",
+        )
+    else:
+        flash(_("Re-scan from %(day)s requested.", day=format_day(day)), "success")
     return redirect(mailbox_url("index"))
 
 

@@ -33,12 +33,18 @@ from flask_babel import get_locale, get_timezone
 FormatWidth = Literal["full", "long", "medium", "short"]
 
 
+# Our own formats, as (date width, time width): an email's date reads like a letter's, to the
+# minute; the seconds of CLDR's "medium" time are noise to a rep reading a conversation.
+MIXED_FORMATS: dict[str, tuple[FormatWidth, FormatWidth]] = {"message": ("medium", "short")}
+
+
 @lru_cache(maxsize=64)
 def pattern_for(locale: Locale, format: str) -> DateTimePattern:
-    """The combined date-and-time pattern of a CLDR format ("short", "medium", ...)."""
-    width = cast(FormatWidth, format)
+    """The combined date-and-time pattern of a CLDR format ("short", "medium", ...) or of one
+    of MIXED_FORMATS (joined the way CLDR joins its date width)."""
+    width, time_width = MIXED_FORMATS.get(format, (cast(FormatWidth, format),) * 2)
     date = get_date_format(width, locale=locale).pattern
-    time = get_time_format(width, locale=locale).pattern
+    time = get_time_format(time_width, locale=locale).pattern
     combined = str(get_datetime_format(width, locale=locale))
     combined = combined.replace("{1}", date).replace("{0}", time)
     return parse_pattern(combined)

@@ -222,11 +222,11 @@ def test_expanding_a_thread_shows_each_message_with_direction_rep_date_people_an
     assert "<html" not in html
     first, second = messages_of(html)
 
-    assert first.startswith(f"Received · {shown(question.date, 'medium')} · {rep.name}")
+    assert first.startswith(f"Received · {shown(question.date, 'message')} · {rep.name}")
     assert "From Ana Cliente <ana@client.test>" in first
     assert f"To {rep.email}" in first and "Cc boss@client.test" in first
     assert "Subject Preços" in first
-    assert second.startswith(f"Sent · {shown(answer.date, 'medium')} · Tina Teammate")
+    assert second.startswith(f"Sent · {shown(answer.date, 'message')} · Tina Teammate")
     assert f"<{teammate.email}>" in second and "To ana@client.test" in second
 
     if body_route_registered(app):

@@ -20,7 +20,7 @@ from tests.support.mailboxes import (
     mail_on,
     mailbox_of,
 )
-from tests.support.sync import SENT, set_mailbox, sync
+from tests.support.sync import SENT, set_company, set_mailbox, sync
 from tests.support.sync import connect as connect_directly
 
 STATUS_URL = "/settings/mailbox/sync/status"
@@ -121,6 +121,44 @@ def test_a_rescan_is_confirmed_with_the_day_in_the_viewers_format(app, admin, ma
     )
     assert f"{day.day} de " in response.data.decode()
     assert day.isoformat() not in response.data.decode()
+
+
+def rescan_from(client, day: date) -> str:  # type: ignore[no-untyped-def]
+    response = client.post(
+        "/settings/mailbox/sync/rescan", data={"since": day.isoformat()}, follow_redirects=True
+    )
+    return response.data.decode()
+
+
+def requested_rescan(app, mailbox_id: int) -> date | None:  # type: ignore[no-untyped-def]
+    with app.extensions["leadsync.engine"].connect() as connection:
+        since = connection.exec_driver_sql(
+            "SELECT rescan_since FROM mailbox WHERE id = ?", (mailbox_id,)
+        ).scalar()
+    return date.fromisoformat(str(since)[:10]) if since else None
+
+
+def test_a_rescan_before_the_retention_starts_where_the_company_keeps_mail(
+    app, admin, mailbox_user
+):
+    """Asking for 2020 when the company keeps 12 months: the re-scan starts at the horizon
+    and the page says so, instead of promising mail the sync will pass over."""
+    mailbox_id = connect_directly(app, mailbox_user)
+    set_company(app.extensions["leadsync.engine"], retention_months=12)
+    client = log_in(app.test_client(), mailbox_user.address)
+
+    html = rescan_from(client, date(2020, 1, 6))
+    horizon = requested_rescan(app, mailbox_id)
+    assert horizon is not None and date.today() - timedelta(days=372) < horizon
+    assert "guarda e-mails por 12 meses" in html and f"{horizon.day} de " in html
+
+
+def test_a_rescan_from_a_day_to_come_is_refused(app, admin, mailbox_user):
+    mailbox_id = connect_directly(app, mailbox_user)
+    client = log_in(app.test_client(), mailbox_user.address)
+    html = rescan_from(client, date.today() + timedelta(days=3))
+    assert "Escolha um dia que já passou" in html
+    assert requested_rescan(app, mailbox_id) is None
 
 
 def test_the_history_counts_the_copies_seen_again(app, admin, mailbox_user):

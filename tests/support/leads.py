@@ -93,7 +93,9 @@ def shown(when: datetime, form: str = "short") -> str:
     Whitespace is collapsed (Babel puts a narrow no-break space before AM/PM), so compare
     it with `text_of` or table cells, never with raw HTML.
     """
-    return " ".join(format_datetime(when, form, tzinfo=SAO_PAULO, locale="en").split())
+    # "message" is the app's own format for an email's date: the medium date, to the minute.
+    pattern = "MMM d, y, h:mm a" if form == "message" else form
+    return " ".join(format_datetime(when, pattern, tzinfo=SAO_PAULO, locale="en").split())
 
 
 def page(client: FlaskClient, url: str, **kwargs: object) -> str:

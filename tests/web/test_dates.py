@@ -38,3 +38,13 @@ def test_pytz_zones_become_zoneinfo_and_unknown_ones_stay() -> None:
     assert as_zoneinfo(pytz.timezone("Asia/Tokyo")) == ZoneInfo("Asia/Tokyo")
     odd = pytz.FixedOffset(90)
     assert as_zoneinfo(odd) is odd
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("pt_BR", "4 de mar. de 2025 12:06"), ("en", "Mar 4, 2025, 12:06\u202fPM")],
+)
+def test_an_email_date_reads_to_the_minute(language: str, expected: str) -> None:
+    moment = datetime(2025, 3, 4, 15, 6, 42, tzinfo=UTC)
+    text = format_in(Locale.parse(language), ZoneInfo("America/Sao_Paulo"), moment, "message")
+    assert text == expected
