@@ -156,12 +156,15 @@ class IdleSupervisor:
 
     def stop(self) -> None:
         """End every IDLE (DONE, LOGOUT) within `config.stop` seconds, then return."""
+        started, open_links = time.monotonic(), self.connections()
         self.stopping.set()
         self.poke()
         self.thread.join(self.config.stop)
         self.syncs.shutdown(wait=False, cancel_futures=True)
         self.marks.submit(mark_idle, self.engine, None, False)
         self.marks.shutdown(wait=True)
+        log.info("IDLE stopped: %d connection(s) ended in %.2f s", open_links,
+                 time.monotonic() - started)  # fmt: skip
 
     def poke(self) -> None:
         """Wake the watcher (a pool finished a step, or stop)."""
