@@ -195,8 +195,12 @@ class IdleSupervisor:
     def wait_seconds(self) -> float:
         """Until the next thing the watcher must do by itself."""
         times = [self.next_reconcile]
+        room = self.connections() < self.cap  # else a finished close wakes the watcher
         for w in self.watches.values():
-            times.append(w.renew_at if w.state == "idling" else w.retry_at)
+            if w.state == "idling":
+                times.append(w.renew_at)
+            elif w.state == "waiting" and not w.no_idle and room:
+                times.append(w.retry_at)
         return max(0.0, min(times) - time.monotonic())
 
     def drain_wake(self) -> None:
@@ -304,9 +308,10 @@ class IdleSupervisor:
     def drop(self, watch: Watch, *, failed: bool) -> None:
         """Stop a watch's connection; retry later when it failed."""
         link = watch.link
+        if watch.state in ("idling", "renewing"):
+            self.marks.submit(mark_idle, self.engine, watch.wanted.mailbox_id, False)
         if watch.state == "idling" and link is not None:
             self.unregister(watch)
-            self.marks.submit(mark_idle, self.engine, watch.wanted.mailbox_id, False)
             self.close_link(link, graceful=not failed)
         watch.link = None  # an opening or renewing link is closed when its step reports
         if failed:

