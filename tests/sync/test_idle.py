@@ -15,6 +15,7 @@ from sqlalchemy import select
 from dashboard.db.engine import read_session, write_session
 from dashboard.db.flask import secret_box
 from dashboard.models import Email, Mailbox, Notification, OutgoingEmail, User
+from dashboard.sync.store.lease import release_lease, take_lease
 from tests.support.idle import DroppingRelay, idle_supervisor, wait_until
 from tests.support.mailboxes import english_client
 from tests.support.servers.dovecot import new_user
@@ -78,6 +79,26 @@ def test_a_reply_in_inbox_is_on_the_lead_page_and_notifies_within_5_seconds(
         page = english_client(app, user.address).get(f"/leads/{lead_id}")
         assert "Re: Proposta IDLE" in page.get_data(as_text=True)
     assert seconds < 5
+
+
+def test_new_mail_waits_while_the_interval_round_holds_the_mailbox_then_syncs(
+    app, engine, admin, dovecot_server
+):  # type: ignore[no-untyped-def]
+    """Never two syncs of one mailbox at once: the IDLE's sync waits for the round's lease."""
+    user = new_user(dovecot_server)
+    mailbox_id = connect(app, user)
+    make_lead(engine, "Joana", "joana@client.test")
+    round_holder = "another-host:1:interval-round"
+    with idle_supervisor(app) as supervisor:
+        wait_until(lambda: idling(engine, mailbox_id) and supervisor.stats.syncs >= 1, 10)
+        with write_session(engine) as session:
+            assert take_lease(session, mailbox_id, round_holder, 600)
+        user.append("INBOX", reply("joana@client.test", user.address, "Durante a rodada"))
+        time.sleep(2.0)
+        assert not stored(engine, "Durante a rodada")
+        with write_session(engine) as session:
+            release_lease(session, mailbox_id, round_holder)
+        wait_until(lambda: stored(engine, "Durante a rodada"), 5)
 
 
 def test_without_idle_the_mailbox_waits_for_the_interval_round(app, engine, admin, dovecot_server):  # type: ignore[no-untyped-def]
