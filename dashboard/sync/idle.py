@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 ONLY_INBOX = frozenset({INBOX})
 NO_IDLE = "the server does not offer IDLE"
+BUSY_RETRY_CEILING = 15.0  # seconds between asks for a mailbox another sync holds
 
 
 @dataclass
@@ -61,7 +62,7 @@ class IdleConfig:
     rotate: float = 600.0  # turn length when there are more mailboxes than connections
     backoff_base: float = 2.0
     backoff_ceiling: float = 900.0
-    busy_retry: float = 1.0  # the interval round holds the mailbox: try again after
+    busy_retry: float = 1.0  # the interval round holds the mailbox: ask again after (doubling)
     stop: float = 1.5  # shutdown budget for ending every IDLE
 
 
@@ -387,7 +388,9 @@ class IdleSupervisor:
 
     def sync_inbox(self, mailbox_id: int) -> None:
         """Sync INBOX through the runner; while the interval round holds the mailbox, wait
-        for it (it may have synced INBOX before the new mail came)."""
+        for it (it may have synced INBOX before the new mail came), asking less and less
+        often (a first sync can hold it for minutes; each ask is a write transaction)."""
+        pause = self.config.busy_retry
         while not self.stopping.is_set():
             try:
                 result = run_mailbox(
@@ -397,7 +400,8 @@ class IdleSupervisor:
                 log.exception("IDLE sync of mailbox %d failed", mailbox_id)
                 result = None
             if result is not None and not result.ran:
-                self.stopping.wait(self.config.busy_retry)
+                self.stopping.wait(pause)
+                pause = min(pause * 2, BUSY_RETRY_CEILING)
                 continue
             self.stats.syncs += 1
             with self.sync_lock:

@@ -167,6 +167,17 @@ def test_a_server_dropping_every_connection_gets_backoff_not_a_storm(
     assert supervisor.stats.attempts == attempts
 
 
+def test_a_refused_login_gets_the_same_backoff(app, engine, admin, dovecot_server):  # type: ignore[no-untyped-def]
+    user = new_user(dovecot_server)
+    mailbox_id = connect(app, user)
+    set_mailbox(engine, mailbox_id, secret=secret_box(app).encrypt("not-the-password"))
+    with idle_supervisor(app, backoff_base=0.2, backoff_ceiling=1.0) as supervisor:
+        time.sleep(3.0)
+        attempts = supervisor.stats.attempts
+        assert not idling(engine, mailbox_id)
+    assert 3 <= attempts <= 9, attempts  # the bound of the dropping server above
+
+
 def test_connections_stay_under_the_cap_and_mailboxes_take_turns(
     app, engine, admin, dovecot_server
 ):  # type: ignore[no-untyped-def]
