@@ -2,8 +2,9 @@
 
 One watcher thread multiplexes every IDLE socket with a selector (no thread per mailbox);
 a small pool does the blocking steps (connect + LOGIN + IDLE, the renewal before 29 minutes,
-LOGOUT) and another syncs INBOX when a server says EXISTS, through the runner: the lease
-keeps it from ever syncing a mailbox the interval round is syncing (it waits its turn).
+LOGOUT) and another (idle_inbox.py) syncs INBOX when a server says EXISTS, through the
+runner: the lease keeps it from ever syncing a mailbox the interval round is syncing (it
+waits its turn).
 The interval round stays the safety net (Sent and other folders, missed events).
 
 Invariants:
@@ -34,23 +35,21 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 
-from dashboard.db.engine import read_session, write_session
+from dashboard.db.engine import read_session
 from dashboard.db.secrets import SecretBox
 from dashboard.mail.imap_client import ImapError
-from dashboard.mail.imap_idle import INBOX, IdleLink
+from dashboard.mail.imap_idle import IdleLink
 from dashboard.mail.net import ServerSettings
-from dashboard.models import Company, Mailbox, utcnow
-from dashboard.states import MailboxStatus
+from dashboard.models import Mailbox
+from dashboard.sync.idle_inbox import InboxSyncs, Stats, Wanted, mark_idle, wanted_mailboxes
 from dashboard.sync.idle_rules import idle_turn, reconnect_delay, rotation_turn
-from dashboard.sync.runner import RunOptions, run_mailbox
+from dashboard.sync.runner import RunOptions
 
 log = logging.getLogger(__name__)
 
-ONLY_INBOX = frozenset({INBOX})
 NO_IDLE = "the server does not offer IDLE"
-BUSY_RETRY_CEILING = 15.0  # seconds between asks for a mailbox another sync holds
 
 
 @dataclass
@@ -66,15 +65,6 @@ class IdleConfig:
     stop: float = 1.5  # shutdown budget for ending every IDLE
 
 
-@dataclass(frozen=True)
-class Wanted:
-    """A mailbox that should idle, and what its connection depends on."""
-
-    mailbox_id: int
-    address: str
-    key: tuple  # server, user, encrypted secret, local servers allowed: a change reconnects
-
-
 @dataclass
 class Watch:
     """The watcher's record of one mailbox's IDLE."""
@@ -87,38 +77,6 @@ class Watch:
     renew_at: float = 0.0
     no_idle: bool = False  # the server turned IDLE down: the interval round syncs it
     fd: int = -1  # the socket registered with the selector
-
-
-def wanted_mailboxes(engine: Engine) -> tuple[list[Wanted], int]:
-    """Connected mailboxes whose server offers IDLE and that sync INBOX; and the cap."""
-    with read_session(engine) as session:
-        company = session.scalars(select(Company).order_by(Company.id)).first()
-        boxes = session.scalars(
-            select(Mailbox).where(
-                Mailbox.secret.is_not(None), Mailbox.status != MailboxStatus.NEEDS_RECONNECT
-            )
-        ).all()
-    if company is None:
-        return [], 0
-    local = company.allow_local_servers
-    return [
-        Wanted(
-            m.id,
-            m.address,
-            (m.imap_host, m.imap_port, m.imap_security, m.username, m.secret, local),
-        )
-        for m in boxes
-        if "IDLE" in {c.upper() for c in m.capabilities} and INBOX in m.folders
-    ], company.idle_connections
-
-
-def mark_idle(engine: Engine, mailbox_id: int | None, idling: bool) -> None:
-    """Record whether a mailbox idles now (None: every mailbox, at start and stop)."""
-    query = update(Mailbox).values(idle_since=utcnow() if idling else None)
-    if mailbox_id is not None:
-        query = query.where(Mailbox.id == mailbox_id)
-    with write_session(engine) as session:
-        session.execute(query)
 
 
 class IdleSupervisor:
@@ -136,17 +94,14 @@ class IdleSupervisor:
         self.selector.register(self.wake_r, selectors.EVENT_READ, None)
         self.done: queue.SimpleQueue[tuple[int, IdleLink, str, object]] = queue.SimpleQueue()
         self.io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="idle-io")
-        self.syncs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="idle-sync")
         self.marks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="idle-mark")
         self.stopping = threading.Event()
-        self.sync_lock = threading.Lock()
-        self.syncing: set[int] = set()
-        self.again: set[int] = set()
         self.closing = 0  # connections being logged out, still counted against the cap
         self.cap = 0
         self.next_reconcile = 0.0
         self.thread = threading.Thread(target=self.watch, name="idle-watch", daemon=True)
         self.stats = Stats()
+        self.inbox = InboxSyncs(engine, box, options, config.busy_retry, self.stopping, self.stats)
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -161,7 +116,7 @@ class IdleSupervisor:
         self.stopping.set()
         self.poke()
         self.thread.join(self.config.stop)
-        self.syncs.shutdown(wait=False, cancel_futures=True)
+        self.inbox.shutdown()
         self.marks.submit(mark_idle, self.engine, None, False)
         self.marks.shutdown(wait=True)
         log.info("IDLE stopped: %d connection(s) ended in %.2f s", open_links,
@@ -218,7 +173,7 @@ class IdleSupervisor:
         news = watch.link.read()
         if news.new_mail:
             self.stats.events += 1
-            self.want_sync(watch.wanted.mailbox_id)
+            self.inbox.want(watch.wanted.mailbox_id)
         if news.closed:
             log.info("IDLE of %s was dropped by the server", watch.wanted.address)
             self.drop(watch, failed=True)
@@ -292,7 +247,7 @@ class IdleSupervisor:
             log.info("IDLE on %s", watch.wanted.address)
             self.marks.submit(mark_idle, self.engine, watch.wanted.mailbox_id, True)
         if first or new_mail:
-            self.want_sync(watch.wanted.mailbox_id)
+            self.inbox.want(watch.wanted.mailbox_id)
 
     def failed(self, watch: Watch, step: str, error: Exception) -> None:
         """An open or renewal failed: back off, or give up when the server has no IDLE."""
@@ -376,48 +331,3 @@ class IdleSupervisor:
         if secret is None:
             raise ImapError("auth_failed", "disconnected", host=settings.host, port=settings.port)
         return replace(settings, password=self.box.decrypt(secret))
-
-    def want_sync(self, mailbox_id: int) -> None:
-        """Sync the mailbox's INBOX now, or once more after the sync running now."""
-        with self.sync_lock:
-            if mailbox_id in self.syncing:
-                self.again.add(mailbox_id)
-                return
-            self.syncing.add(mailbox_id)
-        self.syncs.submit(self.sync_inbox, mailbox_id)
-
-    def sync_inbox(self, mailbox_id: int) -> None:
-        """Sync INBOX through the runner; while the interval round holds the mailbox, wait
-        for it (it may have synced INBOX before the new mail came), asking less and less
-        often (a first sync can hold it for minutes; each ask is a write transaction)."""
-        pause = self.config.busy_retry
-        while not self.stopping.is_set():
-            try:
-                result = run_mailbox(
-                    self.engine, mailbox_id, self.box, self.options, only=ONLY_INBOX
-                )
-            except Exception:  # any: logged; the interval round is the safety net
-                log.exception("IDLE sync of mailbox %d failed", mailbox_id)
-                result = None
-            if result is not None and not result.ran:
-                self.stopping.wait(pause)
-                pause = min(pause * 2, BUSY_RETRY_CEILING)
-                continue
-            self.stats.syncs += 1
-            with self.sync_lock:
-                if mailbox_id not in self.again:
-                    self.syncing.discard(mailbox_id)
-                    return
-                self.again.discard(mailbox_id)
-        with self.sync_lock:
-            self.syncing.discard(mailbox_id)
-
-
-@dataclass
-class Stats:
-    """Counters for tests and the benchmark."""
-
-    attempts: int = 0  # connection attempts
-    events: int = 0  # new-mail announcements
-    syncs: int = 0  # INBOX syncs run
-    renewals: int = 0  # IDLEs re-issued
