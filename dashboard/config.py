@@ -24,6 +24,12 @@ class Defaults:
     SECURE_COOKIES = False
     IMAP_CA_FILE: str | None = None
     IMAP_TIMEOUT = 20.0
+    # IMAP IDLE on INBOX (dashboard/sync/idle.py), run wherever the scheduler runs.
+    IDLE = True
+    IDLE_RENEW_SECONDS = 25 * 60.0  # RFC 2177: re-issue IDLE before 29 minutes
+    IDLE_RECONCILE_SECONDS = 3.0  # how soon a connected or disconnected mailbox is noticed
+    IDLE_BACKOFF_SECONDS = 2.0  # first wait after a dropped IDLE; doubles, with jitter
+    IDLE_BACKOFF_MAX_SECONDS = 900.0
     SQLITE_BUSY_TIMEOUT_MS = 15000
     # Failed logins within the window that lock: one account from one address, one account
     # from anywhere, one address on any accounts (dashboard/accounts/throttle.py says why).

@@ -35,6 +35,7 @@ PURE = [
     "states.py",
     "sync/rules.py",
     "sync/accounting.py",
+    "sync/idle_rules.py",
     "mail/fingerprint.py",
     "mail/parse.py",
     "mail/mime.py",

@@ -24,6 +24,7 @@ SYNC_FIELDS = (
     "import_days",
     "interval_minutes",
     "retention_months",
+    "idle_connections",
 )
 LEAD_FIELDS = ("stale_days", "tracking")  # "Leads and smart emails" section
 NETWORK_FIELDS = ("allow_local_servers",)  # "Mail servers" section
@@ -32,6 +33,7 @@ LIMITS = {
     "interval_minutes": (1, 1440),
     "stale_days": (1, 365),
     "retention_months": (1, 120),
+    "idle_connections": (0, 500),  # 0: no IDLE, every mailbox on the interval
 }
 
 
@@ -112,6 +114,7 @@ def validate_sync_settings(raw: dict[str, Any]) -> dict[str, Any]:
         "import_days": lambda v: parse_bounded_int("import_days", v),
         "interval_minutes": lambda v: parse_bounded_int("interval_minutes", v),
         "retention_months": parse_retention,
+        "idle_connections": lambda v: parse_bounded_int("idle_connections", v),
         "stale_days": lambda v: parse_bounded_int("stale_days", v),
         "tracking": bool,
         "allow_local_servers": bool,

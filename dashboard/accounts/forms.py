@@ -45,6 +45,7 @@ COMPANY_LABELS = {
     "import_days": _l("First import reaches back (days)"),
     "interval_minutes": _l("Sync every (minutes)"),
     "retention_months": _l("Keep emails for (months; empty = always)"),
+    "idle_connections": _l("Real-time connections (IMAP IDLE)"),
     "stale_days": _l("Days before a lead shows “awaiting reply”"),
     "tracking": _l("Track opens and link clicks of smart emails"),
     "allow_local_servers": _l("Allow mail servers on the local network"),
@@ -143,6 +144,9 @@ class SyncSettingsForm(FlaskForm):
     )
     retention_months = StringField(
         COMPANY_LABELS["retention_months"], render_kw={"inputmode": "numeric"}
+    )
+    idle_connections = StringField(
+        COMPANY_LABELS["idle_connections"], render_kw={"inputmode": "numeric"}
     )
 
 

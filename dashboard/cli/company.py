@@ -36,6 +36,7 @@ def company_show() -> None:
 @click.option("--import-days")
 @click.option("--interval-minutes")
 @click.option("--retention-months", help="Months emails are kept; '' keeps them forever.")
+@click.option("--idle-connections", help="IMAP IDLE connections at most (0: no real time).")
 @click.option("--stale-days", help="Days before a lead shows 'awaiting reply'.")
 @click.option("--tracking", type=click.Choice(["on", "off"]), help="Smart-email tracking.")
 @click.option(
@@ -53,6 +54,7 @@ def company_set(
     import_days: str | None,
     interval_minutes: str | None,
     retention_months: str | None,
+    idle_connections: str | None,
     stale_days: str | None,
     tracking: str | None,
     local_servers: str | None,
@@ -64,6 +66,7 @@ def company_set(
         "import_days": import_days,
         "interval_minutes": interval_minutes,
         "retention_months": retention_months,
+        "idle_connections": idle_connections,
         "stale_days": stale_days,
         "tracking": None if tracking is None else tracking == "on",
         "allow_local_servers": None if local_servers is None else local_servers == "allow",

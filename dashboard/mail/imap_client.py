@@ -360,6 +360,32 @@ def connect(settings: ServerSettings, *, deadline: float | None = None) -> Itera
         _close(client, graceful=healthy)
 
 
+def open_session(settings: ServerSettings, *, deadline: float | None = None) -> Connection:
+    """A logged-in client the caller keeps open (an IDLE); end it with `close_session`.
+
+    Failures become ImapError exactly as in `connect`.
+    """
+    client = _open(settings, deadline)
+    try:
+        set_deadline(client, settings, deadline)
+        _login(client, settings)
+    except LoginError as exc:
+        _close(client, graceful=False)
+        raise login_error(exc, settings) from _cause(exc, settings)
+    except (OSError, IMAPClientError) as exc:
+        _close(client, graceful=False)
+        raise connection_error(exc, settings) from _cause(exc, settings)
+    except BaseException:
+        _close(client, graceful=False)
+        raise
+    return client
+
+
+def close_session(client: Connection, *, graceful: bool) -> None:
+    """LOGOUT a client from `open_session` (or just drop it when it is broken); never raise."""
+    _close(client, graceful=graceful)
+
+
 def _text(value: bytes | str | int | None) -> str:
     """Return an imapclient atom as str."""
     if isinstance(value, bytes):

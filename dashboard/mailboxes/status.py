@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, String, case, cast, func, select
 from sqlmodel import Session
 
-from dashboard.models import FolderCursor, Mailbox, Sighting, SkippedMessage, SyncRun, User
+from dashboard.models import (
+    Company,
+    FolderCursor,
+    Mailbox,
+    Sighting,
+    SkippedMessage,
+    SyncRun,
+    User,
+)
 
 HISTORY_SHOWN = 50
 
@@ -93,3 +101,12 @@ def connecter(session: Session, mailbox: Mailbox) -> User | None:
     if mailbox.connected_by_user_id in (None, mailbox.user_id):
         return None
     return session.get(User, mailbox.connected_by_user_id)
+
+
+def cadence_minutes(session: Session, mailbox: Mailbox) -> int | None:
+    """How often new mail reaches LeadSync: None while the sync process holds an IDLE on the
+    mailbox's INBOX ("tempo real"), else the company's interval in minutes."""
+    if mailbox.idle_since is not None:
+        return None
+    company = session.scalars(select(Company).order_by(Company.id)).first()
+    return company.interval_minutes if company else 5

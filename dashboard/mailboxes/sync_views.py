@@ -96,6 +96,7 @@ def sync_context(mailbox: Mailbox) -> dict:
         "mailbox": mailbox,
         "progress": sync_status.progress(db, mailbox.id),
         "stored": sync_status.stored_count(db, mailbox.id),
+        "cadence": sync_status.cadence_minutes(db, mailbox),
         "skipped": sync_status.skipped_counts(db, mailbox.id),
         "runs": sync_status.history(db, mailbox.id),
         "busy": busy(mailbox),  # the partial polls itself while true

@@ -31,6 +31,9 @@ class Company(SQLModel, table=True):
     tracking: bool = True  # smart emails: open pixel and click links (needs LEADSYNC_PUBLIC_URL)
     # Mailboxes may name servers on this machine or the local network (mail/targets.py).
     allow_local_servers: bool = False
+    # IMAP IDLE connections this instance keeps open at most (sync/idle.py); beyond it the
+    # mailboxes take turns and the others wait for the interval round.
+    idle_connections: int = 50
 
 
 class User(SQLModel, table=True):

@@ -50,6 +50,8 @@ class Mailbox(SQLModel, table=True):
         default=None, foreign_key="user.id", ondelete="SET NULL"
     )
     connected_at: datetime | None = None
+    # Since when the sync process holds an IMAP IDLE on INBOX ("tempo real"); None: interval.
+    idle_since: datetime | None = None
 
     @property
     def connected(self) -> bool:

@@ -207,9 +207,14 @@ def holder_is_dead(holder: str) -> bool:
 
 
 def start_run(
-    engine: Engine, mailbox_id: int, box: SecretBox, options: RunOptions
+    engine: Engine,
+    mailbox_id: int,
+    box: SecretBox,
+    options: RunOptions,
+    only: frozenset[str] | None = None,
 ) -> tuple[MailboxJob, int] | None:
-    """Take the lease, mark the mailbox syncing and open its history row; None if busy."""
+    """Take the lease, mark the mailbox syncing and open its history row; None if busy.
+    `only` limits the run to those of the mailbox's folders (IDLE: INBOX)."""
     with write_session(engine) as session:
         if not take_lease(session, mailbox_id, options.holder, LEASE_SECONDS):
             dead = lease_holder(session, mailbox_id)
@@ -231,6 +236,8 @@ def start_run(
         )
         mailbox = session.get(Mailbox, mailbox_id)
         job = load_job(session, mailbox, box, options)
+        if only is not None:
+            job.folders = [f for f in job.folders if f in only]
         mailbox.status = MailboxStatus.SYNCING
         run = SyncRun(mailbox_id=mailbox_id)
         session.add_all([mailbox, run])
@@ -303,11 +310,17 @@ def trim_history(session: Session, mailbox_id: int) -> None:
 
 
 def run_mailbox(
-    engine: Engine, mailbox_id: int, box: SecretBox, options: RunOptions | None = None
+    engine: Engine,
+    mailbox_id: int,
+    box: SecretBox,
+    options: RunOptions | None = None,
+    *,
+    only: frozenset[str] | None = None,
 ) -> RunResult:
-    """Sync one mailbox if nobody else is; record the outcome either way."""
+    """Sync one mailbox (or `only` some of its folders) if nobody else is; record the
+    outcome either way."""
     options = options or RunOptions()
-    started = start_run(engine, mailbox_id, box, options)
+    started = start_run(engine, mailbox_id, box, options, only)
     with read_session(engine) as session:
         address = session.get(Mailbox, mailbox_id).address
     if started is None:

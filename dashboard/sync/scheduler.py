@@ -7,7 +7,8 @@ them, except those backing off after a failure. The retention job runs daily (fi
 minutes after start, so a server restarted every day still purges) and deletes the mail
 older than the company keeps, in short batches that never hold up the sync for long.
 "Sincronizar agora" makes a mailbox due and moves the next round forward; it never syncs
-inside the web request.
+inside the web request. The IMAP IDLE supervisor (idle.py) starts with the scheduler and
+stops first when it shuts down: whichever process runs the scheduler runs IDLE.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlmodel import Session
 from dashboard.db.engine import write_session
 from dashboard.db.flask import secret_box
 from dashboard.models import Company, LoginFailure, Mailbox, utcnow
+from dashboard.sync.idle import IdleConfig, IdleSupervisor
 from dashboard.sync.retention import PurgeReport, purge_expired
 from dashboard.sync.runner import RunOptions, due_mailbox_ids, run_round
 
@@ -101,9 +103,42 @@ def reschedule_sync(app: Flask, minutes: int) -> None:
     log.info("sync interval is now %d minutes", minutes)
 
 
+class SyncScheduler(BackgroundScheduler):
+    """APScheduler that also stops the IDLE supervisor, first, when it shuts down."""
+
+    idle: IdleSupervisor | None = None
+
+    def shutdown(self, wait: bool = True) -> None:
+        """End every IDLE (a second or two), then the jobs as APScheduler does."""
+        if self.idle is not None:
+            self.idle.stop()
+            self.idle = None
+        super().shutdown(wait=wait)
+
+
+def idle_config(app: Flask) -> IdleConfig:
+    """IDLE timings from the boot configuration."""
+    return IdleConfig(
+        renew=float(app.config["IDLE_RENEW_SECONDS"]),
+        reconcile=float(app.config["IDLE_RECONCILE_SECONDS"]),
+        backoff_base=float(app.config["IDLE_BACKOFF_SECONDS"]),
+        backoff_ceiling=float(app.config["IDLE_BACKOFF_MAX_SECONDS"]),
+    )
+
+
+def start_idle(app: Flask) -> IdleSupervisor:
+    """Start IDLE on every connected mailbox whose server offers it."""
+    options = RunOptions(ca_file=app.config.get("IMAP_CA_FILE"), connections=1)
+    supervisor = IdleSupervisor(
+        app.extensions["leadsync.engine"], secret_box(app), options, idle_config(app)
+    )
+    supervisor.start()
+    return supervisor
+
+
 def build_scheduler(app: Flask) -> BackgroundScheduler:
     """Create the scheduler with every job declared; the caller decides when to start it."""
-    scheduler = BackgroundScheduler(
+    scheduler = SyncScheduler(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
@@ -136,9 +171,11 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
 
 
 def start(app: Flask) -> BackgroundScheduler:
-    """Start the scheduler once (run.py); the first sync round runs right away."""
+    """Start the scheduler once (run.py), with IDLE; the first sync round runs right away."""
     scheduler: BackgroundScheduler = app.extensions["leadsync.scheduler"]
     if not scheduler.running:
         scheduler.start()
         scheduler.modify_job(SYNC_JOB, next_run_time=utcnow())
+        if isinstance(scheduler, SyncScheduler) and app.config["IDLE"]:
+            scheduler.idle = start_idle(app)
     return scheduler

@@ -24,7 +24,7 @@ COMPANY_URL = "/settings/company"
 SYNC_URL = "/settings/company/sync"
 ALIASES_URL = "/settings/profile/aliases"
 SYNC_FIELDS = ("skip_internal", "visibility", "never_log", "auto_create", "import_days",
-               "interval_minutes", "retention_months")  # fmt: skip
+               "interval_minutes", "retention_months", "idle_connections")  # fmt: skip
 DEFAULTS = {
     "skip_internal": True,
     "visibility": "all",
@@ -33,6 +33,7 @@ DEFAULTS = {
     "import_days": 30,
     "interval_minutes": 5,
     "retention_months": None,
+    "idle_connections": 50,
 }
 
 
@@ -57,6 +58,7 @@ def sync_form(**overrides: object) -> dict:
         "auto_create": "sent",
         "import_days": "30",
         "interval_minutes": "5",
+        "idle_connections": "50",
     }
     for key, value in overrides.items():
         if value is None:
@@ -161,6 +163,8 @@ def test_invalid_never_log_entries_are_refused_and_nothing_saved(admin_client, e
         ("import_days", 3650),
         ("interval_minutes", 1),
         ("interval_minutes", 1440),
+        ("idle_connections", 0),
+        ("idle_connections", 500),
     ],
 )
 def test_numbers_at_the_limits_are_accepted(admin_client, engine, field, value):
@@ -173,7 +177,8 @@ def test_numbers_at_the_limits_are_accepted(admin_client, engine, field, value):
     ("field", "value"),
     [("import_days", "0"), ("import_days", "3651"), ("import_days", "abc"), ("import_days", ""),
      ("import_days", "-5"), ("interval_minutes", "0"), ("interval_minutes", "1441"),
-     ("interval_minutes", "abc"), ("interval_minutes", ""), ("interval_minutes", "2.5")],
+     ("interval_minutes", "abc"), ("interval_minutes", ""), ("interval_minutes", "2.5"),
+     ("idle_connections", "501"), ("idle_connections", "-1"), ("idle_connections", "lots")],
 )  # fmt: skip
 def test_numbers_out_of_range_are_refused_and_nothing_saved(admin_client, engine, field, value):
     form = sync_form(**{field: value}, visibility="subject")
@@ -407,7 +412,7 @@ def test_company_set_changes_exactly_the_given_settings(app, admin, engine):
     result = cli(
         app, "company", "set", "--internal-only", "sync", "--never-log", "@gmail.com",
         "--import-days", "90", "--interval-minutes", "10", "--auto-create", "suggest",
-        "--visibility", "subject", "--retention-months", "24",
+        "--visibility", "subject", "--retention-months", "24", "--idle-connections", "20",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     after = company(engine)
@@ -420,6 +425,7 @@ def test_company_set_changes_exactly_the_given_settings(app, admin, engine):
         "import_days": 90,
         "interval_minutes": 10,
         "retention_months": 24,
+        "idle_connections": 20,
     }
     events = audit_events(engine)
     assert len(events) == 1
@@ -568,3 +574,12 @@ def test_cli_sets_lead_settings(app, admin, engine):
     result = cli(app, "company", "set", "--stale-days", "5", "--tracking", "off")
     assert result.exit_code == 0, result.output
     assert (company(engine).stale_days, company(engine).tracking) == (5, False)
+
+
+def test_a_bad_idle_cap_says_the_allowed_range(admin_client, engine):
+    response = admin_client.post(SYNC_URL, data=sync_form(idle_connections=1000))
+    assert response.status_code == 422
+    assert field_errors(response.data.decode())["idle_connections"] == (
+        "Enter a whole number from 0 to 500."
+    )
+    assert company(engine).idle_connections == 50

@@ -578,3 +578,32 @@ def test_0014_keeps_every_email_of_an_existing_company_and_indexes_what_a_purge_
         ("notification", "ix_notification_outgoing_id"),
         ("outgoingemail", "ix_outgoingemail_email_id"),
     } <= indexes
+
+
+def test_0015_keeps_every_mailbox_on_interval_polling_and_allows_50_idle_connections(
+    old_database,
+):
+    """Before 0015 nothing idled: an upgraded mailbox starts on the interval, untouched."""
+    engine, _ = old_database
+    upgrade(engine, "0014")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO mailbox (id, user_id, provider, address, username, imap_host,"
+                " imap_port, imap_security, secret, folders, available_folders,"
+                " capabilities, status, failures, created_at) VALUES (1, 1, 'other',"
+                " 'ana@acme.test', 'ana@acme.test', 'imap.acme.test', 993, 'tls', x'01',"
+                " '[\"INBOX\"]', '[]', '[\"IDLE\"]', 'connected', 0, :at)"
+            ),
+            {"at": CREATED},
+        )
+    upgrade(engine)
+    with read_session(engine) as session:
+        company = session.exec(select(Company)).one()
+        mailbox = session.exec(select(Mailbox)).one()
+    assert (company.name, company.idle_connections) == ("Acme Ltda", 50)
+    assert (mailbox.address, mailbox.folders, mailbox.idle_since) == (
+        "ana@acme.test",
+        ["INBOX"],
+        None,
+    )

@@ -181,3 +181,20 @@ def test_the_history_counts_the_copies_seen_again(app, admin, mailbox_user):
     assert headers[2:6] == ["Baixados", "Armazenados", "Vistos de novo", "Ignorados"]
     cells = re.findall(r"<td>([^<]*)</td>", history[history.index("<tbody>") :])
     assert cells[2:5] == ["3", "1", "2"]  # fetched, stored, seen again
+
+
+def test_the_card_says_real_time_while_the_inbox_idles_else_the_interval(
+    app, engine, admin, mailbox_user
+):  # type: ignore[no-untyped-def]
+    mailbox_id = connect_directly(app, mailbox_user)
+    set_company(engine, interval_minutes=60)
+    client = english_client(app, mailbox_user.address)
+    portuguese = log_in(app.test_client(), mailbox_user.address)
+    assert "New mail arrives every 60 minutes." in status_html(client)
+    assert "Novos e-mails chegam a cada 60 minutos." in status_html(portuguese)
+    set_mailbox(engine, mailbox_id, idle_since=utcnow())  # the sync process idles on INBOX
+    html = status_html(client)
+    assert "Real time" in html and "every 60 minutes" not in html
+    assert "Tempo real" in status_html(portuguese)
+    console = english_client(app, admin.email).get("/settings/team-mailboxes/")
+    assert 'class="hint idle-cadence">Real time<' in console.data.decode()
