@@ -80,7 +80,8 @@ def start_server(tmp_path: Path) -> Iterator:
     started: list[Server] = []
 
     def start(args: list[str], port: int, extra_env: dict[str, str] | None = None) -> Server:
-        instance, log = tmp_path / "instance", tmp_path / "run.log"
+        instance = tmp_path / "instance"
+        log = tmp_path / f"run{len(started) or ''}.log"  # several servers may share an instance
         env = {**os.environ, "LEADSYNC_INSTANCE": str(instance), **(extra_env or {})}
         with log.open("wb") as out:
             process = subprocess.Popen(
