@@ -59,15 +59,17 @@ IMPORT_TIMEOUT = 900.0
 # --- the load generator (`web_bench.py --drive-import <json>`) ------------------------------
 
 
-def scrape_token(conn: http.client.HTTPConnection, cookie: str, path: str) -> str:
-    """The CSRF token of a page's form."""
+def scrape_token(conn: http.client.HTTPConnection, cookie: str, path: str) -> tuple[str, str]:
+    """The CSRF token of a page's form, and the session cookie (the page may have put the
+    token's raw value into the session: the new cookie then carries it)."""
     conn.request("GET", path, headers={"Cookie": cookie, "User-Agent": web_bench.USER_AGENT})
     response = conn.getresponse()
     page = response.read().decode(errors="replace")
     found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     if response.status != 200 or not found:
         raise SystemExit(f"{path}: status {response.status}, no CSRF token")
-    return found.group(1)
+    renewed = response.getheader("Set-Cookie", "").split(";", 1)[0]
+    return found.group(1), renewed or cookie
 
 
 def drive_import_main(argv: list[str]) -> None:
@@ -76,7 +78,7 @@ def drive_import_main(argv: list[str]) -> None:
     host, port, setup = config["host"], config["port"], config["setup"]
     cookie = web_bench.login(host, port, config["email"], config["password"])
     conn = http.client.HTTPConnection(host, port, timeout=60)
-    token = scrape_token(conn, cookie, f"/leads/{setup['edit']['lead_id']}/edit")
+    token, cookie = scrape_token(conn, cookie, f"/leads/{setup['edit']['lead_id']}/edit")
     edit_form = urllib.parse.urlencode({**setup["edit"]["form"], "csrf_token": token})
     requests = {
         "list": ("GET", "/leads/", None, True),
@@ -140,7 +142,7 @@ def drive_import_main(argv: list[str]) -> None:
     cpu["idle"] = cpu_delta(
         snap, web_bench.cpu_snapshot(config["server_pid"]), time.perf_counter() - clock
     )
-    token = scrape_token(conn, cookie, "/settings/mailbox/")
+    token, _same = scrape_token(conn, cookie, "/settings/mailbox/")
     conn.request(
         "POST", "/settings/mailbox/sync/now", body=f"csrf_token={token}",
         headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded",
@@ -244,10 +246,12 @@ def import_seconds(instance: Path) -> dict:
     return {"seconds": row[0], "stored": row[1], "fetched": row[2], "error": row[3]}
 
 
-def wait_for_import(log_path: Path, timeout: float = IMPORT_TIMEOUT) -> None:
-    """Until run.py logged the end of rep1's sync."""
+def wait_for_import(log_path: Path, timeout: float = IMPORT_TIMEOUT, driver=None) -> None:  # type: ignore[no-untyped-def]
+    """Until run.py logged the end of rep1's sync (or the load generator failed)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if driver is not None and driver.poll() is not None:
+            raise SystemExit(f"the load generator stopped early:\n{driver.stderr.read()[-3000:]}")
         if "synced rep1@acme.test" in log_path.read_text(errors="replace"):
             return
         time.sleep(0.05)
@@ -286,9 +290,10 @@ def loaded_import(mode: str, source: Path, scratch: Path, server, args, meta: di
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         started = time.monotonic()
-        with contextlib.suppress(SystemExit):
-            wait_for_import(log_path, IMPORT_TIMEOUT + args.seconds + args.warmup + 60)
-        stop_file.touch()
+        try:
+            wait_for_import(log_path, IMPORT_TIMEOUT + args.seconds + args.warmup + 60, driver)
+        finally:
+            stop_file.touch()
         out, err = driver.communicate(timeout=300)
         if driver.returncode:
             raise SystemExit(f"load generator failed:\n{err[-3000:]}")
