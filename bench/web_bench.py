@@ -539,11 +539,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--app-root", default=str(ROOT), help="serve this checkout (a scratch copy to try a fix)"
     )
+    parser.add_argument(
+        "--during-import",
+        action="store_true",
+        help="the import scenario instead (bench/web_import.py): pages and writes while run.py "
+        "imports a generated mailbox from Dovecot, the sync in-process vs in a child",
+    )
+    parser.add_argument("--modes", default="thread,child", help="--during-import: thread,child")
+    parser.add_argument("--messages", type=int, default=10_000, help="--during-import: mailbox")
+    parser.add_argument("--rounds", type=int, default=1, help="--during-import: repetitions")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
+    if args.during_import:
+        import web_import
+
+        web_import.main(args)
+        return
     import webdata
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -631,6 +645,10 @@ def main(argv: list[str]) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--drive":
         drive_main(sys.argv[2:])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--drive-import":
+        import web_import
+
+        web_import.drive_import_main(sys.argv[2:])
     elif len(sys.argv) > 1 and sys.argv[1] == "--serial":
         serial_main(sys.argv[2:])
     else:

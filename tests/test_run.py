@@ -1,4 +1,5 @@
-"""run.py: one process serving the dashboard with the scheduler, stopped cleanly by SIGTERM."""
+"""run.py: the dashboard with its sync (a supervised child process), stopped cleanly by SIGTERM;
+the web and sync roles on their own."""
 
 from __future__ import annotations
 
@@ -60,6 +61,13 @@ class Server:
                 time.sleep(0.1)
         pytest.fail(f"run.py did not answer within {timeout} s:\n{self.output()}")
 
+    def wait_for(self, text: str, timeout: float = 30, count: int = 1) -> None:
+        """Wait until the log holds `text` (at least `count` times)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.output().count(text) < count:
+            time.sleep(0.1)
+        assert self.output().count(text) >= count, f"no {text!r} in:\n{self.output()}"
+
     def stop(self, timeout: float = 10) -> int:
         """Send SIGTERM and return the exit status."""
         self.process.send_signal(signal.SIGTERM)
@@ -72,7 +80,8 @@ def start_server(tmp_path: Path) -> Iterator:
     started: list[Server] = []
 
     def start(args: list[str], port: int, extra_env: dict[str, str] | None = None) -> Server:
-        instance, log = tmp_path / "instance", tmp_path / "run.log"
+        instance = tmp_path / "instance"
+        log = tmp_path / f"run{len(started) or ''}.log"  # several servers may share an instance
         env = {**os.environ, "LEADSYNC_INSTANCE": str(instance), **(extra_env or {})}
         with log.open("wb") as out:
             process = subprocess.Popen(
@@ -100,7 +109,9 @@ def test_run_serves_the_dashboard_and_stops_cleanly_on_sigterm(start_server):
     assert response.status == 302
     assert response.getheader("Location").endswith("/setup")
     assert server.get("/setup").status == 200
-    assert server.output().count("Scheduler started") == 1  # in this process, once
+    server.wait_for("Scheduler started")
+    assert server.output().count("Scheduler started") == 1  # in the sync child, once
+    assert "INFO [sync] apscheduler.scheduler: Scheduler started" in server.output()
 
     assert stat.S_IMODE(server.instance.stat().st_mode) == 0o700
     for name in ("secret_key", "fernet.key", "leadsync.db"):

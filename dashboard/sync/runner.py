@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dashboard.db.engine import read_session, write_session
 from dashboard.db.secrets import SecretBox
@@ -61,6 +62,7 @@ AUTH_RETRIES = (timedelta(minutes=30), timedelta(hours=1), timedelta(hours=2))
 LEASE_SECONDS = 600
 SYNC_TIMEOUT = 60.0  # seconds a silent server may stall one command
 HISTORY = 50
+STOPPED = "interrupted"  # the history's word for a run its process ended (stop or kill)
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -74,6 +76,26 @@ class RunOptions:
     connections: int = 2
     on_step: Callable[[str], None] = lambda step: None  # see MailboxJob.on_step
     batch_size: int = 500
+    # Set when the process is stopping: runs end after their current step (a committed batch
+    # at most) instead of finishing a long import, so a stop takes seconds, not minutes.
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+class SyncStopped(Exception):
+    """The process is stopping: the run ends here, after a step that left everything stored."""
+
+
+def stop_between_steps(options: RunOptions) -> Callable[[str], None]:
+    """`options.on_step`, then SyncStopped when the process is stopping: every step (a FETCH,
+    a committed batch, a folder's end) leaves the database consistent, so stopping there
+    loses nothing; the next run resumes from the stored cursor."""
+
+    def on_step(step: str) -> None:
+        options.on_step(step)
+        if options.stop.is_set():
+            raise SyncStopped(step)
+
+    return on_step
 
 
 @dataclass
@@ -122,6 +144,28 @@ def due_mailbox_ids(
     if pressed_only:
         return [m.id for m in boxes if m.next_sync_at and m.next_sync_at <= now]
     return [m.id for m in boxes if address or not m.next_sync_at or m.next_sync_at <= now]
+
+
+def mailbox_waiting(engine: Engine, now: datetime) -> bool:
+    """True when a connected mailbox was made due ("Sincronizar agora", a new mailbox, a
+    backoff that ran out) and no live lease says another process is syncing it.
+
+    Cheap enough to ask every second: one row per connected mailbox, no write lock."""
+    live_lease = select(SyncLease.mailbox_id).where(
+        SyncLease.mailbox_id == Mailbox.id, SyncLease.expires_at > now
+    )
+    with read_session(engine) as session:
+        found = session.scalar(
+            select(Mailbox.id)
+            .where(
+                Mailbox.secret.is_not(None),
+                Mailbox.status != MailboxStatus.NEEDS_RECONNECT,
+                col(Mailbox.next_sync_at) <= now,
+                ~live_lease.exists(),
+            )
+            .limit(1)
+        )
+    return found is not None
 
 
 def import_start(import_days: int, now: datetime, horizon: datetime | None = None) -> date:
@@ -232,12 +276,13 @@ def start_run(
         session.execute(  # runs of a killed process never finished: say so in the history
             update(SyncRun)
             .where(SyncRun.mailbox_id == mailbox_id, SyncRun.seconds.is_(None))
-            .values(seconds=0.0, error_code="interrupted")
+            .values(seconds=0.0, error_code=STOPPED)
         )
         mailbox = session.get(Mailbox, mailbox_id)
         job = load_job(session, mailbox, box, options)
         if only is not None:
             job.folders = [f for f in job.folders if f in only]
+        job.on_step = stop_between_steps(options)
         mailbox.status = MailboxStatus.SYNCING
         run = SyncRun(mailbox_id=mailbox_id)
         session.add_all([mailbox, run])
@@ -262,7 +307,9 @@ def finish_run(engine: Engine, run_id: int, result: RunResult, error: ImapError 
         run.leads_created = totals["leads_created"]
         check_totals(result.address, totals)
         run.error_code, run.error_detail = result.error_code, result.error[:2000]
-        if error is None and result.error_code is None:
+        if result.error_code == STOPPED:  # not a failure: due again as soon as sync restarts
+            mailbox.status, mailbox.next_sync_at = MailboxStatus.CONNECTED, now
+        elif error is None and result.error_code is None:
             mailbox.status, mailbox.failures, mailbox.last_error_code = (
                 MailboxStatus.CONNECTED,
                 0,
@@ -320,6 +367,8 @@ def run_mailbox(
     """Sync one mailbox (or `only` some of its folders) if nobody else is; record the
     outcome either way."""
     options = options or RunOptions()
+    if options.stop.is_set():
+        return RunResult(mailbox_id, "", ran=False)
     started = start_run(engine, mailbox_id, box, options, only)
     with read_session(engine) as session:
         address = session.get(Mailbox, mailbox_id).address
@@ -333,6 +382,9 @@ def run_mailbox(
     # process would: lease held, history row open until the next run calls it "interrupted".
     try:
         result.folders = sync_mailbox(engine, job)
+    except SyncStopped:
+        result.error_code = STOPPED
+        log.info("sync of %s stopped: LeadSync is stopping", address)
     except ImapError as exc:
         error, result.error_code, result.error = exc, exc.code, f"{exc.host}:{exc.port} {exc.raw}"
         log.warning("sync of %s failed: %s", address, exc)

@@ -9,11 +9,18 @@ older than the company keeps, in short batches that never hold up the sync for l
 "Sincronizar agora" makes a mailbox due and moves the next round forward; it never syncs
 inside the web request. The IMAP IDLE supervisor (idle.py) starts with the scheduler and
 stops first when it shuts down: whichever process runs the scheduler runs IDLE.
+
+The scheduler may run in another process than the pages (run.py --role sync), so what the
+pages ask of it goes through the database: a watcher thread looks every second for a mailbox
+made due and for a changed interval, and applies them (`wake`/`reschedule_sync` do it at
+once when the scheduler happens to run in the page's own process).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -21,12 +28,12 @@ from flask import Flask
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
-from dashboard.db.engine import write_session
+from dashboard.db.engine import read_session, write_session
 from dashboard.db.flask import secret_box
 from dashboard.models import Company, LoginFailure, Mailbox, utcnow
 from dashboard.sync.idle import IdleConfig, IdleSupervisor
 from dashboard.sync.retention import PurgeReport, purge_expired
-from dashboard.sync.runner import RunOptions, due_mailbox_ids, run_round
+from dashboard.sync.runner import RunOptions, due_mailbox_ids, mailbox_waiting, run_round
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,23 @@ RETENTION_JOB = "retention-purge"
 SYNC_JOB = "sync-round"
 RETENTION_FIRST_RUN = timedelta(minutes=10)  # after start: let the first sync round go first
 MAX_FOLLOW_UPS = 3
+WATCH_SECONDS = 1.0  # how often the sync process looks for a pressed mailbox, a new interval
+
+
+@dataclass
+class SyncControl:
+    """What the scheduler's threads share: the stop signal, whether a round runs, the
+    interval the sync job was scheduled with (the watcher compares it with the database)."""
+
+    interval: int
+    stop: threading.Event = field(default_factory=threading.Event)
+    round_running: threading.Event = field(default_factory=threading.Event)
+    watcher: threading.Thread | None = None
+
+
+def control(app: Flask) -> SyncControl:
+    """The app's sync control (made with the scheduler)."""
+    return app.extensions["leadsync.sync_control"]
 
 
 def prune_login_failures(app: Flask) -> int:
@@ -51,7 +75,7 @@ def purge_old_mail(app: Flask) -> PurgeReport:
 
 def run_options(app: Flask) -> RunOptions:
     """Run options from the boot configuration."""
-    return RunOptions(ca_file=app.config.get("IMAP_CA_FILE"))
+    return RunOptions(ca_file=app.config.get("IMAP_CA_FILE"), stop=control(app).stop)
 
 
 def sync_round(app: Flask) -> None:
@@ -60,17 +84,23 @@ def sync_round(app: Flask) -> None:
     "Sincronizar agora" pressed while this round runs cannot start a second instance of the
     job (max_instances=1), so the round itself runs again for the mailboxes pressed meanwhile.
     """
-    engine = app.extensions["leadsync.engine"]
-    for _attempt in range(MAX_FOLLOW_UPS + 1):
-        for result in run_round(engine, secret_box(app), run_options(app)):
-            log.info(
-                "synced %s: %s%s",
-                result.address,
-                result.totals(),
-                f" error={result.error_code}" if result.error_code else "",
-            )
-        if not due_mailbox_ids(engine, utcnow(), pressed_only=True):
-            return
+    engine, state = app.extensions["leadsync.engine"], control(app)
+    state.round_running.set()
+    try:
+        for _attempt in range(MAX_FOLLOW_UPS + 1):
+            for result in run_round(engine, secret_box(app), run_options(app)):
+                if not result.ran:
+                    continue
+                log.info(
+                    "synced %s: %s%s",
+                    result.address,
+                    result.totals(),
+                    f" error={result.error_code}" if result.error_code else "",
+                )
+            if state.stop.is_set() or not due_mailbox_ids(engine, utcnow(), pressed_only=True):
+                return
+    finally:
+        state.round_running.clear()
 
 
 def wake(app: Flask) -> None:
@@ -91,7 +121,7 @@ def request_sync(session: Session, mailbox_id: int, rescan_since: datetime | Non
 
 def company_interval(app: Flask) -> int:
     """The company's sync interval in minutes (5 before setup)."""
-    with write_session(app.extensions["leadsync.engine"]) as session:
+    with read_session(app.extensions["leadsync.engine"]) as session:
         company = session.scalars(select(Company).order_by(Company.id)).first()
         return company.interval_minutes if company else 5
 
@@ -100,6 +130,7 @@ def reschedule_sync(app: Flask, minutes: int) -> None:
     """Apply a new sync interval to the sync job at once (no restart needed)."""
     scheduler: BackgroundScheduler = app.extensions["leadsync.scheduler"]
     scheduler.reschedule_job(SYNC_JOB, trigger="interval", minutes=minutes)
+    control(app).interval = minutes
     log.info("sync interval is now %d minutes", minutes)
 
 
@@ -136,16 +167,42 @@ def start_idle(app: Flask) -> IdleSupervisor:
     return supervisor
 
 
+def watch_once(app: Flask) -> None:
+    """Apply what the pages asked through the database: a new interval, a mailbox made due
+    (a round already running syncs the pressed mailboxes itself, see `sync_round`)."""
+    state = control(app)
+    minutes = company_interval(app)
+    if minutes != state.interval:
+        reschedule_sync(app, minutes)
+    if not state.round_running.is_set() and mailbox_waiting(
+        app.extensions["leadsync.engine"], utcnow()
+    ):
+        wake(app)
+
+
+def watch(app: Flask) -> None:
+    """The watcher thread: `watch_once` every second until the scheduler stops; a failure
+    (the database busy past its timeout) is logged and the next second tries again."""
+    state = control(app)
+    while not state.stop.wait(WATCH_SECONDS):
+        try:
+            watch_once(app)
+        except Exception:
+            log.exception("the sync watcher failed; trying again in a second")
+
+
 def build_scheduler(app: Flask) -> BackgroundScheduler:
     """Create the scheduler with every job declared; the caller decides when to start it."""
     scheduler = SyncScheduler(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
+    interval = company_interval(app)
+    app.extensions["leadsync.sync_control"] = SyncControl(interval)
     scheduler.add_job(
         sync_round,
         "interval",
-        minutes=company_interval(app),
+        minutes=interval,
         id=SYNC_JOB,
         args=[app],
         replace_existing=True,
@@ -171,11 +228,27 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
 
 
 def start(app: Flask) -> BackgroundScheduler:
-    """Start the scheduler once (run.py), with IDLE; the first sync round runs right away."""
+    """Start the scheduler and its watcher once (run.py), with IDLE; the first sync round
+    runs now."""
     scheduler: BackgroundScheduler = app.extensions["leadsync.scheduler"]
     if not scheduler.running:
         scheduler.start()
         scheduler.modify_job(SYNC_JOB, next_run_time=utcnow())
         if isinstance(scheduler, SyncScheduler) and app.config["IDLE"]:
             scheduler.idle = start_idle(app)
+        state = control(app)
+        state.watcher = threading.Thread(target=watch, args=[app], name="sync-watcher", daemon=True)
+        state.watcher.start()
     return scheduler
+
+
+def stop(app: Flask) -> None:
+    """Stop the scheduler: a running sync ends after its current step (a committed batch at
+    most, seconds), the watcher and the jobs finish, then this returns."""
+    state = control(app)
+    state.stop.set()
+    scheduler: BackgroundScheduler = app.extensions["leadsync.scheduler"]
+    if scheduler.running:
+        scheduler.shutdown(wait=True)
+    if state.watcher is not None:
+        state.watcher.join()
