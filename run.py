@@ -104,9 +104,9 @@ def run_sync(app: Flask, parent_pid: int | None) -> None:
     stop_on_signals()
     if parent_pid:
         die_with_parent(parent_pid)
-    start_scheduler(app)
-    log.info("LeadSync sync process (instance %s)", app.instance_path)
-    try:
+    try:  # a stop may come while the scheduler and IDLE are still starting
+        start_scheduler(app)
+        log.info("LeadSync sync process (instance %s)", app.instance_path)
         threading.Event().wait()  # the scheduler's threads work; a signal ends the wait
     except (KeyboardInterrupt, SystemExit):
         log.info("stopping")

@@ -46,7 +46,9 @@ def connected(tmp_path, migrated_db, dovecot_server, mailbox_user):  # type: ign
 
 
 def env_for(dovecot_server) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {"LEADSYNC_IMAP_CA_FILE": dovecot_server.ca_file}
+    """Trust the test CA; IDLE off, so only the round and "Sincronizar agora" sync and the
+    counts below are theirs (tests/sync/test_idle_run.py runs run.py with IDLE on)."""
+    return {"LEADSYNC_IMAP_CA_FILE": dovecot_server.ca_file, "LEADSYNC_IDLE": "false"}
 
 
 def sync_runs(app) -> int:  # type: ignore[no-untyped-def]

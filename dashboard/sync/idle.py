@@ -95,7 +95,8 @@ class IdleSupervisor:
         self.done: queue.SimpleQueue[tuple[int, IdleLink, str, object]] = queue.SimpleQueue()
         self.io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="idle-io")
         self.marks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="idle-mark")
-        self.stopping = threading.Event()
+        # The woken INBOX syncs share this event: a stop ends them after their current step.
+        self.stopping = options.stop
         self.closing = 0  # connections being logged out, still counted against the cap
         self.cap = 0
         self.next_reconcile = 0.0

@@ -296,7 +296,14 @@ def renew(session: Session, mailbox_id: int, holder: str) -> None:
         raise ImapError(ErrorCode.PROTOCOL, "sync lease lost to another process", host="-", port=0)
 
 
-def finish_run(engine: Engine, run_id: int, result: RunResult, error: ImapError | None) -> None:
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    result: RunResult,
+    error: ImapError | None,
+    *,
+    partial: bool = False,
+) -> None:
     """Record the outcome: history row, mailbox status, next attempt, and trim the history."""
     now = utcnow()
     with write_session(engine) as session:
@@ -315,7 +322,9 @@ def finish_run(engine: Engine, run_id: int, result: RunResult, error: ImapError 
                 0,
                 None,
             )
-            mailbox.last_success_at, mailbox.next_sync_at, mailbox.rescan_since = now, None, None
+            mailbox.last_success_at = now
+            if not partial:  # an IDLE run of INBOX leaves a press or a re-scan to the round
+                mailbox.next_sync_at, mailbox.rescan_since = None, None
         else:
             apply_failure(mailbox, result.error_code or "internal", error, now)
         session.add_all([run, mailbox])
@@ -392,7 +401,7 @@ def run_mailbox(
         result.error_code, result.error = "internal", f"{type(exc).__name__}: {exc}"
         log.exception("sync of %s failed unexpectedly", address)
     result.seconds = time.perf_counter() - clock
-    finish_run(engine, run_id, result, error)
+    finish_run(engine, run_id, result, error, partial=only is not None)
     with write_session(engine) as session:
         release_lease(session, mailbox_id, options.holder)
     return result

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from dashboard.db.engine import read_session, write_session
 from dashboard.models import Email, SyncLease, SyncRun, utcnow
 from dashboard.states import MailboxStatus
-from dashboard.sync.runner import STOPPED, mailbox_waiting
+from dashboard.sync.runner import STOPPED, RunOptions, mailbox_waiting, run_mailbox
 from dashboard.sync.scheduler import SYNC_JOB, control, watch_once
 from dashboard.sync.store.lease import take_lease
 from tests.support.servers.dovecot import new_user
@@ -120,3 +120,25 @@ def test_a_stop_ends_the_run_after_a_committed_batch_and_the_next_run_finishes_i
     assert second.error_code is None
     with read_session(engine) as session:
         assert len(session.scalars(select(Email.id)).all()) == count // 2  # nothing doubled
+
+
+def test_an_inbox_only_run_leaves_a_pressed_sync_and_a_rescan_to_the_round(
+    app, engine, mailbox_id
+):  # type: ignore[no-untyped-def]
+    """IDLE syncs INBOX alone; "Sincronizar agora" and a re-scan ask for every folder, so
+    such a run must not answer them for the round."""
+    now, since = utcnow(), utcnow() - timedelta(days=90)
+    set_mailbox(engine, mailbox_id, next_sync_at=now, rescan_since=since)
+    result = run_mailbox(
+        engine, mailbox_id, app.extensions["leadsync.secrets"],
+        RunOptions(ca_file=app.config["IMAP_CA_FILE"], connections=1, timeout=10.0),
+        only=frozenset({"INBOX"}),
+    )  # fmt: skip
+    assert result.error_code is None
+    mailbox = mailbox_row(engine, mailbox_id)
+    assert mailbox.next_sync_at is not None and mailbox.rescan_since is not None
+    assert mailbox_waiting(engine, utcnow())  # the watcher still wakes the round for it
+
+    assert sync(app, mailbox_id).error_code is None  # the round, every folder
+    mailbox = mailbox_row(engine, mailbox_id)
+    assert mailbox.next_sync_at is None and mailbox.rescan_since is None
