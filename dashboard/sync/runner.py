@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 
-from dashboard.db.engine import read_session, write_session
+from dashboard.db.engine import read_session, small_cache, write_session
 from dashboard.db.secrets import SecretBox
 from dashboard.mail.addresses import canonical_address
 from dashboard.mail.imap_client import ErrorCode, ImapError
@@ -307,6 +307,7 @@ def run_mailbox(
 ) -> RunResult:
     """Sync one mailbox if nobody else is; record the outcome either way."""
     options = options or RunOptions()
+    engine = small_cache(engine)  # the sync's transactions need no large page cache
     started = start_run(engine, mailbox_id, box, options)
     with read_session(engine) as session:
         address = session.get(Mailbox, mailbox_id).address
