@@ -56,6 +56,7 @@ from dashboard.sync.rules import (
 from dashboard.sync.store.batch import BatchPlace, ToSkip, ToStore
 from dashboard.sync.store.commit import commit_batch
 from dashboard.sync.store.cursors import cursor_for, cursors_of
+from dashboard.sync.store.leads import known_lead_addresses
 from dashboard.sync.store.ledger import forget_folder, within_retention
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class MailboxJob:
     folders: list[str]
     owner_addresses: tuple[str, ...]
     policy: SyncPolicy
-    known_leads: set[str]
+    known_leads: set[str]  # canonical; sync_mailbox reads them once a folder has work
     import_since: date  # already moved up to the retention horizon (rules.window_start)
     rescan_since: date | None = None  # likewise
     gmail: bool = False
@@ -400,6 +401,8 @@ def sync_mailbox(engine: Engine, job: MailboxJob) -> list[FolderReport]:
         busy = folders_with_work(engine, job, client)
         if not busy:
             return [FolderReport(folder) for folder in job.folders]
+        with read_session(engine) as session:  # thousands at 50,000 messages: only now
+            job.known_leads = known_lead_addresses(session)
         use_condstore(client)
         reports = run_lanes(engine, job, busy, client)
         again = folders_with_relinks(engine, job.mailbox_id, job.horizon)

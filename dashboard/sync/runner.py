@@ -31,8 +31,6 @@ from dashboard.mail.net import ServerSettings
 from dashboard.models import (
     Company,
     DismissedAddress,
-    Lead,
-    LeadAddress,
     Mailbox,
     SyncLease,
     SyncRun,
@@ -152,12 +150,6 @@ def load_job(session: Session, mailbox: Mailbox, box: SecretBox, options: RunOpt
         mailbox.address,
         *session.scalars(select(UserAddress.address).where(UserAddress.user_id == mailbox.user_id)),
     ]
-    leads = {
-        canonical_address(a)
-        for a in session.scalars(
-            select(LeadAddress.address).join(Lead).where(Lead.state != LeadState.DISMISSED)
-        )
-    }
     settings = ServerSettings(
         mailbox.imap_host,
         mailbox.imap_port,
@@ -178,7 +170,7 @@ def load_job(session: Session, mailbox: Mailbox, box: SecretBox, options: RunOpt
         list(mailbox.folders),
         tuple(owner),
         build_policy(session, company),
-        leads,
+        set(),  # known_leads: read by sync_mailbox once a folder has work (none if nothing new)
         import_start(company.import_days, now, horizon),
         window_start(rescan.date(), horizon) if rescan else None,
         is_gmail(mailbox.capabilities),

@@ -348,7 +348,9 @@ def test_a_round_examines_only_the_folder_with_new_mail_over_one_connection(
     assert log.count("login") == 2  # a second lane for the second folder, no third connection
 
 
-def test_a_round_with_nothing_new_finds_relink_flags_by_index(app, engine, box) -> None:  # type: ignore[no-untyped-def]
+def test_a_round_with_nothing_new_reads_no_lead_and_finds_relink_flags_by_index(  # type: ignore[no-untyped-def]
+    app, engine, box
+) -> None:
     """The ledger grows with the mailbox (17,000 rows at 50,000 messages): the relink question
     every round asks must not walk it (migration 0017)."""
     scenario = realistic_mailbox(box.user.address)
@@ -361,12 +363,20 @@ def test_a_round_with_nothing_new_finds_relink_flags_by_index(app, engine, box) 
         if statement.startswith("SELECT") and "FROM skippedmessage" in statement:
             asked.append((statement, parameters))
 
+    def leads_read(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "FROM leadaddress" in statement:
+            asked_leads.append(statement)
+
+    asked_leads: list[str] = []
     event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "before_cursor_execute", leads_read)
     try:
         assert sync(app, box.id).totals()["fetched"] == 0
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "before_cursor_execute", leads_read)
     assert asked
+    assert asked_leads == []  # thousands of lead addresses at 50,000 messages, needed by no rule
     with engine.connect() as conn:
         for statement, parameters in asked:
             plan = str(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all())
