@@ -308,7 +308,7 @@ class LeadSync:
             "users", "add", "--email", USER, "--name", "Ricardo Almeida", "--role", "rep",
             "--password-stdin", stdin=ADMIN_PASSWORD + "\n",
         )  # fmt: skip
-        self.cli("company", "set", "--import-days", "3650")
+        self.cli("company", "set", "--import-days", "3650", "--local-servers", "allow")
         self.cli(
             "accounts", "add", "--owner", USER, "--provider", "other", "--address", USER,
             "--host", self.server.host, "--port", str(self.server.port), "--security", "tls",

@@ -21,6 +21,14 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
 IMMEDIATE = "leadsync_begin_immediate"
+CACHE_KIB = "leadsync_cache_kib"
+# SQLite's page cache per connection, in KiB. The web pages re-read email pages, so their
+# connections keep a large one; see `small_cache` for the sync's.
+PAGE_CACHE_KIB = 16000
+# The sync writes each page once and rarely reads it back: SQLite's own default is enough.
+# The larger cache held up to 16 MB per pooled connection the sync's threads touched:
+# ~60 MB of a 50,000-message first sync's peak RSS (bench/RESULTS.md, issue 15).
+SYNC_CACHE_KIB = 2000
 
 
 def _create_sqlite_file(url: str) -> None:
@@ -51,15 +59,30 @@ def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
         # A private page cache bigger than the default 2 MB: lead pages re-read email pages.
         # No mmap: mapping the whole file counted into the sync's peak RSS (534 MB at 50,000
         # messages against a 250 MB budget) for a sub-millisecond gain on one page query.
-        cursor.execute("PRAGMA cache_size=-16000")
+        cursor.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        set_cache_size(conn, options.get(CACHE_KIB, PAGE_CACHE_KIB))
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(IMMEDIATE, False) else "BEGIN")
 
     return engine
+
+
+def set_cache_size(conn: Connection, kib: int) -> None:
+    """Give the connection a page cache of `kib` KiB unless it has one already (the pool
+    hands the same connection to the sync and to the pages in turn)."""
+    info = conn.connection.info
+    if conn.dialect.name == "sqlite" and info.get(CACHE_KIB, PAGE_CACHE_KIB) != kib:
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{int(kib)}")  # shrinking frees the pages
+        info[CACHE_KIB] = kib
+
+
+def small_cache(engine: Engine, kib: int = SYNC_CACHE_KIB) -> Engine:
+    """A view of the engine whose transactions run with a page cache of `kib` KiB."""
+    return engine.execution_options(**{CACHE_KIB: kib})
 
 
 def writer(engine: Engine) -> Engine:

@@ -16,6 +16,7 @@ import imaplib
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -193,6 +194,9 @@ def _seconds_left(settings: ServerSettings, deadline: float | None) -> float:
     return min(settings.timeout, left)
 
 
+_CONTEXT_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=16)
 def _shared_context(ca_file: str | None) -> ssl.SSLContext:
     """One verifying context per CA file (loading the system CAs costs ~30 ms)."""
@@ -205,7 +209,8 @@ def _shared_context(ca_file: str | None) -> ssl.SSLContext:
 def _tls_context(settings: ServerSettings) -> ssl.SSLContext:
     """Return a verifying context: the system CAs plus settings.ca_file when given."""
     try:
-        return _shared_context(settings.ca_file)
+        with _CONTEXT_LOCK:  # two lanes connecting at once would each load the CA store
+            return _shared_context(settings.ca_file)
     except (OSError, ssl.SSLError) as exc:
         raise _error(settings, ErrorCode.TLS_FAILED, f"cannot load CA file: {exc}") from exc
 

@@ -1,4 +1,4 @@
-"""The sync's IMAP commands: EXAMINE, UID SEARCH, the lean FETCH and part downloads.
+"""The sync's IMAP commands: STATUS, EXAMINE, UID SEARCH, the lean FETCH and part downloads.
 
 With imap_client.py, the only importer of imapclient. Everything returned is plain data
 (parse.Raw* dataclasses, ints, bytes). Every FETCH uses BODY.PEEK and every folder is
@@ -160,6 +160,19 @@ def examine(client: imapclient.IMAPClient, folder: str) -> FolderStatus:
         int(info.get(b"UIDNEXT") or 0),
         int(modseq) if modseq else None,
         int(info.get(b"EXISTS") or 0),
+    )
+
+
+def status(client: imapclient.IMAPClient, folder: str) -> FolderStatus:
+    """STATUS of a folder that is not selected: UIDVALIDITY, UIDNEXT and the message count,
+    without opening it (a round with nothing new needs no more)."""
+    info = client.folder_status(folder, ["UIDVALIDITY", "UIDNEXT", "MESSAGES"])
+    return FolderStatus(
+        folder,
+        int(info[b"UIDVALIDITY"]),
+        int(info.get(b"UIDNEXT") or 0),
+        None,
+        int(info.get(b"MESSAGES") or 0),
     )
 
 

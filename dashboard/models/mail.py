@@ -169,6 +169,10 @@ class SkippedMessage(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_skipped_place", "mailbox_id", "folder", "uidvalidity", "uid", unique=True),
+        # What every round asks first: "which skips of this folder does a new lead claim?".
+        # Led by `relink`, so SQLite prefers it to ix_skipped_place, which would walk every
+        # skip of the folder (a scan that grows with the mailbox, in a no-change round too).
+        Index("ix_skipped_relink", "relink", "mailbox_id", "folder", "uidvalidity"),
     )
 
     id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
@@ -183,7 +187,7 @@ class SkippedMessage(SQLModel, table=True):
     reason: str  # internal | never_log | no_lead | automated | parse_error | too_large
     detail: str = ""
     addresses: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    relink: bool = Field(default=False, index=True)  # a lead now matches: fetch it next round
+    relink: bool = False  # a lead now matches: fetch it next round (ix_skipped_relink)
     created_at: datetime = Field(default_factory=utcnow)
 
 

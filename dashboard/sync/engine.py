@@ -3,7 +3,8 @@
 Invariants:
 - The cursor rule: a folder's last UID only moves in the transaction that stores, or
   records the skip of, every message below it (store.commit_batch).
-- A round with nothing new costs one EXAMINE per folder and no FETCH.
+- A round with nothing new costs one connection, one STATUS per folder and no EXAMINE,
+  SEARCH, FETCH or write (folders_with_work).
 - A UIDVALIDITY change re-scans the import window; dedupe (message id + sender +
   fingerprint, unique sightings) makes replays harmless, so a crash at any step loses and
   doubles nothing.
@@ -27,7 +28,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 
-from dashboard.db.engine import write_session
+from dashboard.db.engine import read_session, write_session
 from dashboard.mail import imap_fetch as imap
 from dashboard.mail.addresses import canonical_address
 from dashboard.mail.body_text import join_html, join_text
@@ -42,12 +43,20 @@ from dashboard.mail.parse import (
     html_to_text,
     meta_from_fetch,
 )
-from dashboard.models import SkippedMessage, utcnow
+from dashboard.models import FolderCursor, SkippedMessage, utcnow
 from dashboard.states import LeadState, SkipReason
-from dashboard.sync.rules import MessageFacts, SyncPolicy, decide, kept_by_retention
+from dashboard.sync.rules import (
+    FolderMark,
+    MessageFacts,
+    SyncPolicy,
+    decide,
+    folder_is_current,
+    kept_by_retention,
+)
 from dashboard.sync.store.batch import BatchPlace, ToSkip, ToStore
 from dashboard.sync.store.commit import commit_batch
-from dashboard.sync.store.cursors import cursor_for
+from dashboard.sync.store.cursors import cursor_for, cursors_of
+from dashboard.sync.store.leads import known_lead_addresses
 from dashboard.sync.store.ledger import forget_folder, within_retention
 
 log = logging.getLogger(__name__)
@@ -85,7 +94,7 @@ class MailboxJob:
     folders: list[str]
     owner_addresses: tuple[str, ...]
     policy: SyncPolicy
-    known_leads: set[str]
+    known_leads: set[str]  # canonical; sync_mailbox reads them once a folder has work
     import_since: date  # already moved up to the retention horizon (rules.window_start)
     rescan_since: date | None = None  # likewise
     gmail: bool = False
@@ -144,6 +153,14 @@ def decode_bodies(item: ToStore, parts: dict[str, bytes]) -> None:
         item.meta = replace(meta, attachments=with_header_names(meta.attachments, parts))
 
 
+def mark_of(cursor: FolderCursor, status: imap.FolderStatus) -> FolderMark:
+    """A folder's cursor beside what the server says of it now."""
+    return FolderMark(
+        cursor.uidvalidity, cursor.last_uid, cursor.done, cursor.total,
+        status.uidvalidity, status.uidnext,
+    )  # fmt: skip
+
+
 def body_parts(meta: MessageMeta) -> tuple[Part, ...]:
     """Every part the body is made of (text and HTML), each once."""
     return tuple({p.section: p for p in (*meta.text_parts, *meta.html_parts)}.values())
@@ -187,12 +204,11 @@ class FolderSync:
         """UIDs to fetch: nothing when UIDNEXT says nothing is new (no SEARCH, no FETCH)."""
         with write_session(self.engine) as session:
             cursor = cursor_for(session, self.job.mailbox_id, self.folder)
-            reset = cursor.uidvalidity != status.uidvalidity
             rescan = self.job.rescan_since
-            resuming = not reset and cursor.done < cursor.total  # a windowed pass was cut short
-            nothing_new = status.uidnext and status.uidnext <= cursor.last_uid + 1
-            if not reset and not rescan and not resuming and nothing_new:
+            if folder_is_current(mark_of(cursor, status), rescan=bool(rescan)):
                 return []
+            reset = cursor.uidvalidity != status.uidvalidity
+            resuming = not reset and cursor.done < cursor.total  # a windowed pass was cut short
             if reset or rescan or resuming:
                 since = rescan or self.job.import_since
                 floor = cursor.last_uid if resuming and not rescan else 0
@@ -339,42 +355,80 @@ class FolderSync:
         self.job.on_step("finish")
 
 
-def sync_folders(engine: Engine, job: MailboxJob, folders: list[str]) -> list[FolderReport]:
-    """Sync folders one after another over a single connection."""
-    reports = []
-    with connect(job.settings) as client:
-        if client.has_capability("CONDSTORE"):
-            client.enable("CONDSTORE")  # so EXAMINE reports HIGHESTMODSEQ (RFC 7162)
-        for folder in folders:
-            reports.append(FolderSync(engine, job, client, folder).run())
-    return reports
+def use_condstore(client: Connection) -> None:
+    """Ask for CONDSTORE, so EXAMINE reports HIGHESTMODSEQ (RFC 7162); before any EXAMINE."""
+    if client.has_capability("CONDSTORE"):
+        client.enable("CONDSTORE")
+
+
+def sync_folders(
+    engine: Engine, job: MailboxJob, folders: list[str], client: Connection | None = None
+) -> list[FolderReport]:
+    """Sync folders one after another over a single connection (a new one unless given)."""
+    if client is None:
+        with connect(job.settings) as own:
+            use_condstore(own)
+            return sync_folders(engine, job, folders, own)
+    return [FolderSync(engine, job, client, folder).run() for folder in folders]
+
+
+def folders_with_work(engine: Engine, job: MailboxJob, client: Connection) -> list[str]:
+    """The folders this round has something to do in: a STATUS per folder against its cursor
+    (rules.folder_is_current), and the skips a new lead now claims. The others cost no
+    EXAMINE and no write transaction: a round with nothing new is one connection, a STATUS
+    per folder and two indexed reads."""
+    relinks = set(folders_with_relinks(engine, job.mailbox_id, job.horizon))
+    with read_session(engine) as session:
+        cursors = cursors_of(session, job.mailbox_id, job.folders)
+    rescan = job.rescan_since is not None
+    return [
+        folder
+        for folder in job.folders
+        if folder in relinks
+        or not folder_is_current(mark_of(cursors[folder], imap.status(client, folder)), rescan)
+    ]
 
 
 def sync_mailbox(engine: Engine, job: MailboxJob) -> list[FolderReport]:
-    """Sync every folder over at most `job.connections` (max 2) connections.
+    """Sync every folder with something to do over at most `job.connections` (max 2)
+    connections; the first is the one that asked the folders' STATUS.
 
     Folders run in parallel, so one may skip a reply ("no lead") just before the other
     creates that lead from our sent mail; a second pass links such messages right away.
     """
     imap.install()  # idempotent: imapclient's own lexer and parser were most of a first sync's CPU
-    reports = run_lanes(engine, job, job.folders)
-    again = folders_with_relinks(engine, job.mailbox_id, job.horizon)
-    if again:
-        merge_reports(reports, sync_folders(engine, job, again))
-    return reports
+    with connect(job.settings) as client:
+        busy = folders_with_work(engine, job, client)
+        if not busy:
+            return [FolderReport(folder) for folder in job.folders]
+        with read_session(engine) as session:  # thousands at 50,000 messages: only now
+            job.known_leads = known_lead_addresses(session)
+        use_condstore(client)
+        reports = run_lanes(engine, job, busy, client)
+        again = folders_with_relinks(engine, job.mailbox_id, job.horizon)
+        if again:
+            merge_reports(reports, sync_folders(engine, job, again, client))
+    synced = {report.folder for report in reports}
+    reports += [FolderReport(folder) for folder in job.folders if folder not in synced]
+    order = {name: i for i, name in enumerate(job.folders)}
+    return sorted(reports, key=lambda r: order.get(r.folder, len(order)))
 
 
-def run_lanes(engine: Engine, job: MailboxJob, folders: list[str]) -> list[FolderReport]:
-    """Sync the folders, split over one or two connections."""
+def run_lanes(
+    engine: Engine, job: MailboxJob, folders: list[str], client: Connection
+) -> list[FolderReport]:
+    """Sync the folders, split over one or two connections: `client` (in this thread) and,
+    for a second lane, a connection of its own."""
     lanes = max(1, min(2, job.connections, len(folders)))
     if lanes == 1:
-        return sync_folders(engine, job, folders)
+        return sync_folders(engine, job, folders, client)
     shares = [folders[i::lanes] for i in range(lanes)]
-    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="imap") as pool:
-        futures = [pool.submit(sync_folders, engine, job, share) for share in shares]
-        results = [f.result() for f in futures]  # re-raises the first failure
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap") as pool:
+        other = pool.submit(sync_folders, engine, job, shares[1])
+        mine = sync_folders(engine, job, shares[0], client)  # a failure waits for the other lane
+        results = [*mine, *other.result()]
     order = {name: i for i, name in enumerate(folders)}
-    return sorted((r for lane in results for r in lane), key=lambda r: order[r.folder])
+    return sorted(results, key=lambda r: order[r.folder])
 
 
 def folders_with_relinks(

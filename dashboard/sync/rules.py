@@ -252,3 +252,30 @@ def window_start(since: date, horizon: datetime | None) -> date:
     """The first day a search for mail reaches back to: `since` (the import window, or a
     re-scan's day), but never before the retention horizon."""
     return max(since, horizon.date()) if horizon is not None else since
+
+
+# --- Cursors: whether a folder has anything for this round ---------------------------------
+
+
+@dataclass(frozen=True)
+class FolderMark:
+    """Where a folder's sync stands (its cursor) and what the server says of it now."""
+
+    cursor_uidvalidity: int
+    last_uid: int
+    done: int
+    total: int
+    uidvalidity: int
+    uidnext: int  # 0 when the server did not say
+
+
+def folder_is_current(mark: FolderMark, rescan: bool = False) -> bool:
+    """True when a folder has nothing for this round: the same UIDVALIDITY, no re-scan
+    asked, no windowed pass left unfinished, and UIDNEXT right after the cursor's last UID
+    (every UID below it accounted for). A server that gives no UIDNEXT is never current."""
+    return (
+        not rescan
+        and mark.cursor_uidvalidity == mark.uidvalidity
+        and mark.done >= mark.total
+        and 0 < mark.uidnext <= mark.last_uid + 1
+    )

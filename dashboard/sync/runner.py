@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine, select, update
 from sqlmodel import Session, col
 
-from dashboard.db.engine import read_session, write_session
+from dashboard.db.engine import read_session, small_cache, write_session
 from dashboard.db.secrets import SecretBox
 from dashboard.mail.addresses import canonical_address
 from dashboard.mail.imap_client import ErrorCode, ImapError
@@ -32,8 +32,6 @@ from dashboard.mail.net import ServerSettings
 from dashboard.models import (
     Company,
     DismissedAddress,
-    Lead,
-    LeadAddress,
     Mailbox,
     SyncLease,
     SyncRun,
@@ -196,12 +194,6 @@ def load_job(session: Session, mailbox: Mailbox, box: SecretBox, options: RunOpt
         mailbox.address,
         *session.scalars(select(UserAddress.address).where(UserAddress.user_id == mailbox.user_id)),
     ]
-    leads = {
-        canonical_address(a)
-        for a in session.scalars(
-            select(LeadAddress.address).join(Lead).where(Lead.state != LeadState.DISMISSED)
-        )
-    }
     settings = ServerSettings(
         mailbox.imap_host,
         mailbox.imap_port,
@@ -222,7 +214,7 @@ def load_job(session: Session, mailbox: Mailbox, box: SecretBox, options: RunOpt
         list(mailbox.folders),
         tuple(owner),
         build_policy(session, company),
-        leads,
+        set(),  # known_leads: read by sync_mailbox once a folder has work (none if nothing new)
         import_start(company.import_days, now, horizon),
         window_start(rescan.date(), horizon) if rescan else None,
         is_gmail(mailbox.capabilities),
@@ -378,6 +370,7 @@ def run_mailbox(
     options = options or RunOptions()
     if options.stop.is_set():
         return RunResult(mailbox_id, "", ran=False)
+    engine = small_cache(engine)  # the sync's transactions need no large page cache
     started = start_run(engine, mailbox_id, box, options, only)
     with read_session(engine) as session:
         address = session.get(Mailbox, mailbox_id).address

@@ -607,3 +607,46 @@ def test_0015_keeps_every_mailbox_on_interval_polling_and_allows_50_idle_connect
         ["INBOX"],
         None,
     )
+
+
+# --- 0017: the skips a new lead claims, found by index --------------------------------------
+
+RELINK_QUERY = (
+    "SELECT uid FROM skippedmessage WHERE relink = 1 AND mailbox_id = 1 AND folder = 'INBOX'"
+    " AND uidvalidity = 7"
+)
+
+
+def test_0017_keeps_the_ledger_and_finds_relink_flags_without_walking_it(old_database):
+    """Before 0017 SQLite answered the relink question through ix_skipped_place, reading every
+    skip of the folder; after it, through ix_skipped_relink, and every row is still there."""
+    engine, _ = old_database
+    upgrade(engine, "0014")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO mailbox (id, user_id, provider, address, username, imap_host,"
+                " imap_port, imap_security, folders, available_folders, capabilities, status,"
+                " failures, created_at) VALUES (1, 1, 'other', 'ana@acme.test', 'ana@acme.test',"
+                " 'mail.acme.test', 993, 'tls', '[]', '[]', '[]', 'connected', 0, :at)"
+            ),
+            {"at": CREATED},
+        )
+        for uid in range(1, 41):
+            conn.execute(
+                text(
+                    "INSERT INTO skippedmessage (mailbox_id, folder, uidvalidity, uid, reason,"
+                    " detail, addresses, message_id, subject, sender, relink, created_at)"
+                    " VALUES (1, 'INBOX', 7, :uid, 'no_lead', '', '[]', '', '', '', :relink, :at)"
+                ),
+                {"uid": uid, "relink": uid % 10 == 0, "at": CREATED},
+            )
+        before = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + RELINK_QUERY).all()
+    upgrade(engine)
+    with engine.connect() as conn:
+        after = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + RELINK_QUERY).all()
+        flagged = conn.exec_driver_sql(RELINK_QUERY).scalars().all()
+        rows = conn.exec_driver_sql("SELECT count(*) FROM skippedmessage").scalar()
+    assert "ix_skipped_place" in str(before)
+    assert "ix_skipped_relink" in str(after)
+    assert (sorted(flagged), rows) == ([10, 20, 30, 40], 40)

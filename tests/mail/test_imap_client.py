@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import secrets
 import socket
+import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from dashboard.mail import imap_client
 from dashboard.mail.imap_client import ImapError, connect, verify
 from dashboard.mail.net import ServerSettings
 from tests.support.servers.dovecot import DovecotServer, MailboxUser, free_port, new_user
@@ -143,3 +146,36 @@ def test_errors_inside_the_block_become_imap_errors(mailbox_user: MailboxUser) -
     with pytest.raises(ImapError) as caught, connect(settings_for(mailbox_user)) as client:
         client.select_folder("Does not exist")
     assert caught.value.code == "protocol" and "doesn't exist" in caught.value.raw
+
+
+def test_two_connections_opened_at_once_load_the_ca_store_once(
+    mailbox_user: MailboxUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading the CAs costs tens of ms of CPU under the GIL: the sync's two lanes used to
+    connect at the same moment and both missed the shared context's cache."""
+    built = []
+    original = ssl.create_default_context
+
+    def slow_context(*args: object, **kwargs: object) -> ssl.SSLContext:
+        built.append(threading.current_thread().name)
+        time.sleep(0.2)  # the window in which the second connection used to miss the cache
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    imap_client._shared_context.cache_clear()
+    monkeypatch.setattr(ssl, "create_default_context", slow_context)
+    settings = settings_for(mailbox_user)
+    barrier = threading.Barrier(2)
+    folders: list[int] = []
+
+    def open_one() -> None:
+        barrier.wait()
+        with connect(settings) as client:
+            folders.append(len(client.list_folders()))
+
+    threads = [threading.Thread(target=open_one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    imap_client._shared_context.cache_clear()  # no context built with the patch stays around
+    assert len(folders) == 2 and len(built) == 1

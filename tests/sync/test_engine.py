@@ -9,9 +9,15 @@ from types import SimpleNamespace
 
 import pytest
 from imapclient import response_lexer, response_parser
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from dashboard.db.engine import read_session, write_session
+from dashboard.db.engine import (
+    IMMEDIATE,
+    PAGE_CACHE_KIB,
+    SYNC_CACHE_KIB,
+    read_session,
+    write_session,
+)
 from dashboard.mail import imap_fetch
 from dashboard.models import (
     Attachment,
@@ -293,18 +299,114 @@ def test_second_round_stores_nothing_and_issues_no_fetch(app, engine, box, monke
     prepare(app, scenario)
     assert sync(app, box.id).totals()["stored"] == len(scenario.stored())
     before = snapshot(engine)
-    with imap_commands(monkeypatch) as log:
-        result = sync(app, box.id)
+    names = ("fetch", "search", "select_folder", "folder_status", "login")
+    with imap_commands(monkeypatch, names) as log:
+        result = sync(app, box.id, connections=2)
     assert result.error_code is None
     assert result.totals() == {
         "fetched": 0, "stored": 0, "seen_again": 0, "leads_created": 0, "skipped": {}
     }  # fmt: skip
     assert (log.count("fetch"), log.count("search")) == (0, 0)
-    assert log.count("select_folder") == 2  # one EXAMINE per folder
+    assert log.count("select_folder") == 0  # no EXAMINE: one STATUS per folder said it all
+    assert log.count("folder_status") == 2
+    assert log.count("login") == 1  # one connection, not one per lane (two are allowed)
     assert snapshot(engine) == before
     with read_session(engine) as session:
         last = session.scalars(select(SyncRun).order_by(SyncRun.id.desc())).first()
     assert (last.fetched, last.stored, last.skipped) == (0, 0, {})
+
+
+def test_a_round_examines_only_the_folder_with_new_mail_over_one_connection(
+    app, engine, box, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    make_lead(engine, L1, LEAD1)
+    first = simple_mail(box.maker, "first", sender=LEAD1, to=box.user.address, fate=STORED)
+    append_mails(box.user, [first])
+    assert sync(app, box.id).totals()["stored"] == 1
+    new = simple_mail(box.maker, "new", sender=LEAD1, to=box.user.address, fate=STORED)
+    append_mails(box.user, [new])
+    names = ("select_folder", "folder_status", "login")
+    with imap_commands(monkeypatch, names) as log:
+        result = sync(app, box.id, connections=2)
+    assert result.error_code is None and result.totals()["stored"] == 1
+    assert [args[0] for name, args, _ in log.calls if name == "select_folder"] == ["INBOX"]
+    assert log.count("folder_status") == 2  # every folder asked, only INBOX opened
+    assert log.count("login") == 1  # the connection that asked STATUS syncs INBOX too
+    assert [r.folder for r in result.folders] == ["INBOX", SENT]
+    both = [
+        simple_mail(box.maker, "in", sender=LEAD1, to=box.user.address, fate=STORED),
+        simple_mail(box.maker, "out", sender=box.user.address, to=LEAD1, fate=STORED,
+                    folder=SENT, leads=[L1], direction="out"),
+    ]  # fmt: skip
+    append_mails(box.user, both)
+    with imap_commands(monkeypatch, names) as log:
+        result = sync(app, box.id, connections=2)
+    assert result.error_code is None and result.totals()["stored"] == 2
+    assert sorted(args[0] for name, args, _ in log.calls if name == "select_folder") == [
+        "INBOX", SENT,
+    ]  # fmt: skip
+    assert log.count("login") == 2  # a second lane for the second folder, no third connection
+
+
+def test_a_round_with_nothing_new_reads_no_lead_and_finds_relink_flags_by_index(  # type: ignore[no-untyped-def]
+    app, engine, box
+) -> None:
+    """The ledger grows with the mailbox (17,000 rows at 50,000 messages): the relink question
+    every round asks must not walk it (migration 0017)."""
+    scenario = realistic_mailbox(box.user.address)
+    append_mails(box.user, scenario.mails)
+    prepare(app, scenario)
+    sync(app, box.id)
+    asked: list[tuple[str, tuple]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith("SELECT") and "FROM skippedmessage" in statement:
+            asked.append((statement, parameters))
+
+    def leads_read(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "FROM leadaddress" in statement:
+            asked_leads.append(statement)
+
+    asked_leads: list[str] = []
+    event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "before_cursor_execute", leads_read)
+    try:
+        assert sync(app, box.id).totals()["fetched"] == 0
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "before_cursor_execute", leads_read)
+    assert asked
+    assert asked_leads == []  # thousands of lead addresses at 50,000 messages, needed by no rule
+    with engine.connect() as conn:
+        for statement, parameters in asked:
+            plan = str(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all())
+            assert "ix_skipped_relink" in plan, (statement, plan)
+
+
+def test_the_sync_writes_with_a_small_page_cache(app, engine, box) -> None:  # type: ignore[no-untyped-def]
+    """16 MB of page cache per pooled connection the sync touched was ~60 MB of a 50,000-message
+    first sync's peak RSS: the sync's transactions use SQLite's default size instead."""
+    make_lead(engine, L1, LEAD1)
+    append_mails(
+        box.user, [simple_mail(box.maker, "c", sender=LEAD1, to=box.user.address, fate=STORED)]
+    )
+    sizes: list[int] = []
+
+    def record(conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.get_execution_options().get(IMMEDIATE):
+            raw = conn.connection.driver_connection
+            sizes.append(raw.execute("PRAGMA cache_size").fetchone()[0])
+
+    event.listen(engine, "begin", record)
+    try:
+        assert sync(app, box.id, connections=2).totals()["stored"] == 1
+    finally:
+        event.remove(engine, "begin", record)
+    assert sizes and set(sizes) == {-SYNC_CACHE_KIB}
+    with read_session(engine) as session:  # the pages' sessions get their large cache back
+        assert session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == (
+            -PAGE_CACHE_KIB
+        )
 
 
 def test_a_round_installs_the_fast_fetch_parser(app, engine, box, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -25,6 +25,17 @@ def cursor_for(session: Session, mailbox_id: int, folder: str) -> FolderCursor:
     return cursor or FolderCursor(mailbox_id=mailbox_id, folder=folder)
 
 
+def cursors_of(session: Session, mailbox_id: int, folders: list[str]) -> dict[str, FolderCursor]:
+    """The cursor of each of these folders, created at zero for those never synced."""
+    found = session.scalars(
+        select(FolderCursor).where(
+            FolderCursor.mailbox_id == mailbox_id, FolderCursor.folder.in_(folders)
+        )
+    )
+    known = {cursor.folder: cursor for cursor in found}
+    return {f: known.get(f) or FolderCursor(mailbox_id=mailbox_id, folder=f) for f in folders}
+
+
 def advance_cursor(session: Session, place: BatchPlace, last_uid: int, processed: int) -> None:
     """Move the cursor forward (never backward) and count progress."""
     session.execute(

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from dashboard.mail.addresses import canonical_address
 from dashboard.mail.parse import MessageMeta
 from dashboard.models import Lead, LeadAddress
-from dashboard.states import LeadSource
+from dashboard.states import LeadSource, LeadState
 from dashboard.sync.search_text import lead_search_text
 from dashboard.sync.store.batch import ToStore
 from dashboard.sync.store.ledger import mark_relink
@@ -157,3 +157,13 @@ def resolve_leads(
                 people.setdefault(key, names.get(key, ""))
     known.update(create_leads(session, people, owner_id=owner_id, state=state))
     return known, len(people)
+
+
+def known_lead_addresses(session: Session) -> set[str]:
+    """Canonical addresses of every lead that is not dismissed: the rules link mail to these."""
+    return {
+        canonical_address(a)
+        for a in session.scalars(
+            select(LeadAddress.address).join(Lead).where(Lead.state != LeadState.DISMISSED)
+        )
+    }
