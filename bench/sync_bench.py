@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -58,6 +59,7 @@ USER, PASSWORD = mailgen.OWNER[1], "benchpassword123"
 ADMIN_PASSWORD = "Senha-Forte-7xq2Z"
 FOLDERS = ("INBOX", "[Gmail]/E-mails enviados")
 BATCH = 500
+IMPORT_DAYS = 3650  # covers every generated message
 
 
 # --- contender (a), run as `sync_bench.py --download ...` in its own process -----------------
@@ -88,6 +90,78 @@ def download_main(argv: list[str]) -> None:
                 del response
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "messages": messages, "bytes": size}))
+
+
+# --- the lean-fetch floor, run as `sync_bench.py --floor PLAN` in its own process ----------
+
+
+def floor_lane(args: argparse.Namespace, plan: dict, folder: str, out: dict) -> None:
+    """One folder over its own connection, LeadSync's commands in LeadSync's order, the
+    answers read off the wire (imaplib) and dropped: no parsing, no storing.
+
+    Per folder: ENABLE CONDSTORE, EXAMINE, UID SEARCH SINCE; per batch of `batch` UIDs the
+    lean FETCH (plan["items"], dashboard.mail.imap_fetch.LEAN_FETCH), then one
+    FETCH of BODY.PEEK[...] per distinct set of sections of the messages LeadSync stores
+    (plan["bodies"]: UID -> sections, taken from a LeadSync run; engine.fetch_bodies and
+    imap_fetch.fetch_sections group them the same way).
+    """
+    import imaplib
+
+    context = ssl.create_default_context(cafile=args.ca)
+    client = imaplib.IMAP4_SSL(args.host, args.port, ssl_context=context)
+    received = 0
+    try:
+        client.login(args.user, args.password)
+        client.enable("CONDSTORE")
+        client.select(f'"{folder}"', readonly=True)
+        _typ, data = client.uid("SEARCH", "SINCE", plan["since"])
+        uids = sorted(int(u) for u in (data[0] or b"").split())
+        bodies = plan["bodies"].get(folder, {})
+        items = "(" + " ".join(plan["items"]) + ")"
+        for start in range(0, len(uids), plan["batch"]):
+            batch = uids[start : start + plan["batch"]]
+            _typ, data = client.uid("FETCH", ",".join(map(str, batch)), items)
+            received += sum(len(part[1]) for part in data if isinstance(part, tuple))
+            groups: dict[tuple[str, ...], list[int]] = {}
+            for uid in batch:
+                sections = bodies.get(str(uid))
+                if sections:
+                    groups.setdefault(tuple(sorted(sections)), []).append(uid)
+            for sections, group in groups.items():
+                wanted = "(" + " ".join(f"BODY.PEEK[{s}]" for s in sections) + ")"
+                _typ, data = client.uid("FETCH", ",".join(map(str, group)), wanted)
+                received += sum(len(part[1]) for part in data if isinstance(part, tuple))
+                del data
+        out[folder] = {"messages": len(uids), "literal_bytes": received}
+    finally:
+        client.logout()
+
+
+def floor_main(argv: list[str]) -> None:
+    """Both folders at once, one thread and one connection each (LeadSync's two lanes)."""
+    import threading
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--floor", required=True, help="plan JSON")
+    for name in ("host", "user", "password", "ca"):
+        parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    plan = json.loads(Path(args.floor).read_text())
+    started = time.perf_counter()
+    out: dict = {}
+    lanes = [
+        threading.Thread(target=floor_lane, args=(args, plan, folder, out)) for folder in FOLDERS
+    ]
+    for lane in lanes:
+        lane.start()
+    for lane in lanes:
+        lane.join()
+    seconds = time.perf_counter() - started
+    if set(out) != set(FOLDERS):
+        raise SystemExit(f"a lane failed: {sorted(out)}")
+    print(json.dumps({"seconds": seconds, "messages": sum(f["messages"] for f in out.values()),
+                      "bytes": sum(f["literal_bytes"] for f in out.values())}))  # fmt: skip
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -141,6 +215,7 @@ class Machine:
     """
 
     dovecot_pid: int | None = None
+    relay_pid: int | None = None  # --latency-ms: the relay's CPU counts with Dovecot's
     quiet_wait: float = 60.0
     quiet_busy: float = 0.15  # fraction of all cores
 
@@ -152,13 +227,16 @@ class Machine:
         return sum(values) - values[3] - values[4], sum(values)
 
     def dovecot_cpu(self) -> float:
-        """CPU seconds of Dovecot's master and its reaped children (imap processes)."""
-        if not self.dovecot_pid:
-            return 0.0
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{self.dovecot_pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return sum(int(v) for v in fields[11:15]) / HZ
-        return 0.0
+        """CPU seconds of Dovecot's master and its reaped children (imap processes), plus
+        the latency relay's when there is one."""
+        total = 0.0
+        for pid in (self.dovecot_pid, self.relay_pid):
+            if not pid:
+                continue
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += sum(int(v) for v in fields[11:15]) / HZ
+        return total
 
     def wait_quiet(self, limit: float | None = None) -> float:
         """Wait until the machine is nearly idle; return the seconds waited."""
@@ -275,6 +353,80 @@ def run_mbsync(server, workdir: Path) -> dict:  # type: ignore[no-untyped-def]
         shutil.rmtree(root, ignore_errors=True)
 
 
+def run_floor(server, plan: Path) -> dict:  # type: ignore[no-untyped-def]
+    """The lean-fetch floor in its own process (see floor_lane)."""
+    cmd = [
+        sys.executable, __file__, "--floor", str(plan), "--host", server.host, "--port",
+        str(server.port), "--user", USER, "--password", PASSWORD, "--ca", server.ca_file,
+    ]  # fmt: skip
+    mark = MACHINE.start()
+    result = check(timed(cmd), "lean-fetch floor")
+    noise = MACHINE.finish(mark, result["cpu"])
+    inner = json.loads(result["stdout"])
+    return {
+        "wall": result["wall"], "seconds": inner["seconds"], "messages": inner["messages"],
+        "bytes": inner["bytes"], "maxrss_mb": result["maxrss_mb"], "cpu": result["cpu"],
+        **noise,
+    }  # fmt: skip
+
+
+def floor_plan(server, workdir: Path, cache: Path) -> Path:  # type: ignore[no-untyped-def]
+    """What the floor fetches, taken from LeadSync itself (untimed, once per benchmark).
+
+    A LeadSync first sync on a fresh instance tells which messages it stores (their
+    sightings: those are the ones whose text parts it downloads); a lean FETCH read with
+    LeadSync's own parser and `engine.wanted_sections` tells which sections of each. The
+    item list is LeadSync's (imap_fetch.LEAN_FETCH) and so is the batch size. Not copied:
+    the relink pass, which fetches some messages a second time (that is LeadSync's own cost).
+    Kept in `cache` (next to the generated mailbox, whose content never changes): making it
+    costs a LeadSync first sync and a parsed lean FETCH of every stored message.
+    """
+    if cache.exists():
+        return cache
+    import sqlite3
+
+    import imapclient
+    from imapclient.datetime_util import format_criteria_date
+
+    from dashboard.mail import imap_fetch
+    from dashboard.mail.parse import meta_from_fetch
+    from dashboard.sync.engine import BATCH_SIZE, wanted_sections
+
+    app = LeadSync(server, workdir)
+    try:
+        app.set_up()
+        app.sync()
+        with contextlib.closing(sqlite3.connect(app.instance / "leadsync.db")) as db:
+            stored = db.execute("SELECT folder, uid FROM sighting").fetchall()
+    finally:
+        app.remove()
+    by_folder: dict[str, set[int]] = {}
+    for folder, uid in stored:
+        by_folder.setdefault(folder, set()).add(uid)
+    bodies: dict[str, dict[str, list[str]]] = {}
+    context = ssl.create_default_context(cafile=server.ca_file)
+    with imapclient.IMAPClient(server.host, server.port, ssl=True, ssl_context=context) as client:
+        client.login(USER, PASSWORD)
+        for folder in FOLDERS:
+            client.select_folder(folder, readonly=True)
+            uids = sorted(by_folder.get(folder, ()))
+            bodies[folder] = {}
+            for start in range(0, len(uids), BATCH_SIZE):
+                for raw in imap_fetch.fetch_headers(client, uids[start : start + BATCH_SIZE]):
+                    sections = wanted_sections(meta_from_fetch(raw))
+                    if sections:
+                        bodies[folder][str(raw.uid)] = list(sections)
+    since = dt.date.today() - dt.timedelta(days=IMPORT_DAYS)
+    plan = {
+        "items": imap_fetch.LEAN_FETCH, "batch": BATCH_SIZE, "bodies": bodies,
+        "since": format_criteria_date(since).decode(),
+    }  # fmt: skip
+    partial = cache.with_name(cache.name + ".partial")
+    partial.write_text(json.dumps(plan))
+    partial.rename(cache)
+    return cache
+
+
 class LeadSync:
     """A fresh LeadSync instance connected to the bench mailbox."""
 
@@ -308,7 +460,10 @@ class LeadSync:
             "users", "add", "--email", USER, "--name", "Ricardo Almeida", "--role", "rep",
             "--password-stdin", stdin=ADMIN_PASSWORD + "\n",
         )  # fmt: skip
-        self.cli("company", "set", "--import-days", "3650", "--local-servers", "allow")
+        # The bench's Dovecot is on 127.0.0.1, which a company refuses unless told otherwise.
+        self.cli(
+            "company", "set", "--import-days", str(IMPORT_DAYS), "--local-servers", "allow"
+        )  # fmt: skip
         self.cli(
             "accounts", "add", "--owner", USER, "--provider", "other", "--address", USER,
             "--host", self.server.host, "--port", str(self.server.port), "--security", "tls",
@@ -424,6 +579,20 @@ def describe_code(snapshot: str | None) -> dict:
     return {"tree": f"snapshot of {sha}", "head": sha, "path": str(target)}
 
 
+def start_relay(server, latency_ms: float) -> tuple[subprocess.Popen, SimpleNamespace]:  # type: ignore[no-untyped-def]
+    """The delaying relay (bench/latency_relay.py) in front of Dovecot, half the round trip
+    each way; returns it and the endpoint the contenders use instead of the server's."""
+    relay = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "latency_relay.py"), "--target",
+         f"{server.host}:{server.port}", "--delay-ms", str(latency_ms / 2)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    port = json.loads(relay.stdout.readline())["port"]
+    MACHINE.relay_pid = relay.pid
+    # Same host and CA: TLS runs end to end through the relay, the certificate still matches.
+    return relay, SimpleNamespace(host=server.host, port=port, ca_file=server.ca_file)
+
+
 def mailbox_owner(path: Path) -> tuple[int, int]:
     """uid/gid Dovecot runs the mail user as (the owner of the user's home)."""
     info = path.stat()
@@ -431,6 +600,7 @@ def mailbox_owner(path: Path) -> tuple[int, int]:
 
 
 COMPARE: Path | None = None  # --compare: a second tree (a prototype), measured in the same runs
+FLOOR_PLAN: Path | None = None  # the lean-fetch floor's plan (floor_plan), made once per benchmark
 
 
 def one_pass(server, workdir: Path, order: list[str], idle_rounds: int, mbsync: bool) -> dict:  # type: ignore[no-untyped-def]
@@ -441,6 +611,8 @@ def one_pass(server, workdir: Path, order: list[str], idle_rounds: int, mbsync: 
             result["download"] = run_download(server)
         elif name == "mbsync" and mbsync:
             result["mbsync"] = run_mbsync(server, workdir)
+        elif name == "floor" and FLOOR_PLAN:
+            result["floor"] = run_floor(server, FLOOR_PLAN)
         elif name == "leadsync":
             result["leadsync"] = run_leadsync(server, workdir, idle_rounds)
         elif name == "compare":
@@ -458,6 +630,13 @@ def summarize(n: int, runs: list[dict]) -> dict:
         "download_wall": median(a), "download_inner": median(a_inner),
         "mbsync_wall": median(m) if len(m) == len(runs) else None,
     }  # fmt: skip
+    f = [r["floor"]["wall"] for r in runs if "floor" in r]
+    f_inner = [r["floor"]["seconds"] for r in runs if "floor" in r]
+    if f and len(f) != len(runs):
+        f = f_inner = []
+    summary["floor_wall"], summary["floor_inner"] = (
+        (median(f), median(f_inner)) if f else (None, None)
+    )
     for key in ("leadsync", "compare"):
         if key not in runs[0]:
             continue
@@ -472,6 +651,8 @@ def summarize(n: int, runs: list[dict]) -> dict:
             "speedup_vs_mbsync": (
                 [x / y for x, y in zip(m, b, strict=True)] if summary["mbsync_wall"] else []
             ),
+            "vs_floor": [y / x for x, y in zip(f, b, strict=True)] if f else [],
+            "vs_floor_inner": [y / x for x, y in zip(f_inner, b_round, strict=True)] if f else [],
             "ms_per_message_wall": median(b) / n * 1000,
             "ms_per_message_round": median(b_round) / n * 1000,
         }  # fmt: skip
@@ -501,6 +682,9 @@ def table(n: int, runs: list[dict], summary: dict) -> str:
     ]
     if summary["mbsync_wall"] is not None:
         lines.append(row("mbsync (isync) pull, process wall", [r["mbsync"]["wall"] for r in runs]))
+    if summary["floor_wall"] is not None:
+        lines.append(row("(f) lean-fetch floor, process wall", [r["floor"]["wall"] for r in runs]))
+        lines.append(row("(f) same, in-process", [r["floor"]["seconds"] for r in runs]))
     notes = []
     for key in ("leadsync", "compare"):
         if key not in summary:
@@ -511,14 +695,15 @@ def table(n: int, runs: list[dict], summary: dict) -> str:
                 f"{label} first sync, CLI process wall",
                 [r[key]["first"]["wall"] for r in runs],
                 f"vs (a): {ratio(s['speedup_vs_download'])}; vs mbsync: "
-                f"{ratio(s['speedup_vs_mbsync'])}",
+                f"{ratio(s['speedup_vs_mbsync'])}; time / (f): {ratio(s['vs_floor'])}",
             )  # fmt: skip
         )
         lines.append(
             row(
                 f"{label} first sync, round s (--json)",
                 [r[key]["first"]["seconds"] for r in runs],
-                f"vs (a) in-process: {ratio(s['speedup_vs_download_inner'])}",
+                f"vs (a) in-process: {ratio(s['speedup_vs_download_inner'])}; time / (f) "
+                f"in-process: {ratio(s['vs_floor_inner'])}",
             )  # fmt: skip
         )
         idle = [i["seconds"] for r in runs for i in r[key]["idle"]]
@@ -537,7 +722,8 @@ def table(n: int, runs: list[dict], summary: dict) -> str:
               "| per run: CPU s of the process / Dovecot CPU s / foreign CPU s (other sessions) "
               "/ waited for quiet s | " + " | ".join(f"run {i + 1}" for i in range(len(runs)))
               + " |", "| --- |" + " --- |" * len(runs)]  # fmt: skip
-    contenders = [("(a) download", lambda r: r["download"]), ("mbsync", lambda r: r.get("mbsync"))]
+    contenders = [("(a) download", lambda r: r["download"]), ("mbsync", lambda r: r.get("mbsync")),
+                  ("(f) floor", lambda r: r.get("floor"))]  # fmt: skip
     contenders += [(LABELS[k], lambda r, k=k: r[k]["first"]) for k in ("leadsync", "compare")
                    if k in summary]  # fmt: skip
     for name, pick in contenders:
@@ -559,6 +745,9 @@ def main() -> None:
     if "--download" in sys.argv[1:]:
         download_main(sys.argv[1:])
         return
+    if "--floor" in sys.argv[1:]:
+        floor_main(sys.argv[1:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
@@ -567,7 +756,14 @@ def main() -> None:
                         help="scale attachment sizes (e.g. 0.5 when disk is short)")  # fmt: skip
     parser.add_argument("--idle-rounds", type=int, default=3, help="no-change rounds per run")
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up pass")
+    parser.add_argument("--warmup-floor-only", action="store_true",
+                        help="warm up with the floor alone (it asks Dovecot for every "
+                        "BODYSTRUCTURE, as LeadSync does): a shorter warm-up")  # fmt: skip
     parser.add_argument("--no-mbsync", action="store_true")
+    parser.add_argument("--no-floor", action="store_true", help="skip the lean-fetch floor (f)")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="every contender reaches Dovecot through a loopback relay adding "
+                        "this much per round trip (half each way; bench/latency_relay.py)")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="one extra first sync under py-spy")
     parser.add_argument("--compare", metavar="DIR", type=Path,
                         help="also measure the LeadSync of another source tree (a prototype "
@@ -606,6 +802,7 @@ def main() -> None:
         "code": code,
         "manifest": manifest, "runs": [],
     }  # fmt: skip
+    relay: subprocess.Popen | None = None
     try:
         server.add_user(USER, PASSWORD)
         home = server.directory / "mail" / "acme.test" / "rep1"
@@ -614,20 +811,39 @@ def main() -> None:
         record["install_seconds"] = time.perf_counter() - started
         record["server_warmup"] = warm_up_server(server, manifest)
         print(f"server indexed in {record['server_warmup']['seconds']:.1f} s", file=sys.stderr)
-        order = ["download", "mbsync", "leadsync"] + (["compare"] if COMPARE else [])
+        endpoint = server
+        if args.latency_ms:
+            relay, endpoint = start_relay(server, args.latency_ms)
+            record["relay"] = {"latency_ms": args.latency_ms, "port": endpoint.port}
+        if not args.no_floor:
+            global FLOOR_PLAN  # noqa: PLW0603
+            started = time.perf_counter()
+            FLOOR_PLAN = floor_plan(
+                endpoint, workdir, source.with_name(f"floor-plan-{source.name}.json")
+            )
+            print(f"floor plan made in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        order = ["download", "mbsync", "floor", "leadsync"] + (["compare"] if COMPARE else [])
+        order = [name for name in order if name != "floor" or FLOOR_PLAN]
         if not args.no_warmup:
             print("warm-up pass (untimed):", file=sys.stderr)
-            record["warmup"] = one_pass(server, workdir, order, 1, mbsync)
+            warm = ["floor"] if args.warmup_floor_only and FLOOR_PLAN else order
+            record["warmup"] = one_pass(endpoint, workdir, warm, 1, mbsync)
         for index in range(args.runs):
             shift = index % len(order)
             rotated = order[shift:] + order[:shift]
             print(f"run {index + 1}/{args.runs} ({', '.join(rotated)}):", file=sys.stderr)
-            record["runs"].append(one_pass(server, workdir, rotated, args.idle_rounds, mbsync))
+            record["runs"].append(one_pass(endpoint, workdir, rotated, args.idle_rounds, mbsync))
         if args.profile:
-            record["profile"] = str(profile_leadsync(server, workdir, args.messages))
+            record["profile"] = str(profile_leadsync(endpoint, workdir, args.messages))
     finally:
+        if relay is not None:
+            relay.kill()
+            relay.wait()
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    if not record["runs"]:  # --runs 0: only the warm-up pass and/or the profile
+        print(json.dumps({k: record.get(k) for k in ("warmup", "profile")}, default=str))
+        return
     record["summary"] = summarize(args.messages, record["runs"])
     text = table(args.messages, record["runs"], record["summary"])
     record["table"] = text
@@ -641,7 +857,9 @@ def main() -> None:
     print(text)
     warm = record.get("warmup")
     if warm:
-        parts = [f"(a) {warm['download']['wall']:.2f} s"]
+        parts = [f"(a) {warm['download']['wall']:.2f} s"] if "download" in warm else []
+        if "floor" in warm:
+            parts.append(f"(f) {warm['floor']['wall']:.2f} s")
         if "mbsync" in warm:
             parts.append(f"mbsync {warm['mbsync']['wall']:.2f} s")
         for key in ("leadsync", "compare"):
