@@ -50,6 +50,12 @@ class Mailbox(SQLModel, table=True):
         default=None, foreign_key="user.id", ondelete="SET NULL"
     )
     connected_at: datetime | None = None
+    # "password": `secret` is the app password. "xoauth2" (Google/Microsoft OAuth): `secret` is
+    # the refresh token, and the short-lived access token (also encrypted) is kept with its
+    # expiry so every round does not ask the provider for a new one.
+    auth: str = "password"
+    access_token: bytes | None = None
+    access_expires_at: datetime | None = None
 
     @property
     def connected(self) -> bool:

@@ -25,6 +25,7 @@ from dashboard.db.flask import secret_box
 from dashboard.models import Company, LoginFailure, Mailbox, utcnow
 from dashboard.sync.retention import PurgeReport, purge_expired
 from dashboard.sync.runner import RunOptions, due_mailbox_ids, run_round
+from dashboard.sync.tokens import OAuthConfig
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,14 @@ def purge_old_mail(app: Flask) -> PurgeReport:
     return purge_expired(app.extensions["leadsync.engine"], utcnow())
 
 
+def oauth_config(app: Flask) -> OAuthConfig:
+    """The OAuth part of the boot configuration (sync/tokens.py says when overrides count)."""
+    return OAuthConfig(dict(app.config.get("OAUTH_OVERRIDES") or {}), bool(app.testing))
+
+
 def run_options(app: Flask) -> RunOptions:
     """Run options from the boot configuration."""
-    return RunOptions(ca_file=app.config.get("IMAP_CA_FILE"))
+    return RunOptions(ca_file=app.config.get("IMAP_CA_FILE"), oauth=oauth_config(app))
 
 
 def sync_round(app: Flask) -> None:
