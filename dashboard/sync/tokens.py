@@ -91,7 +91,7 @@ def store_tokens(mailbox: Mailbox, tokens: TokenSet, box: SecretBox) -> None:
     if tokens.refresh_token:
         mailbox.secret = box.encrypt(tokens.refresh_token)
     mailbox.access_token = box.encrypt(tokens.access_token)
-    mailbox.access_expires_at = tokens.expires_at.astimezone(UTC).replace(tzinfo=None)
+    mailbox.access_expires_at = tokens.expires_at.astimezone(UTC)
 
 
 def still_fresh(mailbox: Mailbox, now: datetime) -> bool:
@@ -127,7 +127,7 @@ def access_token(
 ) -> str:
     """A usable access token of an OAuth mailbox: the stored one while fresh, else a new one
     (saved before it is returned). `force`: the server refused the stored one."""
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = datetime.now(UTC)
     with read_session(engine) as session:
         mailbox = session.get(Mailbox, mailbox_id)
         if mailbox is None or mailbox.secret is None:
