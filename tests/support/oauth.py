@@ -64,3 +64,11 @@ def come_back(client: FlaskClient, location: str, email: str, decision: str = "a
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text))
     assert set(fields) >= {"state", "code", "error"}
     return client.post(FINISH_PATH, data={k: html.unescape(v) for k, v in fields.items()})
+
+
+def connect_with_oauth(client: FlaskClient, address: str, url: str = "/settings/mailbox/") -> None:
+    """Pick "Google (OAuth)", consent as `address` and come back connected."""
+    answer = client.post(url, data={"provider": "google", "address": address})
+    assert answer.status_code == 302, answer.text[:500]
+    back = come_back(client, answer.headers["Location"], address)
+    assert back.status_code == 302, back.text[:500]
