@@ -69,7 +69,7 @@ def mailbox_alert() -> Row | None:
 @cache
 def broken_mailbox() -> Select:
     """The query behind mailbox_alert, built once: it runs on every page."""
-    return select(Mailbox.address).where(
+    return select(Mailbox.address, Mailbox.auth).where(
         Mailbox.user_id == bindparam("user_id"),
         Mailbox.secret.is_not(None),
         Mailbox.status == MailboxStatus.NEEDS_RECONNECT,

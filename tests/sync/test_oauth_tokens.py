@@ -107,7 +107,7 @@ def test_a_token_the_server_refuses_before_its_expiry_is_refreshed_once(
 
 
 def test_a_revoked_grant_asks_for_reconnecting_and_one_click_reconnects(
-    app, engine, rep, oauth_mail, connected
+    app, engine, admin, rep, oauth_mail, connected
 ):
     user, mailbox_id = connected
     assert run(app, mailbox_id).error_code is None
@@ -124,6 +124,9 @@ def test_a_revoked_grant_asks_for_reconnecting_and_one_click_reconnects(
     page = client.get(MAILBOX_URL).text
     assert "no longer allows LeadSync to read this mailbox" in page
     assert "Reconnect with Google (OAuth)" in page
+    assert "its sign-in with Google or Microsoft was revoked" in page  # the banner, every page
+    admin_console = english_client(app, admin.email).get("/settings/team-mailboxes/").text
+    assert "no longer allows LeadSync to read this mailbox" in admin_console
     answer = client.post(f"{MAILBOX_URL}oauth/reconnect")
     assert answer.status_code == 302
     come_back(client, answer.headers["Location"], user.address)
