@@ -34,8 +34,10 @@ from dashboard.mailboxes import oauth
 from dashboard.mailboxes import service as mailboxes
 from dashboard.mailboxes.entry import mailbox_owner, mailbox_url
 from dashboard.mailboxes.messages import explain, explain_consent, explain_smtp
+from dashboard.mailboxes.providers import PROVIDERS
 from dashboard.mailboxes.sync_views import imap_options
 from dashboard.sync.scheduler import oauth_config, request_sync, wake
+from dashboard.web.extensions import htmx
 from dashboard.web.forms import ActionForm
 from dashboard.web.pages import redirect_page
 from dashboard.web.request_gate import turn_released
@@ -57,7 +59,11 @@ def start_consent(provider: str, address: str) -> ResponseReturnValue:
         config=oauth_config(current_app),
     )  # fmt: skip
     session[PENDING] = pending.as_dict()
-    return redirect_page(url)
+    if htmx:
+        return redirect_page(url)  # HX-Redirect: htmx navigates there
+    # A form's POST may not redirect to another site (CSP form-action 'self'): a link may.
+    name = PROVIDERS[provider].name
+    return render_template("mailboxes/oauth_leave.html", url=url, provider=name)
 
 
 @bp.post("/reconnect")

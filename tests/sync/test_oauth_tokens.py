@@ -19,7 +19,7 @@ from dashboard.sync.runner import due_mailbox_ids
 from dashboard.sync.scheduler import oauth_config
 from dashboard.sync.tokens import OAuthConfig, TokenUnavailable, provider_for
 from tests.support.mailboxes import MAILBOX_URL, english_client
-from tests.support.oauth import come_back, connect_with_oauth, register_leadsync
+from tests.support.oauth import come_back, connect_with_oauth, consent_url, register_leadsync
 from tests.support.oauth import oauth_config as app_oauth_config
 from tests.support.sending import make_lead
 from tests.support.servers.dovecot import new_user
@@ -128,8 +128,7 @@ def test_a_revoked_grant_asks_for_reconnecting_and_one_click_reconnects(
     admin_console = english_client(app, admin.email).get("/settings/team-mailboxes/").text
     assert "no longer allows LeadSync to read this mailbox" in admin_console
     answer = client.post(f"{MAILBOX_URL}oauth/reconnect")
-    assert answer.status_code == 302
-    come_back(client, answer.headers["Location"], user.address)
+    come_back(client, consent_url(answer), user.address)
     mailbox = mailbox_row(engine, mailbox_id)
     assert (mailbox.status, mailbox.last_error_code) == (MailboxStatus.CONNECTED, None)
     user.append("INBOX", plain_email("lead@cliente.test", user.address, "De volta"))

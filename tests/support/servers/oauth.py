@@ -345,6 +345,10 @@ class OAuthServer:
             grant = server.get_consent_grant(end_user=user)
             return server.create_authorization_response(grant=grant, grant_user=user)
 
+        @app.get("/favicon.ico")
+        def favicon() -> Any:
+            return "", 204  # a browser asks; a 404 would read as a console error
+
         @app.post("/token")
         def issue_token() -> Any:
             return server.create_token_response()
