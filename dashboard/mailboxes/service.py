@@ -455,6 +455,7 @@ def disconnect_mailbox(
     the same transaction (mailboxes/history.py), and what was deleted is returned.
     Actor None: the command line."""
     mailbox.secret, mailbox.status = None, MailboxStatus.DISCONNECTED
+    mailbox.access_token, mailbox.access_expires_at = None, None  # an OAuth mailbox's too
     mailbox.next_sync_at, mailbox.rescan_since = None, None
     removal = None
     detail: dict = {"address": mailbox.address, "history": "kept"}

@@ -4,12 +4,15 @@ it can go wrong (nothing saved then)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import select
 
-from dashboard.db.engine import read_session
+from dashboard.db.engine import read_session, write_session
+from dashboard.db.secrets import SecretBox
 from dashboard.mail.net import XOAUTH2
 from dashboard.models import Mailbox, OAuthApp
 from dashboard.states import MailboxStatus
@@ -81,6 +84,23 @@ def test_a_rep_connects_with_google_and_only_encrypted_tokens_are_kept(
     page = client.get(MAILBOX_URL).data.decode()
     assert "Mailbox connected" in page and "Google (OAuth) sign-in (OAuth)" in page
     assert access not in page and refresh not in page
+
+
+def test_testing_and_disconnecting_an_oauth_mailbox(app, engine, rep, oauth_mail, registered):
+    user = new_user(oauth_mail.dovecot)
+    client = english_client(app, rep.email)
+    come_back(client, consent_url(start(client, user.address)), user.address)
+    tested = client.post(f"{MAILBOX_URL}test")
+    assert "Connection tested: everything works." in tested.text
+    oauth_mail.oauth.revoke_grants(user.address)
+    with write_session(engine) as session:  # as if the stored access token had expired
+        session.execute(update(Mailbox).values(access_expires_at=None))
+    failed = client.post(f"{MAILBOX_URL}test").text
+    assert "no longer allows LeadSync to read this mailbox" in failed
+    assert stored(engine, rep.id).status == MailboxStatus.NEEDS_RECONNECT
+    client.post(f"{MAILBOX_URL}disconnect", data={"history": "keep"})
+    mailbox = stored(engine, rep.id)
+    assert (mailbox.secret, mailbox.access_token, mailbox.access_expires_at) == (None, None, None)
 
 
 def test_an_admin_connects_a_teammates_mailbox_on_their_behalf(
@@ -203,3 +223,19 @@ def test_a_rep_cannot_start_a_consent_for_a_teammate(app, rep, teammate, registe
         start(client, "x@acme.test", f"/settings/team-mailboxes/{teammate.id}/").status_code == 404
     )
     assert client.post(f"/settings/team-mailboxes/{teammate.id}/oauth/reconnect").status_code == 404
+
+
+def test_key_rotation_re_encrypts_the_oauth_tokens_and_the_client_secret(
+    app, engine, rep, oauth_mail, registered
+):
+    user = new_user(oauth_mail.dovecot)
+    client = english_client(app, rep.email)
+    come_back(client, consent_url(start(client, user.address)), user.address)
+    before = stored(engine, rep.id)
+    assert app.test_cli_runner().invoke(args=["keys", "rotate"]).exit_code == 0
+    box = SecretBox.from_file(Path(app.instance_path) / "fernet.key")  # the new key only
+    after = stored(engine, rep.id)
+    assert after.access_token != before.access_token
+    assert oauth_mail.oauth.active_user(box.decrypt(after.access_token)) == user.address
+    with read_session(engine) as session:
+        assert box.decrypt(session.get(OAuthApp, "google").secret) == registered.client_secret
