@@ -208,15 +208,20 @@ def mailbox_settings(
     allow_local: bool,
     access_token: str | None = None,
 ) -> ServerSettings:
-    """IMAP settings of a stored mailbox, with its secret decrypted for this use only (an
-    OAuth mailbox logs in with `access_token`, which the caller made fresh)."""
-    oauth = mailbox.auth == XOAUTH2
+    """IMAP settings of a stored mailbox, with its secret decrypted for this use only. An
+    OAuth mailbox logs in with `access_token` (made fresh by the caller), else with the one
+    the last sync round stored (attachments, counts: it outlives most rounds' intervals)."""
+    if mailbox.auth == XOAUTH2:
+        stored = box.decrypt(mailbox.access_token) if mailbox.access_token else ""
+        password = access_token or stored
+    else:
+        password = box.decrypt(mailbox.secret)
     return ServerSettings(
         mailbox.imap_host,
         mailbox.imap_port,
         mailbox.imap_security,
         mailbox.username,
-        (access_token or "") if oauth else box.decrypt(mailbox.secret),
+        password,
         ca_file,
         timeout,
         allow_local,

@@ -104,6 +104,8 @@ def failure_code(failure: OAuthFailure) -> str:
     """The TokenUnavailable code of a failed refresh."""
     if failure.grant_revoked:
         return "oauth_revoked"
+    if failure.code in ("invalid_client", "unauthorized_client"):  # e.g. an expired secret
+        return "oauth_not_configured"
     return "network" if failure.code == "network" else "auth_failed"
 
 

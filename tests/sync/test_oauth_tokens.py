@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from dashboard.db.engine import read_session, write_session
-from dashboard.models import Company, Email, Mailbox, OutgoingEmail
+from dashboard.models import Company, Email, Mailbox, OAuthApp, OutgoingEmail
 from dashboard.sending.outgoing import create_outgoing
 from dashboard.states import MailboxStatus
 from dashboard.sync.runner import due_mailbox_ids
@@ -195,3 +195,21 @@ def test_an_endpoint_override_counts_only_for_tests_or_companies_allowing_local_
         assert provider_for(session, "google", OAuthConfig({}, False)).token_url == (
             "https://oauth2.googleapis.com/token"
         )
+
+
+def test_a_client_secret_the_provider_refuses_sends_the_admin_to_the_company_profile(
+    app, engine, admin, oauth_mail, connected
+):
+    _user, mailbox_id = connected
+    box = app.extensions["leadsync.secrets"]
+    with write_session(engine) as session:  # the secret expired at Microsoft, say
+        oauth_app = session.get(OAuthApp, "google")
+        oauth_app.secret = box.encrypt("expired-secret")
+        session.add(oauth_app)
+    set_mailbox(engine, mailbox_id, access_expires_at=None)  # a refresh is due
+    result = run(app, mailbox_id)
+    assert result.error_code == "oauth_not_configured"
+    mailbox = mailbox_row(engine, mailbox_id)
+    assert mailbox.status == MailboxStatus.ERROR  # not the user's to fix: no reconnect asked
+    console = english_client(app, admin.email).get("/settings/team-mailboxes/").text
+    assert "is no longer set up for this company. An administrator must enter" in console
