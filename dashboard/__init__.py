@@ -70,6 +70,7 @@ def build_send_queue(app: Flask) -> SendQueue:
     """The pool that delivers smart emails off the request thread."""
     from dashboard.db.flask import LiveSecretBox
     from dashboard.sending.queue import SendQueue
+    from dashboard.sync.scheduler import oauth_config
 
     return SendQueue(
         app.extensions["leadsync.engine"],
@@ -77,6 +78,7 @@ def build_send_queue(app: Flask) -> SendQueue:
         ca_file=app.config.get("IMAP_CA_FILE"),
         public_url=app.config.get("PUBLIC_URL"),
         secret_key=app.secret_key,
+        oauth=oauth_config(app),
     )
 
 

@@ -51,6 +51,10 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     PUBLIC_URL: str | None = None
+    # Other endpoints and mail servers for an OAuth provider, e.g. {"google": {"token_url":
+    # ..., "imap_host": ...}} (fields: dashboard/mail/oauth.py OVERRIDABLE). For tests and
+    # staging only: honoured when TESTING or the company allows local mail servers.
+    OAUTH_OVERRIDES: dict = {}
     # Reverse proxies in front of LeadSync whose X-Forwarded-For/-Proto are believed (0: none;
     # the client's own headers are ignored then).
     TRUSTED_PROXIES = 0

@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.support.servers.dovecot",
     "tests.support.servers.browser",
     "tests.support.servers.smtp",
+    "tests.support.servers.oauth",
 ]
 
 

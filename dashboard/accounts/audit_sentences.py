@@ -26,6 +26,7 @@ ACTIONS = {
     "template.delete": "",
     "lead.export": "",
     "lead.erase": "",
+    "oauth_app.save": "",
 }
 SWITCH, LIST, VALUE = "switch", "list", "value"
 
@@ -128,6 +129,8 @@ def describe(
             base, subject=f"#{changes.get('lead', '?')}",
             count=emails if isinstance(emails, int) else 0,
         )  # fmt: skip
+    if action == "oauth_app.save":  # the provider's key: "google", "microsoft"
+        return replace(base, subject=str(changes.get("provider") or "?"))
     if action == "mailboxes.disconnect":
         removed = changes.get("emails", 0) if changes.get("history") == "removed" else None
         return replace(base, subject=str(changes.get("address") or "?"), count=removed)

@@ -159,6 +159,13 @@ class NetworkSettingsForm(FlaskForm):
     allow_local_servers = BooleanField(COMPANY_LABELS["allow_local_servers"])
 
 
+class OAuthAppForm(FlaskForm):
+    """The app registered with Google or Microsoft (the secret is never filled back)."""
+
+    client_id = StringField(_l("Client ID"))
+    client_secret = PasswordField(_l("Client secret"))
+
+
 class AliasesForm(FlaskForm):
     aliases = TextAreaField(
         _l("Other addresses you send from"),

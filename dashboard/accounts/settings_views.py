@@ -34,8 +34,10 @@ from dashboard.accounts.forms import (
     ProfileForm,
     SyncSettingsForm,
 )
+from dashboard.accounts.oauth_apps import configured_providers
 from dashboard.accounts.security import admin_required, password_matches
 from dashboard.db.flask import get_session
+from dashboard.mail.oauth import OAUTH_PROVIDERS
 from dashboard.models import Company, utcnow
 from dashboard.sync.scheduler import reschedule_sync
 from dashboard.web.dates import format_day
@@ -194,6 +196,8 @@ def company_page(
         never_log_notes=never_log_notes(db, record),
         audit_labels={"company": COMPANY_LABELS, "user": USER_LABELS},
         choice_labels=CHOICE_LABELS,
+        oauth_providers=OAUTH_PROVIDERS,
+        oauth_ready=configured_providers(db),
     )
 
 

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from dashboard.accounts import service as accounts
 from dashboard.accounts import throttle
 from dashboard.accounts.forms import LoginForm, SetupForm
+from dashboard.accounts.oauth_views import bp as oauth_apps_bp
 from dashboard.accounts.settings_views import bp as settings_bp
 from dashboard.accounts.users_views import bp as users_bp
 from dashboard.db.flask import get_session
@@ -26,6 +27,7 @@ from dashboard.web.sessions import sign_in
 bp = Blueprint("accounts", __name__)
 bp.register_blueprint(settings_bp)
 bp.register_blueprint(users_bp)
+bp.register_blueprint(oauth_apps_bp)
 # Pages anyone may reach before the company exists.
 OPEN_ENDPOINTS = frozenset({"static", "accounts.first_run", "accounts.language"})
 

@@ -14,7 +14,7 @@ from sqlmodel import select
 from dashboard.cli.common import engine
 from dashboard.db.engine import write_session
 from dashboard.db.secrets import SecretBox
-from dashboard.models import Mailbox
+from dashboard.models import Mailbox, OAuthApp
 
 keys_cli = AppGroup("keys", help="Encryption keys of mailbox secrets.")
 
@@ -40,6 +40,11 @@ def keys_rotate() -> None:
         stored = list(session.exec(select(Mailbox).where(Mailbox.secret.is_not(None))))
         for mailbox in stored:
             mailbox.secret = box.rotate(mailbox.secret)
+            if mailbox.access_token:  # an OAuth mailbox's access token
+                mailbox.access_token = box.rotate(mailbox.access_token)
             session.add(mailbox)
+        for app in session.exec(select(OAuthApp)):  # the client secrets of Google / Microsoft
+            app.secret = box.rotate(app.secret)
+            session.add(app)
     write_keys(path, [new_key])
     click.echo(f"New key in place; {len(stored)} mailbox secret(s) re-encrypted.")

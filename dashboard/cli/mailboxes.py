@@ -51,7 +51,10 @@ def verified_connect(
 
 @accounts_cli.command("add")
 @click.option("--owner", "owner_email", required=True, help="Email of the LeadSync user.")
-@click.option("--provider", type=click.Choice(list(PROVIDERS)), required=True)
+# OAuth providers connect in the browser (consent), never with a password from here.
+@click.option(
+    "--provider", type=click.Choice([k for k, p in PROVIDERS.items() if not p.oauth]), required=True
+)
 @click.option("--address", required=True)
 @click.option("--username", default="", help="Login name when it is not the address.")
 @click.option("--host", default="")

@@ -14,7 +14,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from dashboard.db.flask import secret_box
-from dashboard.sync.runner import RunOptions, RunResult, run_round
+from dashboard.sync.runner import RunResult, run_round
+from dashboard.sync.scheduler import run_options
 
 
 def result_dict(result: RunResult) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def sync_command(once: bool, address: str | None, as_json: bool) -> None:
     results = run_round(
         app.extensions["leadsync.engine"],
         secret_box(app),
-        RunOptions(ca_file=app.config.get("IMAP_CA_FILE")),
+        run_options(app),
         address=address,
     )
     rows = [result_dict(r) for r in results]

@@ -35,6 +35,7 @@ from imapclient.exceptions import (
 
 from dashboard.mail.folders import FolderInfo, find_sent_folder
 from dashboard.mail.net import (
+    XOAUTH2,
     ServerSettings,
     is_loopback_host,
     network_failure,
@@ -65,6 +66,10 @@ class ErrorCode(StrEnum):
     NOT_MAIL_SERVER = "not_mail_server"  # something answered, but not as an IMAP server
     LOCAL_ADDRESS = "local_address"  # this machine or the LAN, and the company does not allow it
     FORBIDDEN_ADDRESS = "forbidden_address"  # link-local, metadata...: never connected to
+    # OAuth mailboxes: the grant was revoked or expired (the user must consent again), or the
+    # company's app for the provider is missing (an admin must enter it again).
+    OAUTH_REVOKED = "oauth_revoked"
+    OAUTH_NOT_CONFIGURED = "oauth_not_configured"
 
 
 # Worth retrying later without anyone changing settings. A refused connection or a
@@ -333,7 +338,11 @@ def _close(client: imapclient.IMAPClient, *, graceful: bool) -> None:
 
 
 def _login(client: imapclient.IMAPClient, settings: ServerSettings) -> None:
-    """LOGIN, or AUTHENTICATE PLAIN (UTF-8) when the credentials are not ASCII."""
+    """LOGIN, or AUTHENTICATE PLAIN (UTF-8) when the credentials are not ASCII; AUTHENTICATE
+    XOAUTH2 with the access token for an OAuth mailbox."""
+    if settings.auth == XOAUTH2:
+        client.oauth2_login(settings.username, settings.password)
+        return
     credentials = settings.username + settings.password
     if credentials.isascii():
         client.login(settings.username, settings.password)

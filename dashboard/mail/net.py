@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from dashboard.mail.targets import Reach, RefusedAddress
 
 SECURITY_MODES = ("tls", "starttls", "none")
+PASSWORD, XOAUTH2 = "password", "xoauth2"  # how a mailbox logs in (ServerSettings.auth)
 
 
 # Most specific first: a certificate error is an SSLError, which is an OSError.
@@ -50,12 +51,16 @@ class ServerSettings:
     # The company's "servers on the local network" setting (targets.py): loopback and
     # private addresses are refused unless it is on.
     allow_local: bool = False
+    # XOAUTH2: `password` holds the OAuth access token, sent as a bearer (mail/oauth.py).
+    auth: str = PASSWORD
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_MODES:
             raise ValueError(f"security must be one of {SECURITY_MODES}, not {self.security!r}")
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be 1-65535, not {self.port}")
+        if self.auth not in (PASSWORD, XOAUTH2):
+            raise ValueError(f"auth must be {PASSWORD!r} or {XOAUTH2!r}, not {self.auth!r}")
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from enum import StrEnum
 
-from dashboard.mail.net import ServerSettings, is_loopback_host, network_failure, redact
+from dashboard.mail.net import XOAUTH2, ServerSettings, is_loopback_host, network_failure, redact
+from dashboard.mail.oauth import xoauth2_string
 from dashboard.mail.targets import open_socket, resolve
 
 
@@ -219,6 +220,18 @@ def open_connection(settings: SmtpSettings) -> smtplib.SMTP:
     return client
 
 
+def authenticate(client: smtplib.SMTP, settings: SmtpSettings) -> None:
+    """AUTH with the app password, or AUTH XOAUTH2 with the access token of an OAuth mailbox."""
+    if settings.auth != XOAUTH2:
+        client.login(settings.username, settings.password)
+        return
+    client.ehlo_or_helo_if_needed()
+    initial = xoauth2_string(settings.username, settings.password)
+    # A refusal comes as a 334 challenge holding the error; the answer to it is empty, and
+    # the server then says 535 (RFC 7628 and Google's XOAUTH2 description).
+    client.auth("XOAUTH2", lambda challenge=None: "" if challenge else initial)
+
+
 def quit_quietly(client: smtplib.SMTP) -> None:
     """QUIT and close; never raise: once DATA is accepted, the message has left."""
     with suppress(smtplib.SMTPException, OSError):
@@ -240,7 +253,7 @@ def send(
         client = open_connection(settings)
         try:
             if settings.username:
-                client.login(settings.username, settings.password)
+                authenticate(client, settings)
             refused = client.send_message(message, from_addr=from_addr, to_addrs=recipients)
         finally:
             quit_quietly(client)
@@ -261,7 +274,7 @@ def verify_login(settings: SmtpSettings) -> None:
     try:
         client = open_connection(settings)
         try:
-            client.login(settings.username, settings.password)
+            authenticate(client, settings)
         finally:
             quit_quietly(client)
     except SendError:

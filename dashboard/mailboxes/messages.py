@@ -75,6 +75,8 @@ def explain(
             preset.imap_settings_url,
             str(_l("Open the mail settings")),
         )
+    if preset.oauth and code in ("auth_failed", "oauth_revoked"):
+        return oauth_refused(code, preset.name)
     if code == "auth_failed":
         return Explanation(
             str(_l("The server refused the address or the app password.")),
@@ -137,6 +139,10 @@ def explain(
         "overquota": _l(
             "The provider's download limit was reached. LeadSync will try again later."
         ),
+        "oauth_not_configured": _l(
+            "Sign-in with Google or Microsoft is no longer set up for this company. An "
+            "administrator must enter the app's client ID and secret in the Company profile."
+        ),
         "too_many_connections": _l(
             "The mailbox has too many open connections. Close other mail apps or wait a moment."
         ),
@@ -153,6 +159,56 @@ def explain(
         code, _l("The mail server answered with an unexpected error (%(code)s).", code=code)
     )
     return Explanation(str(message))
+
+
+def oauth_refused(code: str, provider: str) -> Explanation:
+    """An OAuth mailbox the provider no longer lets in, or whose sign-in was refused."""
+    if code == "oauth_revoked":
+        message = _l(
+            "%(provider)s no longer allows LeadSync to read this mailbox: the access was "
+            "removed in the account's settings, or it expired. Reconnect to allow it again.",
+            provider=provider,
+        )
+    else:
+        message = _l(
+            "%(provider)s refused the sign-in for this address. Sign in with the account of "
+            "the address you typed, and allow every permission LeadSync asks for.",
+            provider=provider,
+        )
+    steps = [
+        str(_l("Click “Reconnect” and sign in with the mailbox's account.")),
+        str(_l("On the consent page, allow reading and sending email.")),
+    ]
+    return Explanation(str(message), steps)
+
+
+def explain_consent(code: str, viewer_is_admin: bool) -> Explanation:
+    """The way back from the provider's consent page did not end connected: why."""
+    messages = {
+        "state": _l(
+            "This sign-in was not started here, or it expired. Nothing was saved: "
+            "click “Connect” again."
+        ),
+        "denied": _l(
+            "You did not allow LeadSync to access the mailbox, so nothing was saved. To "
+            "connect, click “Connect” again and allow access."
+        ),
+        "provider": _l("The provider answered with an error. Nothing was saved: try again."),
+        "exchange": _l(
+            "The provider refused to finish the sign-in (the app's client ID or secret may be "
+            "wrong, or the sign-in took too long). Nothing was saved."
+        ),
+        "not_configured": _l(
+            "Sign-in with this provider is not set up yet. Ask your LeadSync administrator "
+            "to set it up in the Company profile."
+        )
+        if not viewer_is_admin
+        else _l(
+            "Sign-in with this provider is not set up yet: enter the app's client ID and "
+            "secret in the Company profile."
+        ),
+    }
+    return Explanation(str(messages.get(code, messages["provider"])))
 
 
 def explain_stored(mailbox: Mailbox, code: str, seconds: float) -> Explanation:

@@ -1,12 +1,15 @@
 """Mail providers offered on "Sobre a sincronização": one data table, used by forms and CLI.
 
-Every provider here accepts app passwords over IMAP and SMTP. Microsoft 365 and
-Outlook.com do not any more (OAuth only), so they are not offered until OAuth exists.
+Most accept app passwords over IMAP and SMTP. "Google (OAuth)" and "Microsoft 365" sign in
+with OAuth instead (XOAUTH2): their servers and endpoints come from mail/oauth.py, and
+Microsoft 365 / Outlook.com accept nothing else any more.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from dashboard.mail.oauth import OAUTH_PROVIDERS, OAuthProvider
 
 
 @dataclass(frozen=True)
@@ -23,11 +26,20 @@ class Provider:
     smtp_security: str | None
     app_password_url: str | None = None
     imap_settings_url: str | None = None
+    oauth: bool = False  # signs in with "Conectar com ..." (mail/oauth.py), no password
 
     @property
     def custom(self) -> bool:
         """True for "Outro IMAP": the user types the servers."""
         return self.imap_host is None
+
+
+def oauth_tile(provider: OAuthProvider, name: str) -> Provider:
+    """The tile of an OAuth provider, with its real servers."""
+    return Provider(
+        provider.key, name, provider.imap_host, provider.imap_port, provider.imap_security,
+        provider.smtp_host, provider.smtp_port, provider.smtp_security, oauth=True,
+    )  # fmt: skip
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -45,6 +57,8 @@ PROVIDERS: dict[str, Provider] = {
             app_password_url="https://myaccount.google.com/apppasswords",
             imap_settings_url="https://mail.google.com/mail/u/0/#settings/fwdandpop",
         ),
+        oauth_tile(OAUTH_PROVIDERS["google"], "Google (OAuth)"),
+        oauth_tile(OAUTH_PROVIDERS["microsoft"], "Microsoft 365"),
         Provider(
             "yahoo",
             "Yahoo",

@@ -10,7 +10,7 @@ session; the web page and the CLI both call `connect_mailbox`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, col, select
@@ -20,13 +20,15 @@ from dashboard.accounts.service import AccountError, get_company, normalize_emai
 from dashboard.db.secrets import SecretBox
 from dashboard.mail.folders import syncable_folders
 from dashboard.mail.imap_client import ImapError, VerifyResult, verify
-from dashboard.mail.net import ServerSettings, is_loopback_host
+from dashboard.mail.net import PASSWORD, XOAUTH2, ServerSettings, is_loopback_host
+from dashboard.mail.oauth import TokenSet
 from dashboard.mail.smtp_client import SendError, SmtpSettings, verify_login
 from dashboard.mailboxes import history
 from dashboard.mailboxes.history import HistoryRemoval
 from dashboard.mailboxes.providers import PROVIDERS, SECURITY_CHOICES
 from dashboard.models import Mailbox, MailboxEvent, User, utcnow
 from dashboard.states import MailboxStatus
+from dashboard.sync.tokens import store_tokens
 
 Verifier = Callable[[ServerSettings], VerifyResult]
 SmtpVerifier = Callable[[SmtpSettings], None]
@@ -54,6 +56,9 @@ class ConnectionRequest:
     smtp_host: str = ""
     smtp_port: int | None = None
     smtp_security: str = "tls"
+    # XOAUTH2: `password` is an access token and the servers come from the OAuth provider
+    # (mailboxes/oauth.py fills them, endpoint overrides included).
+    auth: str = PASSWORD
 
 
 def clean_password(password: str) -> str:
@@ -95,9 +100,18 @@ def normalized(request: ConnectionRequest) -> ConnectionRequest:
         address = normalize_email(request.address)
     except AccountError as error:
         raise AccountError(str(error), "address") from None
+    if preset.oauth != (request.auth == XOAUTH2):
+        raise AccountError(
+            _l("Use the “Connect with %(provider)s” button: this provider takes no password.",
+               provider=preset.name)
+            if preset.oauth else _l("Choose your mail provider."),
+            "provider",
+        )  # fmt: skip
     password = clean_password(request.password)
     if not password:
         raise AccountError(_l("Enter the app password."), "password")
+    if preset.oauth:
+        return replace(request, address=address, username=address)
     if not preset.custom:
         return ConnectionRequest(
             preset.key,
@@ -140,6 +154,7 @@ def server_settings(
         ca_file,
         timeout,
         allow_local,
+        request.auth,
     )
 
 
@@ -156,6 +171,7 @@ def smtp_settings(
         ca_file,
         timeout,
         allow_local,
+        request.auth,
     )
 
 
@@ -184,18 +200,32 @@ def check_smtp(
 
 
 def mailbox_settings(
-    mailbox: Mailbox, box: SecretBox, *, ca_file: str | None, timeout: float, allow_local: bool
+    mailbox: Mailbox,
+    box: SecretBox,
+    *,
+    ca_file: str | None,
+    timeout: float,
+    allow_local: bool,
+    access_token: str | None = None,
 ) -> ServerSettings:
-    """IMAP settings of a stored mailbox, with its secret decrypted for this use only."""
+    """IMAP settings of a stored mailbox, with its secret decrypted for this use only. An
+    OAuth mailbox logs in with `access_token` (made fresh by the caller), else with the one
+    the last sync round stored (attachments, counts: it outlives most rounds' intervals)."""
+    if mailbox.auth == XOAUTH2:
+        stored = box.decrypt(mailbox.access_token) if mailbox.access_token else ""
+        password = access_token or stored
+    else:
+        password = box.decrypt(mailbox.secret)
     return ServerSettings(
         mailbox.imap_host,
         mailbox.imap_port,
         mailbox.imap_security,
         mailbox.username,
-        box.decrypt(mailbox.secret),
+        password,
         ca_file,
         timeout,
         allow_local,
+        mailbox.auth,
     )
 
 
@@ -280,9 +310,12 @@ def connect_mailbox(
     verifier: Verifier = verify,
     smtp_verifier: SmtpVerifier = verify_login,
     actor: User | None = None,
+    tokens: TokenSet | None = None,
 ) -> Mailbox:
     """Verify the account for real (IMAP, then SMTP when it has a server) and save it; on
-    failure log the answer and re-raise (ImapError, SmtpCheckError)."""
+    failure log the answer and re-raise (ImapError, SmtpCheckError). `tokens`: an OAuth
+    mailbox's grant (the request's password is its access token); the refresh token becomes
+    the stored secret."""
     request = normalized(request)
     ensure_address_free(session, user, request.address)
     allow_local = allows_local_servers(session)
@@ -334,7 +367,12 @@ def connect_mailbox(
     mailbox.smtp_host = request.smtp_host if sends else None
     mailbox.smtp_port = request.smtp_port if sends else None
     mailbox.smtp_security = request.smtp_security if sends else None
-    mailbox.secret = box.encrypt(request.password)
+    mailbox.auth = request.auth
+    mailbox.secret, mailbox.access_token, mailbox.access_expires_at = (
+        box.encrypt(request.password), None, None,
+    )  # fmt: skip
+    if tokens is not None:
+        store_tokens(mailbox, tokens, box)
     mailbox.connected_by_user_id, mailbox.connected_at = (actor.id if actor else None), utcnow()
     mailbox.status, mailbox.last_error_code = MailboxStatus.CONNECTED, None
     apply_verification(mailbox, result)
@@ -366,13 +404,15 @@ def retest_mailbox(
     ca_file: str | None = None,
     timeout: float = 20.0,
     verifier: Verifier = verify,
+    access_token: str | None = None,
 ) -> ImapError | None:
     """Verify a stored mailbox again; update its status and log; return the error if any."""
     allow_local = allows_local_servers(session)
     end_transaction_before_waiting(session)
     settings = mailbox_settings(
-        mailbox, box, ca_file=ca_file, timeout=timeout, allow_local=allow_local
-    )
+        mailbox, box, ca_file=ca_file, timeout=timeout, allow_local=allow_local,
+        access_token=access_token,
+    )  # fmt: skip
     try:
         result = verifier(settings)
     except ImapError as error:
@@ -420,6 +460,7 @@ def disconnect_mailbox(
     the same transaction (mailboxes/history.py), and what was deleted is returned.
     Actor None: the command line."""
     mailbox.secret, mailbox.status = None, MailboxStatus.DISCONNECTED
+    mailbox.access_token, mailbox.access_expires_at = None, None  # an OAuth mailbox's too
     mailbox.next_sync_at, mailbox.rescan_since = None, None
     removal = None
     detail: dict = {"address": mailbox.address, "history": "kept"}

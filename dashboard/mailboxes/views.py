@@ -12,10 +12,12 @@ from flask_login import current_user
 from sqlalchemy import Row, Select, bindparam, select
 from werkzeug.wrappers import Response
 
+from dashboard.accounts.oauth_apps import configured_providers
 from dashboard.accounts.service import AccountError
 from dashboard.db.flask import get_session, secret_box
 from dashboard.mail.imap_client import ImapError
-from dashboard.mailboxes import history
+from dashboard.mail.net import XOAUTH2
+from dashboard.mailboxes import history, oauth
 from dashboard.mailboxes import service as mailboxes
 from dashboard.mailboxes import status as sync_status
 from dashboard.mailboxes.entry import for_team, mailbox_owner, mailbox_url, pick_owner
@@ -27,6 +29,8 @@ from dashboard.mailboxes.forms import (
     saved_connection_form,
 )
 from dashboard.mailboxes.messages import Explanation, explain, explain_smtp, explain_stored
+from dashboard.mailboxes.oauth_views import bp as oauth_bp
+from dashboard.mailboxes.oauth_views import start_consent
 from dashboard.mailboxes.providers import PROVIDERS
 from dashboard.mailboxes.sync_views import bp as sync_bp
 from dashboard.mailboxes.sync_views import (
@@ -37,7 +41,8 @@ from dashboard.mailboxes.sync_views import (
 )
 from dashboard.models import Mailbox, User
 from dashboard.states import MailboxStatus
-from dashboard.sync.scheduler import request_sync, wake
+from dashboard.sync.scheduler import oauth_config, request_sync, wake
+from dashboard.sync.tokens import TokenUnavailable, access_token
 from dashboard.web.forms import ActionForm, show_error
 from dashboard.web.home import home_panel
 from dashboard.web.pages import redirect_page, render_page, require_fresh_login
@@ -45,6 +50,7 @@ from dashboard.web.request_gate import turn_released
 
 bp = Blueprint("mailboxes", __name__, url_prefix="/settings/mailbox")
 bp.register_blueprint(sync_bp)
+bp.register_blueprint(oauth_bp)
 bp.before_request(require_fresh_login)
 bp.url_value_preprocessor(pick_owner)
 bp.add_app_template_global(mailbox_url)
@@ -63,7 +69,7 @@ def mailbox_alert() -> Row | None:
 @cache
 def broken_mailbox() -> Select:
     """The query behind mailbox_alert, built once: it runs on every page."""
-    return select(Mailbox.address).where(
+    return select(Mailbox.address, Mailbox.auth).where(
         Mailbox.user_id == bindparam("user_id"),
         Mailbox.secret.is_not(None),
         Mailbox.status == MailboxStatus.NEEDS_RECONNECT,
@@ -132,6 +138,7 @@ def page_context(
         "mailbox": mailbox,
         "failure": failure,
         "providers": PROVIDERS,
+        "oauth_ready": configured_providers(get_session()),
         "folders_form": folders_form,
         "action": ActionForm(),
         "explain_mailbox": explain_mailbox,
@@ -163,6 +170,13 @@ def index() -> ResponseReturnValue:
     form = MailboxForm()
     if not form.validate_on_submit():
         return page(form if form.is_submitted() else None, 422 if form.errors else 200)
+    if oauth.is_oauth(form.provider.data or ""):
+        try:
+            return start_consent(form.provider.data or "", form.address.data or "")
+        except AccountError as error:
+            get_session().rollback()
+            show_error(form, error)
+            return page(form, 422)
     db = get_session()
     connection = request_from(form)
     owner = mailbox_owner()
@@ -208,13 +222,32 @@ def test_connection() -> ResponseReturnValue:
     if mailbox is None or not mailbox.connected or not ActionForm().validate_on_submit():
         return redirect(mailbox_url("index"))
     with turn_released():  # other pages run while the IMAP server answers
-        error = mailboxes.retest_mailbox(db, mailbox, box=secret_box(), **imap_options())
+        error = retest(mailbox)
     db.commit()
     return render_page(
         "mailboxes/index.html",
         "mailboxes/_status.html",
         tested=error is None,
         **page_context(mailbox),
+    )
+
+
+def retest(mailbox: Mailbox) -> ImapError | None:
+    """Verify a stored mailbox again; an OAuth one with a fresh access token first."""
+    db = get_session()
+    token = None
+    if mailbox.auth == XOAUTH2:
+        db.commit()  # the token call waits on the network: no transaction held meanwhile
+        try:
+            token = access_token(
+                current_app.extensions["leadsync.engine"], mailbox.id, secret_box(),
+                oauth_config(current_app),
+            )  # fmt: skip
+        except TokenUnavailable as exc:
+            db.refresh(mailbox)  # a revoked grant was recorded by access_token
+            return ImapError(exc.code, exc.detail, host=mailbox.imap_host, port=mailbox.imap_port)
+    return mailboxes.retest_mailbox(
+        db, mailbox, box=secret_box(), access_token=token, **imap_options()
     )
 
 

@@ -5,6 +5,7 @@ from dashboard.models.accounts import (
     Company,
     LoginFailure,
     NeverLogNote,
+    OAuthApp,
     User,
     UserAddress,
 )
@@ -46,5 +47,5 @@ __all__ = [
     "TrackedLink", "TrackingEvent",
     "EmailLead", "FolderCursor", "Lead", "LeadAddress", "LoginFailure", "Mailbox", "NeverLogNote",
     "MailboxEvent", "Sighting", "SkippedAddress", "SkippedMessage", "SyncLease", "SyncRun",
-    "User", "UserAddress", "new_session_token", "utcnow",
+    "OAuthApp", "User", "UserAddress", "new_session_token", "utcnow",
 ]  # fmt: skip

@@ -36,6 +36,16 @@ class Company(SQLModel, table=True):
     idle_connections: int = 50
 
 
+class OAuthApp(SQLModel, table=True):
+    """The app an admin registered with an OAuth provider (Google Cloud, Microsoft Entra):
+    its client id, and its client secret encrypted like the mailbox secrets."""
+
+    provider: str = Field(primary_key=True)  # a key of mail/oauth.py's OAUTH_PROVIDERS
+    client_id: str
+    secret: bytes
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class User(SQLModel, table=True):
     """A person who logs in: an admin or a sales rep."""
 

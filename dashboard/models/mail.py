@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, Column, Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 from dashboard.mail.mime import decoded_size
 from dashboard.models.base import utcnow
@@ -52,6 +52,17 @@ class Mailbox(SQLModel, table=True):
     connected_at: datetime | None = None
     # Since when the sync process holds an IMAP IDLE on INBOX ("tempo real"); None: interval.
     idle_since: datetime | None = None
+    # "password": `secret` is the app password. "xoauth2" (Google/Microsoft OAuth): `secret` is
+    # the refresh token, and the short-lived access token (also encrypted) is kept with its
+    # expiry so every round does not ask the provider for a new one.
+    # No column default on the Python side (only the server's): rows inserted as older code
+    # did, without the column, still get "password".
+    auth: str = Field(
+        default="password",
+        sa_column=Column(AutoString, nullable=False, server_default="password"),
+    )
+    access_token: bytes | None = None
+    access_expires_at: datetime | None = None
 
     @property
     def connected(self) -> bool:

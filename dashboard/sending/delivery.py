@@ -14,7 +14,7 @@ message, whether or not the server ever keeps a Sent copy. No Flask.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from typing import Any
 
@@ -26,7 +26,8 @@ from dashboard.db.secrets import SecretBox
 from dashboard.mail import smtp_client
 from dashboard.mail.addresses import normalize_address
 from dashboard.mail.fingerprint import content_fingerprint
-from dashboard.mail.smtp_client import SendError, SmtpSettings
+from dashboard.mail.net import XOAUTH2
+from dashboard.mail.smtp_client import SendError, SendErrorCode, SmtpSettings
 from dashboard.mail.threads import choose_thread_key, reference_ids
 from dashboard.models import Company, Email, EmailLead, OutgoingEmail, TrackedLink, User, utcnow
 from dashboard.sending import compose
@@ -37,6 +38,7 @@ from dashboard.states import Direction, Origin, OutgoingState
 from dashboard.sync.store.emails import email_row
 from dashboard.sync.store.leads import lead_ids_for, refresh_stats
 from dashboard.sync.store.threads import known_threads
+from dashboard.sync.tokens import OAuthConfig, TokenUnavailable, access_token
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class Prepared:
     from_name: str
     from_addr: str
     recipients: list[str]
+    mailbox_id: int | None = None  # an OAuth mailbox's access token is fetched before SMTP
 
 
 def ensure_links(session: Session, outgoing: OutgoingEmail) -> dict[str, int]:
@@ -85,8 +88,8 @@ def prepare(
 ) -> Prepared:  # fmt: skip
     """Build the message and the SMTP settings of one attempt (tracked links recorded)."""
     mailbox = sending_mailbox(session, outgoing.user_id)
-    try:
-        password = box.decrypt(mailbox.secret)
+    try:  # an OAuth mailbox's secret is its refresh token: never sent to the SMTP server
+        password = "" if mailbox.auth == XOAUTH2 else box.decrypt(mailbox.secret)
     except ValueError as exc:
         raise ComposeError("no_mailbox", "the mailbox secret cannot be decrypted") from exc
     use_tracking = outgoing.tracking and bool(public_url)
@@ -102,10 +105,10 @@ def prepare(
     settings = SmtpSettings(
         mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_security,
         mailbox.username, password, ca_file,
-        allow_local=bool(company and company.allow_local_servers),
+        allow_local=bool(company and company.allow_local_servers), auth=mailbox.auth,
     )  # fmt: skip
     recipients = [*outgoing.to_addrs, *outgoing.cc_addrs, *outgoing.bcc_addrs]
-    return Prepared(settings, message, user.name, mailbox.address, recipients)
+    return Prepared(settings, message, user.name, mailbox.address, recipients, mailbox.id)
 
 
 def start_attempt(
@@ -205,9 +208,44 @@ def record_failure(engine: Engine, outgoing_id: int, code: str, detail: str) -> 
         session.add(outgoing)
 
 
+def with_access_token(
+    engine: Engine, prepared: Prepared, box: SecretBox, oauth: OAuthConfig, *, force: bool = False
+) -> Prepared:
+    """The attempt with a usable OAuth access token (a password mailbox's as it is)."""
+    if prepared.settings.auth != XOAUTH2 or prepared.mailbox_id is None:
+        return prepared
+    try:
+        token = access_token(engine, prepared.mailbox_id, box, oauth, force=force)
+    except TokenUnavailable as exc:
+        code = SendErrorCode.NETWORK if exc.code == "network" else SendErrorCode.AUTH_FAILED
+        raise SendError(code, f"OAuth: {exc.code} {exc.detail}") from None
+    return replace(prepared, settings=replace(prepared.settings, password=token))
+
+
+def send_prepared(
+    engine: Engine, prepared: Prepared, box: SecretBox, oauth: OAuthConfig
+) -> dict[str, str]:
+    """Send over SMTP; an OAuth mailbox whose token the server refused refreshes it once
+    (a refusal comes at AUTH, before anything was sent)."""
+    prepared = with_access_token(engine, prepared, box, oauth)
+    try:
+        return smtp_client.send(
+            prepared.settings, prepared.message,
+            from_addr=prepared.from_addr, recipients=prepared.recipients,
+        )  # fmt: skip
+    except SendError as exc:
+        if prepared.settings.auth != XOAUTH2 or exc.code != SendErrorCode.AUTH_FAILED:
+            raise
+    prepared = with_access_token(engine, prepared, box, oauth, force=True)
+    return smtp_client.send(
+        prepared.settings, prepared.message,
+        from_addr=prepared.from_addr, recipients=prepared.recipients,
+    )  # fmt: skip
+
+
 def deliver(
     engine: Engine, outgoing_id: int, box: SecretBox, *, ca_file: str | None,
-    public_url: str | None, secret_key: str | bytes,
+    public_url: str | None, secret_key: str | bytes, oauth: OAuthConfig | None = None,
 ) -> None:  # fmt: skip
     """Send one email waiting in state "sending" and record sent or failed (with the reason)."""
     tokens = TrackingTokens(secret_key)
@@ -217,10 +255,7 @@ def deliver(
         )
         if prepared is None:
             return
-        refused = smtp_client.send(
-            prepared.settings, prepared.message,
-            from_addr=prepared.from_addr, recipients=prepared.recipients,
-        )  # fmt: skip
+        refused = send_prepared(engine, prepared, box, oauth or OAuthConfig())
     except (ComposeError, SendError) as exc:
         log.info("smart email %s not sent: %s", outgoing_id, exc)
         record_failure(engine, outgoing_id, str(exc.code), exc.detail)
@@ -247,11 +282,14 @@ def mark_sent(engine: Engine, outgoing_id: int) -> None:
 
 def retry(
     engine: Engine, outgoing_id: int, box: SecretBox, *, ca_file: str | None,
-    public_url: str | None, secret_key: str | bytes,
+    public_url: str | None, secret_key: str | bytes, oauth: OAuthConfig | None = None,
 ) -> bool:  # fmt: skip
     """Send a failed email again, same Message-ID, in this thread; False unless it failed."""
     with write_session(engine) as session:
         if not reopen(session, outgoing_id):
             return False
-    deliver(engine, outgoing_id, box, ca_file=ca_file, public_url=public_url, secret_key=secret_key)
+    deliver(
+        engine, outgoing_id, box, ca_file=ca_file, public_url=public_url, secret_key=secret_key,
+        oauth=oauth,
+    )  # fmt: skip
     return True

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from dashboard.db.secrets import SecretBox
 from dashboard.sending.delivery import deliver
+from dashboard.sync.tokens import OAuthConfig
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,12 @@ class SendQueue:
 
     def __init__(
         self, engine: Engine, box: SecretBox, *, ca_file: str | None, public_url: str | None,
-        secret_key: str | bytes, workers: int = 2,
+        secret_key: str | bytes, workers: int = 2, oauth: OAuthConfig | None = None,
     ) -> None:  # fmt: skip
         self._engine, self._box = engine, box
-        self._options = {"ca_file": ca_file, "public_url": public_url, "secret_key": secret_key}
+        self._options = {
+            "ca_file": ca_file, "public_url": public_url, "secret_key": secret_key, "oauth": oauth,
+        }  # fmt: skip
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="send")
         self._pending: dict[int, Future[None]] = {}
         self._lock = threading.Lock()

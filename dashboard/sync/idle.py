@@ -41,11 +41,12 @@ from dashboard.db.engine import read_session
 from dashboard.db.secrets import SecretBox
 from dashboard.mail.imap_client import ImapError
 from dashboard.mail.imap_idle import IdleLink
-from dashboard.mail.net import ServerSettings
+from dashboard.mail.net import XOAUTH2, ServerSettings
 from dashboard.models import Mailbox
 from dashboard.sync.idle_inbox import InboxSyncs, Stats, Wanted, mark_idle, wanted_mailboxes
 from dashboard.sync.idle_rules import idle_turn, reconnect_delay, rotation_turn
 from dashboard.sync.runner import RunOptions
+from dashboard.sync.tokens import access_token
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +214,11 @@ class IdleSupervisor:
 
     def settings(self, wanted: Wanted) -> ServerSettings:
         """The IDLE connection's settings (the secret is decrypted in the pool's step)."""
-        host, port, security, username, _secret, local = wanted.key
+        host, port, security, username, _secret, local, auth = wanted.key
         return ServerSettings(
-            host, port, security, username, "", self.options.ca_file, self.options.timeout, local
-        )
+            host, port, security, username, "", self.options.ca_file, self.options.timeout,
+            local, auth,
+        )  # fmt: skip
 
     def take_done(self) -> None:
         """Apply the steps the pool finished (stale ones, of a replaced link, are closed)."""
@@ -331,4 +333,7 @@ class IdleSupervisor:
             secret = session.scalar(select(Mailbox.secret).where(Mailbox.id == mailbox_id))
         if secret is None:
             raise ImapError("auth_failed", "disconnected", host=settings.host, port=settings.port)
+        if settings.auth == XOAUTH2:  # a fresh access token (refreshed and saved when due)
+            token = access_token(self.engine, mailbox_id, self.box, self.options.oauth)
+            return replace(settings, password=token)
         return replace(settings, password=self.box.decrypt(secret))

@@ -39,7 +39,8 @@ class Wanted:
 
     mailbox_id: int
     address: str
-    key: tuple  # server, user, encrypted secret, local servers allowed: a change reconnects
+    key: tuple  # server, user, encrypted secret, local servers allowed, auth: a change
+    # reconnects
 
 
 def wanted_mailboxes(engine: Engine) -> tuple[list[Wanted], int]:
@@ -58,7 +59,7 @@ def wanted_mailboxes(engine: Engine) -> tuple[list[Wanted], int]:
         Wanted(
             m.id,
             m.address,
-            (m.imap_host, m.imap_port, m.imap_security, m.username, m.secret, local),
+            (m.imap_host, m.imap_port, m.imap_security, m.username, m.secret, local, m.auth),
         )
         for m in boxes
         if "IDLE" in {c.upper() for c in m.capabilities} and INBOX in m.folders

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, select, update
@@ -28,7 +28,7 @@ from dashboard.db.secrets import SecretBox
 from dashboard.mail.addresses import canonical_address
 from dashboard.mail.imap_client import ErrorCode, ImapError
 from dashboard.mail.imap_fetch import is_gmail
-from dashboard.mail.net import ServerSettings
+from dashboard.mail.net import XOAUTH2, ServerSettings
 from dashboard.models import (
     Company,
     DismissedAddress,
@@ -50,6 +50,7 @@ from dashboard.sync.rules import (
     window_start,
 )
 from dashboard.sync.store.lease import lease_holder, release_lease, take_lease
+from dashboard.sync.tokens import OAuthConfig, TokenUnavailable, access_token
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class RunOptions:
     # Set when the process is stopping: runs end after their current step (a committed batch
     # at most) instead of finishing a long import, so a stop takes seconds, not minutes.
     stop: threading.Event = field(default_factory=threading.Event)
+    oauth: OAuthConfig = field(default_factory=OAuthConfig)  # endpoints of OAuth mailboxes
 
 
 class SyncStopped(Exception):
@@ -199,10 +201,12 @@ def load_job(session: Session, mailbox: Mailbox, box: SecretBox, options: RunOpt
         mailbox.imap_port,
         mailbox.imap_security,
         mailbox.username,
-        box.decrypt(mailbox.secret),
+        # An OAuth mailbox's access token is fetched outside this transaction (sync_as_owner).
+        "" if mailbox.auth == XOAUTH2 else box.decrypt(mailbox.secret),
         options.ca_file,
         options.timeout,
         company.allow_local_servers,  # re-read every round, like the other settings
+        mailbox.auth,
     )
     now = utcnow()
     horizon = retention_horizon(company.retention_months, now)
@@ -333,9 +337,13 @@ def check_totals(address: str, totals: dict) -> None:
 
 
 def apply_failure(mailbox: Mailbox, code: str, error: ImapError | None, now: datetime) -> None:
-    """Back off after a failure; stop for good after repeated authentication failures."""
+    """Back off after a failure; stop for good after repeated authentication failures, or at
+    once when an OAuth grant was revoked (retrying cannot help there)."""
     mailbox.failures += 1
     mailbox.last_error_code, mailbox.last_error_at, mailbox.status = code, now, MailboxStatus.ERROR
+    if code == ErrorCode.OAUTH_REVOKED:
+        mailbox.status, mailbox.next_sync_at = MailboxStatus.NEEDS_RECONNECT, None
+        return
     if code in AUTH_CODES:
         if mailbox.failures > len(AUTH_RETRIES):
             mailbox.status, mailbox.next_sync_at = MailboxStatus.NEEDS_RECONNECT, None
@@ -355,6 +363,35 @@ def trim_history(session: Session, mailbox_id: int) -> None:
     ).all()
     for run_id in old:
         session.delete(session.get(SyncRun, run_id))
+
+
+def with_token(
+    engine: Engine, job: MailboxJob, box: SecretBox, options: RunOptions, *, force: bool = False
+) -> None:
+    """Put a usable access token in an OAuth mailbox's settings; ImapError when there is none."""
+    try:
+        token = access_token(engine, job.mailbox_id, box, options.oauth, force=force)
+    except TokenUnavailable as exc:
+        settings = job.settings
+        raise ImapError(exc.code, exc.detail, host=settings.host, port=settings.port) from None
+    job.settings = replace(job.settings, password=token)
+
+
+def sync_as_owner(
+    engine: Engine, job: MailboxJob, box: SecretBox, options: RunOptions
+) -> list[FolderReport]:
+    """Sync with the mailbox's secret; an OAuth mailbox refreshes its access token before it
+    expires, and once more when the server refuses it (revoked early, clock skew)."""
+    if job.settings.auth != XOAUTH2:
+        return sync_mailbox(engine, job)
+    with_token(engine, job, box, options)
+    try:
+        return sync_mailbox(engine, job)
+    except ImapError as exc:
+        if exc.code != ErrorCode.AUTH_FAILED:
+            raise
+    with_token(engine, job, box, options, force=True)
+    return sync_mailbox(engine, job)
 
 
 def run_mailbox(
@@ -383,7 +420,7 @@ def run_mailbox(
     # SystemExit, KeyboardInterrupt (not Exceptions) pass through and leave the run as a killed
     # process would: lease held, history row open until the next run calls it "interrupted".
     try:
-        result.folders = sync_mailbox(engine, job)
+        result.folders = sync_as_owner(engine, job, box, options)
     except SyncStopped:
         result.error_code = STOPPED
         log.info("sync of %s stopped: LeadSync is stopping", address)

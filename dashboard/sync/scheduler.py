@@ -34,6 +34,7 @@ from dashboard.models import Company, LoginFailure, Mailbox, utcnow
 from dashboard.sync.idle import IdleConfig, IdleSupervisor
 from dashboard.sync.retention import PurgeReport, purge_expired
 from dashboard.sync.runner import RunOptions, due_mailbox_ids, mailbox_waiting, run_round
+from dashboard.sync.tokens import OAuthConfig
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,16 @@ def purge_old_mail(app: Flask) -> PurgeReport:
     return purge_expired(app.extensions["leadsync.engine"], utcnow())
 
 
+def oauth_config(app: Flask) -> OAuthConfig:
+    """The OAuth part of the boot configuration (sync/tokens.py says when overrides count)."""
+    return OAuthConfig(dict(app.config.get("OAUTH_OVERRIDES") or {}), bool(app.testing))
+
+
 def run_options(app: Flask) -> RunOptions:
     """Run options from the boot configuration."""
-    return RunOptions(ca_file=app.config.get("IMAP_CA_FILE"), stop=control(app).stop)
+    return RunOptions(
+        ca_file=app.config.get("IMAP_CA_FILE"), stop=control(app).stop, oauth=oauth_config(app)
+    )
 
 
 def sync_round(app: Flask) -> None:
@@ -159,7 +167,9 @@ def idle_config(app: Flask) -> IdleConfig:
 
 def start_idle(app: Flask) -> IdleSupervisor:
     """Start IDLE on every connected mailbox whose server offers it."""
-    options = RunOptions(ca_file=app.config.get("IMAP_CA_FILE"), connections=1)
+    options = RunOptions(
+        ca_file=app.config.get("IMAP_CA_FILE"), connections=1, oauth=oauth_config(app)
+    )
     supervisor = IdleSupervisor(
         app.extensions["leadsync.engine"], secret_box(app), options, idle_config(app)
     )

@@ -46,6 +46,11 @@ CASES = [
         ),
     ),
     (
+        "oauth_app.save",
+        {"provider": "microsoft", "client_id": "abc-123", "secret": "changed"},
+        AuditSentence("oauth_app.save", "Fernanda Lima", "microsoft"),
+    ),
+    (
         "user.add",
         {"name": "Paulo Souza", "email": "paulo@acme.test", "role": "rep"},
         AuditSentence("user.add", "Fernanda Lima", "Paulo Souza", role="rep", labels="user"),

@@ -30,6 +30,7 @@ from dashboard.models import (
     LeadAddress,
     Mailbox,
     NeverLogNote,
+    OAuthApp,
     SkippedAddress,
     SkippedMessage,
     SyncRun,
@@ -650,3 +651,33 @@ def test_0017_keeps_the_ledger_and_finds_relink_flags_without_walking_it(old_dat
     assert "ix_skipped_place" in str(before)
     assert "ix_skipped_relink" in str(after)
     assert (sorted(flagged), rows) == ([10, 20, 30, 40], 40)
+
+
+# --- 0016: OAuth mailboxes ------------------------------------------------------------------
+
+
+def test_0016_keeps_every_mailbox_on_its_app_password_and_starts_with_no_oauth_app(old_database):
+    """Before 0016 every mailbox logged in with its app password: it still does, unchanged."""
+    engine, _ = old_database
+    upgrade(engine, "0014")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO mailbox (id, user_id, provider, address, username, imap_host,"
+                " imap_port, imap_security, secret, folders, available_folders, capabilities,"
+                " status, failures, created_at) VALUES (1, 1, 'gmail', 'ana@acme.test',"
+                " 'ana@acme.test', 'imap.gmail.com', 993, 'tls', :secret, '[\"INBOX\"]', '[]',"
+                " '[]', 'connected', 0, :at)"
+            ),
+            {"secret": b"fernet-token", "at": CREATED},
+        )
+    upgrade(engine)
+    with read_session(engine) as session:
+        mailbox = session.get(Mailbox, 1)
+        assert (mailbox.auth, mailbox.secret, mailbox.folders) == (
+            "password",
+            b"fernet-token",
+            ["INBOX"],
+        )
+        assert (mailbox.access_token, mailbox.access_expires_at) == (None, None)
+        assert session.exec(select(OAuthApp)).all() == []

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from dashboard.accounts.service import AccountError
 from dashboard.mailboxes.providers import PROVIDERS
 from dashboard.mailboxes.service import ConnectionRequest, normalized
 from tests.support.mailboxes import (
@@ -93,7 +94,7 @@ def test_the_page_shows_a_saved_other_login_ticked_and_hides_a_login_that_is_the
     assert "value=" not in checkbox(html, "username") or 'value=""' in checkbox(html, "username")
 
 
-@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p != "other"])
+@pytest.mark.parametrize("provider", [k for k, p in PROVIDERS.items() if not (p.custom or p.oauth)])
 def test_a_provider_login_other_than_the_address_is_kept(app, provider):
     typed = ConnectionRequest(provider, "Ana@Example.com", "app pass word", "  ana  ")
     with app.app_context():
@@ -101,6 +102,15 @@ def test_a_provider_login_other_than_the_address_is_kept(app, provider):
         assert normalized(ConnectionRequest(provider, "Ana@Example.com", "pw")).username == (
             "ana@example.com"
         )
+
+
+@pytest.mark.parametrize("provider", [k for k, p in PROVIDERS.items() if p.oauth])
+def test_an_oauth_provider_takes_no_password(app, provider):
+    """Google (OAuth) and Microsoft 365 connect through the consent, never with a password
+    (the command line and a hand-made POST included)."""
+    with app.app_context(), pytest.raises(AccountError) as caught:
+        normalized(ConnectionRequest(provider, "ana@example.com", "app password"))
+    assert caught.value.field == "provider"
 
 
 def test_the_checklist_has_each_providers_steps_and_is_open_until_connected(

@@ -122,9 +122,7 @@ def test_a_stop_ends_the_run_after_a_committed_batch_and_the_next_run_finishes_i
         assert len(session.scalars(select(Email.id)).all()) == count // 2  # nothing doubled
 
 
-def test_an_inbox_only_run_leaves_a_pressed_sync_and_a_rescan_to_the_round(
-    app, engine, mailbox_id
-):  # type: ignore[no-untyped-def]
+def test_an_inbox_only_run_leaves_a_pressed_sync_and_a_rescan_to_the_round(app, engine, mailbox_id):  # type: ignore[no-untyped-def]
     """IDLE syncs INBOX alone; "Sincronizar agora" and a re-scan ask for every folder, so
     such a run must not answer them for the round."""
     now, since = utcnow(), utcnow() - timedelta(days=90)

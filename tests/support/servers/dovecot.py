@@ -97,11 +97,19 @@ class DovecotServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, layout: str = "gmail_pt", max_userip_connections: int = 50) -> None:
+    def __init__(
+        self,
+        layout: str = "gmail_pt",
+        max_userip_connections: int = 50,
+        oauth_introspection_url: str | None = None,
+    ) -> None:
         if layout not in LAYOUTS:
             raise ValueError(f"unknown layout {layout!r}; choose from {sorted(LAYOUTS)}")
         self.layout = layout
         self.max_userip_connections = max_userip_connections
+        # With an introspection URL (user:password@ for its client auth), XOAUTH2 and
+        # OAUTHBEARER logins are checked there too (tests/support/servers/oauth.py).
+        self.oauth_introspection_url = oauth_introspection_url
         self.port = self.starttls_port = 0
         self._directory: Path | None = None
         self._ident = _identity(os.geteuid())
@@ -205,9 +213,26 @@ class DovecotServer:
         blocks = "\n".join(_mailbox_block(name, flag) for name, flag in LAYOUTS[self.layout])
         config = CONFIG.substitute(
             d=self.directory, port=self.port, starttls_port=self.starttls_port,
-            max_conn=self.max_userip_connections, mailboxes=blocks, **self._ident,
+            max_conn=self.max_userip_connections, mailboxes=blocks, **self._oauth(),
+            **self._ident,
         )  # fmt: skip
         (self.directory / "dovecot.conf").write_text(config)
+
+    def _oauth(self) -> dict[str, str]:
+        """The config parts of the oauth2 passdb, empty without an introspection URL."""
+        if not self.oauth_introspection_url:
+            return {"oauth_mechanisms": "", "oauth_passdb": ""}
+        settings = self.directory / "dovecot-oauth2.conf.ext"
+        settings.write_text(
+            f"introspection_mode = post\nintrospection_url = {self.oauth_introspection_url}\n"
+            "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+        )
+        settings.chmod(0o644)  # read by the auth process, which runs as `dovecot`
+        passdb = (
+            f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+            f"  args = {settings}\n}}\n"
+        )
+        return {"oauth_mechanisms": " xoauth2 oauthbearer", "oauth_passdb": passdb}
 
     def _launch(self) -> bool:
         """Start the master process; return True once both ports accept connections."""
@@ -324,7 +349,7 @@ def new_user(server: DovecotServer) -> MailboxUser:
     return user
 
 
-def start_dovecot(layout: str = "gmail_pt", **kwargs: int) -> DovecotServer:
+def start_dovecot(layout: str = "gmail_pt", **kwargs: Any) -> DovecotServer:
     """Start a server, failing (not skipping) the test when Dovecot is absent."""
     try:
         return DovecotServer(layout, **kwargs).start()
@@ -351,7 +376,7 @@ def make_dovecot() -> Iterator[Callable[..., DovecotServer]]:
     """Factory for extra servers (other layouts, limits); all stopped after the test."""
     started: list[DovecotServer] = []
 
-    def make(layout: str = "gmail_pt", **kwargs: int) -> DovecotServer:
+    def make(layout: str = "gmail_pt", **kwargs: Any) -> DovecotServer:
         started.append(start_dovecot(layout, **kwargs))
         return started[-1]
 

@@ -11,6 +11,8 @@ Nothing is registered globally: use the fixtures below via `pytest_plugins`.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import secrets
 import ssl
 import string
@@ -68,6 +70,31 @@ class RecordingHandler:
         return "250 2.0.0 Ok: queued"
 
 
+@dataclass
+class BearerHandler(RecordingHandler):
+    """A RecordingHandler that also accepts AUTH XOAUTH2, asking `bearer_user` (the
+    authorization server's introspection) whose token it is."""
+
+    bearer_user: Callable[[str], str | None] = lambda token: None
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802
+        """Check "user=...^Aauth=Bearer ...^A^A" as Gmail does; a refusal is a 334 challenge
+        with the error, then 535 (RFC 7628)."""
+        if len(args) > 1:
+            raw: Any = base64.b64decode(args[1])
+        else:
+            raw = await server.challenge_auth("")
+        fields = dict(
+            part.split("=", 1) for part in bytes(raw).decode().split("\x01") if "=" in part
+        )
+        user, bearer = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        owner = await asyncio.get_running_loop().run_in_executor(None, self.bearer_user, bearer)
+        if owner and owner == user.lower():
+            return AuthResult(success=True, auth_data=user, handled=False)
+        await server.challenge_auth(json.dumps({"status": "401", "schemes": "Bearer"}))
+        return AuthResult(success=False, handled=False)
+
+
 @dataclass(frozen=True)
 class Authenticator:
     """Accepts exactly one username/password pair."""
@@ -117,6 +144,7 @@ class SmtpServer:
     def __init__(
         self, certificates: Path, *, security: str = "tls", data_size_limit: int | None = None,
         refuse: tuple[str, ...] = (), username: str | None = None, password: str | None = None,
+        bearer_user: Callable[[str], str | None] | None = None,
     ) -> None:  # fmt: skip
         if security not in SECURITY:
             raise ValueError(f"security must be one of {SECURITY}")
@@ -127,7 +155,13 @@ class SmtpServer:
         self.password = password or "".join(
             secrets.choice(string.ascii_lowercase) for _ in range(16)
         )
-        self.handler = RecordingHandler(frozenset(a.lower() for a in refuse))
+        refused = frozenset(a.lower() for a in refuse)
+        # bearer_user: XOAUTH2 logins too, checked by an authorization server's introspection
+        self.handler = (
+            BearerHandler(refused, bearer_user=bearer_user)
+            if bearer_user
+            else RecordingHandler(refused)
+        )
         self.port = 0
         self._controller: Controller | None = None
 

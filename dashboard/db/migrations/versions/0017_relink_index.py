@@ -13,7 +13,7 @@ a rule none). It replaces the single-column index on `relink`, which it covers.
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
