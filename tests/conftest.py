@@ -46,13 +46,20 @@ def app_config() -> dict:
 
 
 @pytest.fixture
-def app(tmp_path: Path, request: pytest.FixtureRequest, app_config: dict) -> Iterator[Flask]:
+def app(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    app_config: dict,
+) -> Iterator[Flask]:
     """An app with its own instance folder and a fresh database."""
     instance = tmp_path / "instance"
     instance.mkdir(mode=0o700)
     database: dict[str, str] = {}
     if ON_POSTGRES:
         database["DATABASE_URL"] = request.getfixturevalue("postgres_database")()
+        # A second app on the same instance, or a CLI subprocess, finds the same database.
+        monkeypatch.setenv("LEADSYNC_DATABASE_URL", database["DATABASE_URL"])
     else:
         shutil.copyfile(request.getfixturevalue("migrated_db"), instance / "leadsync.db")
     config = {"TESTING": True, "INSTANCE_PATH": str(instance), **database, **app_config}
