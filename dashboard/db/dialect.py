@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Integer, Table, insert
+from sqlalchemy import Connection, Engine, Integer, Table, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -61,6 +61,17 @@ def insert_replacing(
         if column.name not in key and not column.primary_key
     }
     return statement.on_conflict_do_update(index_elements=list(key), set_=changed)
+
+
+# Turns that writers of the same rows take one at a time (PostgreSQL advisory lock keys).
+SYNC_COMMITS = 1
+
+
+def take_turn(session: Session, turn: int) -> None:
+    """Wait until no other transaction holds `turn`, and hold it until this one ends.
+    PostgreSQL only: on SQLite every write transaction already runs alone (BEGIN IMMEDIATE)."""
+    if on_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:turn)"), {"turn": turn})
 
 
 # A subquery of the ids in a JSON array bound as `:ids` (any number of ids in one parameter,
