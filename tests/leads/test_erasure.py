@@ -31,7 +31,7 @@ from dashboard.models import (
     utcnow,
 )
 from dashboard.sync.rules import NeverLogList
-from tests.support.database import dangling_foreign_keys, email_text_ids
+from tests.support.database import dangling_foreign_keys, email_text_ids, sqlite_only
 from tests.support.lead_data import LeadData, lead_data, seq
 from tests.support.leads import page
 
@@ -168,6 +168,7 @@ def database_bytes(app) -> bytes:  # type: ignore[no-untyped-def]
     return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
+@sqlite_only("reads the database file; PostgreSQL does not zero freed space (README)")
 def test_the_database_file_no_longer_holds_the_address_or_the_mail_after_erasure(app, engine, rep):
     n = seq()
     address, phrase, name = f"zelia{n}@quixabeira.test", f"abuticabamarmelad{n}", f"Quixabeira{n}"
