@@ -1,6 +1,6 @@
 """LeadSync on PostgreSQL: the test server, the schema the migrations make there, the search
-indexes, the sync lease under contention. Runs in both suites (it starts the PostgreSQL
-fixture itself); skipped where the postgresql package is missing."""
+indexes, the sync lease under contention. Part of `make test-postgres` only: `make test`
+stays on SQLite and starts no PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from dashboard.db.migrate import head_revision
 from dashboard.models import Mailbox
 from dashboard.sync.store.lease import take_lease
 from tests.support import factories
+from tests.support.database import ON_POSTGRES
 from tests.support.servers.postgres import PostgresServer
+
+pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL suite (make test-postgres)")
 
 
 @pytest.fixture
