@@ -40,7 +40,9 @@ def _create_sqlite_file(url: str) -> None:
 def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
     """Build an engine with the pragmas and BEGIN handling this app relies on."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_size=10, pool_pre_ping=True)
+        # Times come back in UTC, as they do from SQLite, whatever the server's time zone.
+        options = {"options": "-c timezone=UTC"}
+        return create_engine(url, connect_args=options, pool_size=10, pool_pre_ping=True)
     _create_sqlite_file(url)
     engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=10)
 
