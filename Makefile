@@ -5,14 +5,20 @@ BIN := $(VENV)/bin
 PO_FILES := $(wildcard dashboard/translations/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 TEST_PACKAGES := dovecot-imapd chromium
+PG_PACKAGES := postgresql postgresql-contrib
+PG_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: run test check lint typecheck format install install-test translations extract test-servers bench clean
+.PHONY: run test test-postgres postgres-server check lint typecheck format install install-test translations extract test-servers bench clean
 
 run: install translations
 	$(BIN)/python run.py
 
 test: install-test translations test-servers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The same suite on a real PostgreSQL (started by tests/support/servers/postgres.py).
+test-postgres: install-test translations test-servers postgres-server
+	LEADSYNC_TEST_DATABASE=postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: lint typecheck test
 
@@ -64,6 +70,14 @@ test-servers:
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES); \
 	  else echo "The tests need the Debian packages:$$missing (run: sudo apt-get install -y $(TEST_PACKAGES))"; exit 1; fi; \
+	fi
+
+# PostgreSQL from Debian (server, and contrib for unaccent and pg_trgm) for test-postgres.
+postgres-server:
+	@if [ ! -x $(PG_BIN)/postgres ] || [ ! -f /usr/share/postgresql/15/extension/pg_trgm.control ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PG_PACKAGES); \
+	  else echo "make test-postgres needs the Debian packages $(PG_PACKAGES) (run: sudo apt-get install -y $(PG_PACKAGES))"; exit 1; fi; \
 	fi
 
 bench: install-test translations test-servers

@@ -1,4 +1,8 @@
-"""Shared fixtures: an app per test on its own SQLite file, logged-in clients, real servers."""
+"""Shared fixtures: an app per test on its own database, logged-in clients, real servers.
+
+The database is a SQLite file per test; with LEADSYNC_TEST_DATABASE=postgres (`make
+test-postgres`) it is a fresh database of a real PostgreSQL server started for the session.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +19,14 @@ from dashboard.db.engine import make_engine
 from dashboard.db.migrate import upgrade
 from tests.support import factories
 from tests.support.clients import CSRFClient, log_in
+from tests.support.database import ON_POSTGRES
 
 pytest_plugins = [
     "tests.support.servers.dovecot",
     "tests.support.servers.browser",
     "tests.support.servers.smtp",
     "tests.support.servers.oauth",
+    "tests.support.servers.postgres",
 ]
 
 
@@ -41,12 +47,24 @@ def app_config() -> dict:
 
 
 @pytest.fixture
-def app(tmp_path: Path, migrated_db: Path, app_config: dict) -> Iterator[Flask]:
+def app(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    app_config: dict,
+) -> Iterator[Flask]:
     """An app with its own instance folder and a fresh database."""
     instance = tmp_path / "instance"
     instance.mkdir(mode=0o700)
-    shutil.copyfile(migrated_db, instance / "leadsync.db")
-    app = create_app({"TESTING": True, "INSTANCE_PATH": str(instance), **app_config})
+    database: dict[str, str] = {}
+    if ON_POSTGRES:
+        database["DATABASE_URL"] = request.getfixturevalue("postgres_database")()
+        # A second app on the same instance, or a CLI subprocess, finds the same database.
+        monkeypatch.setenv("LEADSYNC_DATABASE_URL", database["DATABASE_URL"])
+    else:
+        shutil.copyfile(request.getfixturevalue("migrated_db"), instance / "leadsync.db")
+    config = {"TESTING": True, "INSTANCE_PATH": str(instance), **database, **app_config}
+    app = create_app(config)
     app.test_client_class = CSRFClient
     yield app
     app.extensions["leadsync.engine"].dispose()

@@ -20,7 +20,11 @@ def backup_source() -> BackupSource:
     """The running app's SQLite file and instance folder."""
     url = make_url(database_url(current_app))
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        raise BackupError("backup copies a SQLite file; this instance uses another database")
+        raise BackupError(
+            "backup copies a SQLite file; this instance uses another database. On PostgreSQL,"
+            " back the database up with pg_dump (e.g. pg_dump -Fc -f leadsync.dump DBNAME) and"
+            " copy the instance's secret_key and fernet.key beside it"
+        )
     return BackupSource(Path(url.database), Path(current_app.instance_path))
 
 

@@ -1,10 +1,14 @@
-"""Engine and sessions for the embedded SQLite database (no Flask: the sync and CLI use it too).
+"""Engine and sessions for the database (no Flask: the sync and CLI use it too): the
+embedded SQLite file by default, or PostgreSQL (`postgresql+psycopg://...`).
 
 Reads use ordinary deferred transactions so they never wait for a writer (WAL).
 Writes go through `write_session()` (and every non-GET request), which opens the
 transaction with BEGIN IMMEDIATE: a transaction that starts as a reader and later
 writes can otherwise fail with "database is locked" when another writer got there
 first, because SQLite cannot upgrade its snapshot.
+
+PostgreSQL needs none of that: writers run ordinary READ COMMITTED transactions, and an
+UPDATE whose WHERE decides who wins (the sync lease) re-checks it on the row it waited for.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -43,8 +47,11 @@ def _create_sqlite_file(url: str) -> None:
 
 def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
     """Build an engine with the pragmas and BEGIN handling this app relies on."""
-    if url.startswith("sqlite"):
-        _create_sqlite_file(url)
+    if not url.startswith("sqlite"):
+        # Times come back in UTC, as they do from SQLite, whatever the server's time zone.
+        options = {"options": "-c timezone=UTC"}
+        return create_engine(url, connect_args=options, pool_size=10, pool_pre_ping=True)
+    _create_sqlite_file(url)
     engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=10)
 
     @event.listens_for(engine, "connect")
@@ -112,8 +119,9 @@ def impatient_write_session(engine: Engine, lock_wait_ms: int) -> Iterator[Sessi
     """`write_session` that waits at most `lock_wait_ms` for the write lock, then raises
     OperationalError ("database is locked"): for a request that would rather hand its write
     to `dashboard.db.backlog` than keep its visitor waiting behind a sync's commit."""
-    if engine.dialect.name != "sqlite":  # the lock wait is SQLite's busy timeout
+    if engine.dialect.name != "sqlite":  # PostgreSQL: a row lock waited for too long
         with write_session(engine) as session:
+            session.execute(text(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}"))
             yield session
         return
     with writer(engine).connect() as connection:
@@ -128,8 +136,13 @@ def impatient_write_session(engine: Engine, lock_wait_ms: int) -> Iterator[Sessi
 
 
 def is_lock_timeout(error: BaseException) -> bool:
-    """True for SQLite's "database is locked": another writer held the lock too long."""
-    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+    """True when another writer held a lock too long: SQLite's "database is locked", or
+    PostgreSQL's lock_not_available (SQLSTATE 55P03, `lock_timeout` ran out)."""
+    if not isinstance(error, OperationalError):
+        return False
+    return "database is locked" in str(error.orig) or (
+        getattr(error.orig, "sqlstate", None) == "55P03"
+    )
 
 
 @contextmanager

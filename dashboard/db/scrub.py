@@ -26,9 +26,11 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from dashboard.db.dialect import on_postgres
 from dashboard.db.engine import write_session
 
 FTS_TABLES = ("email_fts", "lead_trgm", "lead_words")
+PG_VACUUM = "VACUUM email, emaillead, attachment, sighting, lead, leadaddress, skippedmessage"
 MERGE_PAGES = 200  # pages per merge step: ~0.1 s of write lock each
 MAX_MERGE_STEPS = 100_000  # a bound, never reached: each step merges or the loop ends
 
@@ -43,7 +45,11 @@ def raw_connection(session: Session) -> sqlite3.Connection:
 @contextmanager
 def secure_deletes(session: Session) -> Iterator[None]:
     """Inside the session's transaction: everything deleted is zeroed, whole freed pages
-    included (`PRAGMA secure_delete=ON`), then the connection's usual setting is back."""
+    included (`PRAGMA secure_delete=ON`), then the connection's usual setting is back.
+    PostgreSQL has no such switch: `scrub` vacuums instead (see there)."""
+    if on_postgres(session):
+        yield
+        return
     raw = raw_connection(session)
     usual = raw.execute("PRAGMA secure_delete").fetchone()[0]
     raw.execute("PRAGMA secure_delete=ON")
@@ -82,7 +88,15 @@ def checkpoint(engine: Engine) -> bool:
 
 def scrub(engine: Engine) -> bool:
     """After an erasure: no word of it left in the FTS5 indexes, no copy in the WAL. Returns
-    False when the checkpoint could not finish (a long reader): the next one completes it."""
+    False when the checkpoint could not finish (a long reader): the next one completes it.
+
+    On PostgreSQL: VACUUM the erased tables, so the dead rows' space (and their GIN index
+    entries) is marked for reuse. PostgreSQL does not zero it: the bytes stay on disk until
+    overwritten, and in the WAL archive and backups the PostgreSQL admin keeps."""
+    if on_postgres(engine):
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql(PG_VACUUM)
+        return True
     for table in FTS_TABLES:
         merge_fts_index(engine, table)
     return checkpoint(engine)

@@ -4,6 +4,7 @@ pages. The number of queries per page is fixed, whatever the number of rows show
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
+    column,
     false,
     func,
     or_,
@@ -25,9 +27,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col
 
+from dashboard.db import text_search
+from dashboard.db.dialect import POSTGRES, SQLITE
 from dashboard.leads.access import Access, Relation, Viewer, level_of
 from dashboard.leads.access_queries import in_relations
-from dashboard.leads.text import SUBSTRING_FROM, field_query, fts_query
+from dashboard.leads.text import SUBSTRING_FROM, field_query, fts_query, query_words
 from dashboard.leads.timeline import USER_NAMES
 from dashboard.models import EmailLead, Lead, LeadAddress
 from dashboard.states import Direction, LeadSource, LeadState
@@ -118,7 +122,19 @@ def fts_ids(match: str) -> TextClause:
     )
 
 
-def matching_lead_ids(viewer: Viewer, visibility: str, match: str) -> Select | CompoundSelect:
+def email_text_ids(q: str, dialect: str) -> Callable[[tuple[str, ...]], TextClause] | None:
+    """For the words of `q` (3+ characters), the ids of the emails matching them in some
+    columns; None when `q` has no such word. FTS5 on SQLite, tsvector on PostgreSQL."""
+    if dialect == POSTGRES:
+        words = query_words(q, min_length=SUBSTRING_FROM)
+        return (lambda columns: text_search.email_ids(words, columns)) if words else None
+    match = fts_query(q, min_length=SUBSTRING_FROM)
+    return (lambda columns: fts_ids(scoped(match, columns))) if match is not None else None
+
+
+def matching_lead_ids(
+    viewer: Viewer, visibility: str, email_ids: Callable[[tuple[str, ...]], TextClause]
+) -> Select | CompoundSelect:
     """Leads with an email the viewer may find by `match`: each email is matched only in the
     columns its access level allows (`Access.search_columns` of `level_of` its relation).
 
@@ -131,7 +147,7 @@ def matching_lead_ids(viewer: Viewer, visibility: str, match: str) -> Select | C
     scopes = sorted({level.search_columns for level in levels.values()} - {()}, key=len)
     parts = [
         select(EmailLead.lead_id).where(
-            EmailLead.email_id.in_(fts_ids(scoped(match, columns))),
+            EmailLead.email_id.in_(email_ids(columns)),
             in_relations(
                 viewer.id,
                 frozenset(
@@ -175,6 +191,15 @@ def few_field_matches(connection: Any, q: str) -> bool:
     query = field_query(q)
     if query is None or fts_query(q, min_length=SUBSTRING_FROM) is not None:
         return False
+    if connection.dialect.name == POSTGRES:
+        first = (
+            text_search.lead_substring_ids(list(query.pieces))
+            if query.pieces
+            else text_search.lead_prefix_ids(list(query.words))
+        )
+        ids = first.columns(column("id")).subquery()
+        few = select(ids.c.id).limit(FEW_MATCHES).subquery()
+        return connection.execute(select(func.count()).select_from(few)).scalar_one() < FEW_MATCHES
     table, match = (
         ("lead_trgm", query.substrings) if query.substrings else ("lead_words", query.prefixes)
     )
@@ -186,7 +211,7 @@ def few_field_matches(connection: Any, q: str) -> bool:
     return connection.execute(count, {"m": match}).scalar_one() < FEW_MATCHES
 
 
-def fields_condition(q: str) -> ColumnElement[bool]:
+def fields_condition(q: str, dialect: str = SQLITE) -> ColumnElement[bool]:
     """Name, company or address match every piece of `q`: a piece of 3+ characters anywhere
     (trigram index, `lead_trgm`), a shorter one as the start of a word (`lead_words`, whose
     1- and 2-character prefix index answers the first keystrokes without reading every lead).
@@ -194,6 +219,16 @@ def fields_condition(q: str) -> ColumnElement[bool]:
     query = field_query(q)
     if query is None:
         return false()
+    if dialect == POSTGRES:
+        pg_parts = [
+            Lead.id.in_(ids)
+            for ids in (
+                text_search.lead_substring_ids(list(query.pieces)) if query.pieces else None,
+                text_search.lead_prefix_ids(list(query.words)) if query.words else None,
+            )
+            if ids is not None
+        ]
+        return and_(*pg_parts)
     parts = [
         Lead.id.in_(lead_index_ids(table, match))
         for table, match in (("lead_trgm", query.substrings), ("lead_words", query.prefixes))
@@ -202,14 +237,16 @@ def fields_condition(q: str) -> ColumnElement[bool]:
     return and_(*parts)
 
 
-def search_condition(q: str, viewer: Viewer, visibility: str) -> ColumnElement[bool]:
+def search_condition(
+    q: str, viewer: Viewer, visibility: str, dialect: str = SQLITE
+) -> ColumnElement[bool]:
     """Leads whose name, company or addresses match `q`, or whose visible emails match its
     words of 3+ characters (a shorter prefix matches most emails: ~1 s at 300,000)."""
-    by_fields = fields_condition(q)
-    match = fts_query(q, min_length=SUBSTRING_FROM)
-    if match is None:
+    by_fields = fields_condition(q, dialect)
+    email_ids = email_text_ids(q, dialect)
+    if email_ids is None:
         return by_fields
-    return or_(by_fields, Lead.id.in_(matching_lead_ids(viewer, visibility, match)))
+    return or_(by_fields, Lead.id.in_(matching_lead_ids(viewer, visibility, email_ids)))
 
 
 def keyset(sort: str, after: str) -> ColumnElement[bool] | None:
@@ -273,7 +310,9 @@ def list_leads(
     if (waiting := status_condition(filters.status, now, stale_days)) is not None:
         query = query.where(waiting)
     if filters.q.strip():
-        query = query.where(search_condition(filters.q, viewer, visibility))
+        query = query.where(
+            search_condition(filters.q, viewer, visibility, connection.dialect.name)
+        )
     if filters.after and (start := keyset(filters.sort, filters.after)) is not None:
         query = query.where(start)
     order = (column.desc().nulls_last(), Lead.id.desc()) if descending else (column, Lead.id)

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, delete, exists, func, select, text, update
+from sqlalchemy import bindparam, delete, exists, func, literal, select, update
 from sqlmodel import Session
 
 from dashboard.accounts.service import AccountError, normalize_email
+from dashboard.db.dialect import insert_ignoring
 from dashboard.mail.addresses import canonical_address
 from dashboard.models import DismissedAddress, Email, EmailLead, Lead, LeadAddress
 from dashboard.states import LeadSource, LeadState
@@ -131,11 +132,10 @@ def merge_leads(session: Session, keep: Lead, other: Lead) -> None:
         update(LeadAddress).where(LeadAddress.lead_id == other.id).values(lead_id=keep.id)
     )
     session.execute(
-        text(
-            "INSERT OR IGNORE INTO emaillead (email_id, lead_id) "
-            "SELECT email_id, :keep FROM emaillead WHERE lead_id = :other"
-        ),
-        {"keep": keep.id, "other": other.id},
+        insert_ignoring(session, EmailLead).from_select(
+            ["email_id", "lead_id"],
+            select(EmailLead.email_id, literal(keep.id)).where(EmailLead.lead_id == other.id),
+        )
     )
     keep.company_name = keep.company_name or other.company_name
     keep.phone = keep.phone or other.phone

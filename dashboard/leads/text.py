@@ -23,11 +23,16 @@ def fts_query(
 
     Words are quoted, so user input can never be read as FTS5 syntax.
     """
-    words = [w for w in TOKEN.findall(fold(text)) if len(w) >= min_length][:limit]
+    words = query_words(text, limit=limit, min_length=min_length)
     if not words:
         return None
     query = " ".join(f'"{w}"*' for w in words)
     return f"{column} : ({query})" if column else query
+
+
+def query_words(text: str, *, limit: int = 8, min_length: int = 1) -> list[str]:
+    """The words of `text` (folded) that a full-text search looks for, in order."""
+    return [w for w in TOKEN.findall(fold(text)) if len(w) >= min_length][:limit]
 
 
 def phrase(text: str) -> str:
@@ -41,6 +46,8 @@ class FieldQuery:
 
     substrings: str | None  # FTS5 trigram query: pieces of 3+ characters, anywhere
     prefixes: str | None  # FTS5 word query: shorter pieces, as the start of a word
+    pieces: tuple[str, ...] = ()  # the 3+ character pieces themselves (PostgreSQL)
+    words: tuple[str, ...] = ()  # the words of the shorter pieces (PostgreSQL)
 
 
 def field_query(text: str, *, limit: int = 8) -> FieldQuery | None:
@@ -54,10 +61,12 @@ def field_query(text: str, *, limit: int = 8) -> FieldQuery | None:
     return FieldQuery(
         " ".join(phrase(p) for p in long) or None,
         " ".join(f"{phrase(w)}*" for w in short) or None,
+        tuple(long),
+        tuple(short),
     )
 
 
 __all__ = [
     "SUBSTRING_FROM", "TOKEN", "FieldQuery", "field_query", "fold", "fts_query",
-    "lead_search_text", "phrase",
+    "lead_search_text", "phrase", "query_words",
 ]  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import exists, func, select
 from sqlmodel import Session, col
 
+from dashboard.db.dialect import json_array_length
 from dashboard.models import Email, EmailLead, Lead, Sighting, SkippedMessage
 
 PER_PAGE = 50
@@ -84,7 +85,7 @@ def problem_emails(session: Session, mailbox_id: int, number: int = 1) -> Page[P
     deep, undecodable charset...), newest first. Only dates, notes and leads: the subject
     and people are read on the lead page, where the privacy rule decides."""
     seen_here = exists().where(Sighting.email_id == Email.id, Sighting.mailbox_id == mailbox_id)
-    where = [seen_here, func.json_array_length(Email.problems) > 0]
+    where = [seen_here, json_array_length(Email.problems) > 0]
     total = session.scalar(select(func.count()).select_from(Email).where(*where)) or 0
     rows = session.execute(
         select(Email.id, Email.date, Email.direction, Email.problems)

@@ -34,10 +34,17 @@ from dashboard.models.sending import (
 
 FTS_TABLE = "email_fts"
 FTS_PREFIXES = (FTS_TABLE, "lead_trgm", "lead_words")  # the FTS5 tables (and their shadows)
+# PostgreSQL's stand-ins for them: GIN indexes on expressions (migrations 0004, 0006, 0009).
+PG_SEARCH_INDEXES = frozenset(
+    {"ix_email_fts_subject", "ix_email_fts_text", "ix_lead_search_trgm", "ix_lead_search_words"}
+)
 
 
 def schema_name_is_ours(name: str | None, type_: str, _parent: object) -> bool:
-    """Alembic compares only model tables: the FTS5 index and its shadow tables are raw SQL."""
+    """Alembic compares only model tables: the full-text indexes are raw SQL (FTS5 tables and
+    their shadows on SQLite, GIN expression indexes on PostgreSQL)."""
+    if type_ == "index":
+        return name not in PG_SEARCH_INDEXES
     return not (type_ == "table" and name and name.startswith(FTS_PREFIXES))
 
 

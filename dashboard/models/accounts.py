@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
-from dashboard.models.base import new_session_token, utcnow
+from dashboard.models.base import JSON_DOCUMENT, new_session_token, utcnow
 from dashboard.states import AutoCreate, Role, Visibility
 
 
@@ -17,12 +17,16 @@ class Company(SQLModel, table=True):
 
     id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     name: str
-    domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    domains: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
     created_at: datetime = Field(default_factory=utcnow)
     # "Sincronização de e-mail": read by the sync job at the start of every round.
     skip_internal: bool = True
     visibility: str = Visibility.ALL  # what teammates see
-    never_log: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    never_log: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
     auto_create: str = AutoCreate.SENT  # when the sync creates leads
     import_days: int = 30
     interval_minutes: int = 5
@@ -109,7 +113,7 @@ class AuditEvent(SQLModel, table=True):
     actor_id: int | None = Field(default=None, foreign_key="user.id")
     actor: str  # name or "cli" — kept even if the user changes later
     action: str
-    changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    changes: dict = Field(default_factory=dict, sa_column=Column(JSON_DOCUMENT, nullable=False))
 
 
 class NeverLogNote(SQLModel, table=True):

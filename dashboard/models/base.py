@@ -10,7 +10,13 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
+from sqlalchemy import JSON
+from sqlalchemy.dialects.postgresql import JSONB
+
 from dashboard.states import AutoCreate, Role, Visibility
+
+# JSON columns: text on SQLite, jsonb on PostgreSQL (parsed once on write, compact to read).
+JSON_DOCUMENT = JSON().with_variant(JSONB(), "postgresql")
 
 ROLES = tuple(Role)
 VISIBILITY = tuple(Visibility)

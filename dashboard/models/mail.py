@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import Column, Index
 from sqlmodel import AutoString, Field, SQLModel
 
 from dashboard.mail.mime import decoded_size
-from dashboard.models.base import utcnow
+from dashboard.models.base import JSON_DOCUMENT, utcnow
 from dashboard.states import MailboxStatus, Origin
 
 
@@ -29,11 +29,15 @@ class Mailbox(SQLModel, table=True):
     secret: bytes | None = None  # Fernet token; None once disconnected
     sent_folder: str | None = None
     sent_found_by: str | None = None  # "flag" or "name"
-    folders: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    available_folders: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
+    folders: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
     )
-    capabilities: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    available_folders: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
+    capabilities: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
     status: str = MailboxStatus.CONNECTED
     last_error_code: str | None = None
     last_error_at: datetime | None = None
@@ -101,17 +105,27 @@ class Email(SQLModel, table=True):
     subject: str = ""
     date: datetime = Field(index=True)
     from_name: str = ""
-    to_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    cc_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    bcc_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    to_addrs: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
+    cc_addrs: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
+    bcc_addrs: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
     in_reply_to: str | None = None
-    references: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    references: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
     direction: str  # a Direction
     body_text: str = ""
     body_html: str = ""
     size: int = 0
     has_attachments: bool = False
-    problems: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    problems: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
     origin: str = Origin.SYNC  # or SMART: sent from LeadSync
     user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
@@ -197,7 +211,9 @@ class SkippedMessage(SQLModel, table=True):
     sender: str = ""
     reason: str  # internal | never_log | no_lead | automated | parse_error | too_large
     detail: str = ""
-    addresses: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    addresses: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
     relink: bool = False  # a lead now matches: fetch it next round (ix_skipped_relink)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -219,7 +235,7 @@ class SyncRun(SQLModel, table=True):
     fetched: int = 0
     stored: int = 0
     seen_again: int = 0  # fetched copies of emails already stored (other folder, mailbox)
-    skipped: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    skipped: dict = Field(default_factory=dict, sa_column=Column(JSON_DOCUMENT, nullable=False))
     leads_created: int = 0
     error_code: str | None = None
     error_detail: str = ""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, text
+from sqlalchemy import Column, Index, text
 from sqlmodel import Field, SQLModel
 
-from dashboard.models.base import utcnow
+from dashboard.models.base import JSON_DOCUMENT, utcnow
 from dashboard.states import OutgoingState
 
 
@@ -20,13 +20,21 @@ class OutgoingEmail(SQLModel, table=True):
         default=None, foreign_key="lead.id", index=True, ondelete="SET NULL"
     )
     message_id: str = Field(unique=True)
-    to_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    cc_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    bcc_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    to_addrs: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
+    cc_addrs: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
+    bcc_addrs: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
     subject: str = ""
     body: str = ""  # what the rep wrote (simple formatting), signature included
     in_reply_to: str | None = None
-    references: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    references: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
+    )
     tracking: bool = False
     state: str = OutgoingState.SENDING
     error_code: str | None = None
@@ -66,7 +74,7 @@ class EmailTemplate(SQLModel, table=True):
     (no user, admins manage it) or one rep's own (private to that rep)."""
 
     # A name is unique among the company's templates and among each rep's own; SQLite counts
-    # NULLs as distinct, hence the partial index for the company's.
+    # (and PostgreSQL) NULLs as distinct, hence the partial index for the company's.
     __table_args__ = (
         Index("ux_emailtemplate_user_name", "user_id", "name", unique=True),
         Index(
@@ -74,6 +82,7 @@ class EmailTemplate(SQLModel, table=True):
             "name",
             unique=True,
             sqlite_where=text("user_id IS NULL"),
+            postgresql_where=text("user_id IS NULL"),
         ),
     )
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 
+from dashboard.db.dialect import insert_ignoring
 from dashboard.db.engine import write_session
 from dashboard.db.secrets import SecretBox
 from dashboard.mail import smtp_client
@@ -179,7 +180,7 @@ def store_email(session: Session, outgoing: OutgoingEmail, prepared: Prepared) -
     leads.update([outgoing.lead_id] if outgoing.lead_id else [])
     if leads:
         rows = [{"email_id": email_id, "lead_id": lead_id} for lead_id in leads]
-        session.execute(insert(EmailLead).prefix_with("OR IGNORE"), rows)
+        session.execute(insert_ignoring(session, EmailLead), rows)
         refresh_stats(session, leads)
     return email_id
 

@@ -29,6 +29,7 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, exists, func, select, text
 from sqlmodel import Session
 
+from dashboard.db.dialect import on_postgres
 from dashboard.db.engine import read_session, write_session
 from dashboard.models import Company, Email, EmailLead, OutgoingEmail, PrivateThread, SkippedMessage
 from dashboard.sync.rules import retention_horizon
@@ -185,7 +186,8 @@ class Purge:
         """One batch of the oldest emails, and a little full-text merging (see MERGE_PAGES);
         done when fewer than asked were left."""
         deleted, leads = purge_email_batch(session, self.horizon, size)
-        session.execute(MERGE_STEP, {"pages": MERGE_PAGES})
+        if not on_postgres(session):  # PostgreSQL's GIN indexes need no merging by hand
+            session.execute(MERGE_STEP, {"pages": MERGE_PAGES})
         self.report.emails += deleted
         self.report.email_batches += 1
         self.leads |= leads
@@ -218,8 +220,10 @@ SET_AUTOMERGE = text("INSERT INTO email_fts(email_fts, rank) VALUES ('automerge'
 
 
 def set_fts_automerge(session: Session, level: int) -> bool:
-    """FTS5's automatic merging of the email index: 0 off, FTS_AUTOMERGE_DEFAULT as shipped."""
-    session.execute(SET_AUTOMERGE, {"level": level})
+    """FTS5's automatic merging of the email index: 0 off, FTS_AUTOMERGE_DEFAULT as shipped.
+    Nothing on PostgreSQL (no FTS5)."""
+    if not on_postgres(session):
+        session.execute(SET_AUTOMERGE, {"level": level})
     return True
 
 

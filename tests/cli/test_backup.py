@@ -21,6 +21,7 @@ from dashboard.db.backup import BackupSource, make_backup
 from dashboard.db.engine import make_engine, read_session
 from dashboard.db.migrate import head_revision, stored_revision, upgrade
 from dashboard.models import Email, Mailbox, Sighting
+from tests.support.database import sqlite_only
 from tests.support.servers.dovecot import new_user
 from tests.support.sync import (
     L1,
@@ -33,6 +34,9 @@ from tests.support.sync import (
     snapshot,
     sync,
 )
+
+# `backup` copies the SQLite file; on PostgreSQL it refuses and points to pg_dump (README).
+pytestmark = sqlite_only("backup copies the SQLite database file")
 
 MESSAGES = 400  # half from the lead (stored), half from strangers (skipped: no lead)
 LEAD = LEADS[L1][0]

@@ -9,6 +9,10 @@ import time
 from pathlib import Path
 
 from dashboard.db.backup import copy_database, integrity
+from tests.support.database import sqlite_only
+
+# `backup` copies the SQLite file; on PostgreSQL it refuses and points to pg_dump (README).
+pytestmark = sqlite_only("backup copies the SQLite database file")
 
 
 def test_a_stepped_copy_finishes_while_another_connection_keeps_writing(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from dashboard import create_app
 from dashboard.db.secrets import SecretBox
+from tests.support.database import sqlite_only
 from tests.support.mailboxes import (
     MAILBOX_URL,
     audit_events,
@@ -68,6 +69,7 @@ def rotate(app):  # type: ignore[no-untyped-def]
     return app.test_cli_runner().invoke(args=["keys", "rotate"])
 
 
+@sqlite_only("reads the database file")
 def test_database_file_holds_no_plaintext_password(app, connected, mailbox_user):
     stored = database_bytes(app)
     assert connected.secret and connected.secret in stored  # the token is there...
@@ -75,6 +77,7 @@ def test_database_file_holds_no_plaintext_password(app, connected, mailbox_user)
     assert mailbox_user.password.encode("utf-16-le") not in stored
 
 
+@sqlite_only("reads the database file")
 def test_wrong_password_attempt_leaves_no_trace_of_it_on_disk(app, rep_client, mailbox_user):
     wrong = "qwertzuiopasdfgh"
     response = connect(rep_client, mailbox_user, password=wrong)

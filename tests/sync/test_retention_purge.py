@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from dashboard.db.engine import read_session
 from dashboard.models import (
@@ -27,6 +27,7 @@ from dashboard.models import (
 )
 from dashboard.sync.retention import next_batch_size, purge_expired
 from dashboard.sync.scheduler import RETENTION_JOB, purge_old_mail
+from tests.support.database import dangling_foreign_keys, email_text_ids
 from tests.support.lead_data import lead_data, seq, set_company
 from tests.support.tables import table_counts
 
@@ -38,8 +39,7 @@ RECENT = NOW - timedelta(days=10)
 def fts_hits(engine: Engine, word: str) -> list[int]:
     """Email ids the full-text index finds for a word."""
     with engine.connect() as conn:
-        query = text("SELECT rowid FROM email_fts WHERE email_fts MATCH :w ORDER BY rowid")
-        return list(conn.execute(query, {"w": word}).scalars())
+        return email_text_ids(conn, word)
 
 
 def smart_email(session, rep, lead, email: Email | None, created_at: datetime) -> int:  # type: ignore[no-untyped-def]
@@ -161,7 +161,7 @@ def test_old_emails_go_with_everything_hanging_off_them(engine, mail, first_batc
         "skippedmessage": 2, "skippedaddress": 2,
     }  # fmt: skip
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert dangling_foreign_keys(conn) == []
 
 
 def test_leads_stay_with_their_summaries_recomputed(engine, mail):

@@ -9,8 +9,11 @@ engine = context.config.attributes["engine"]
 with engine.connect() as connection:
     # Batch migrations copy tables; SQLite must not enforce foreign keys meanwhile, and
     # the pragma only takes effect outside a transaction, hence the raw connection.
+    # PostgreSQL alters tables in place: nothing to switch off.
+    sqlite = connection.dialect.name == "sqlite"
     raw = connection.connection.driver_connection
-    raw.execute("PRAGMA foreign_keys=OFF")
+    if sqlite:
+        raw.execute("PRAGMA foreign_keys=OFF")
     try:
         with connection.begin():
             context.configure(
@@ -21,4 +24,5 @@ with engine.connect() as connection:
             )
             context.run_migrations()
     finally:
-        raw.execute("PRAGMA foreign_keys=ON")
+        if sqlite:
+            raw.execute("PRAGMA foreign_keys=ON")

@@ -20,6 +20,7 @@ import logging
 
 from sqlmodel import Session
 
+from dashboard.db.dialect import SYNC_COMMITS, take_turn
 from dashboard.sync.accounting import unaccounted
 from dashboard.sync.store.batch import BatchPlace, BatchResult, ToSkip, ToStore
 from dashboard.sync.store.cursors import advance_cursor
@@ -49,6 +50,10 @@ def commit_batch(
     promised: frozenset[str] = frozenset(),
 ) -> BatchResult:
     """Write one batch and move the cursor to `last_uid`, all in the caller's transaction."""
+    # A batch reads which emails and leads exist, then adds the missing ones: two batches
+    # doing that at once would both add the same email or lead. SQLite's single writer
+    # keeps them apart; on PostgreSQL this lock does, across lanes and processes.
+    take_turn(session, SYNC_COMMITS)
     result = BatchResult()
     leads, result.leads_created = resolve_leads(
         session, stored, owner_id=place.user_id, state=lead_state, promised=promised

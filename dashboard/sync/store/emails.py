@@ -217,7 +217,7 @@ def link_and_sight(
     ]
     links = {(emails[identity(item)], lead) for item, lead in lead_links(batch, leads)}
     if sightings:
-        bulk_insert(session, Sighting, sightings, "OR IGNORE")
+        bulk_insert(session, Sighting, sightings, "ignore")
     if links:
         rows = [{"email_id": e, "lead_id": lead} for e, lead in links]
-        bulk_insert(session, EmailLead, rows, "OR IGNORE")
+        bulk_insert(session, EmailLead, rows, "ignore")

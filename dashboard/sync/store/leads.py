@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from sqlalchemy import bindparam, select, text, update
 from sqlmodel import Session
 
+from dashboard.db.dialect import IDS_IN_JSON, dialect_of
 from dashboard.mail.addresses import canonical_address
 from dashboard.mail.parse import MessageMeta
 from dashboard.models import Lead, LeadAddress
@@ -27,7 +28,7 @@ from dashboard.sync.search_text import lead_search_text
 from dashboard.sync.store.batch import ToStore
 from dashboard.sync.store.ledger import mark_relink
 
-STATS_SQL = text("""
+STATS_SQL = """
 UPDATE lead SET
   email_count = (SELECT count(*) FROM emaillead el WHERE el.lead_id = lead.id),
   first_contact_at = (SELECT min(e.date) FROM email e JOIN emaillead el ON el.email_id = e.id
@@ -38,15 +39,16 @@ UPDATE lead SET
                     WHERE el.lead_id = lead.id ORDER BY e.date DESC, e.id DESC LIMIT 1),
   last_contact_user_id = (SELECT e.user_id FROM email e JOIN emaillead el ON el.email_id = e.id
                           WHERE el.lead_id = lead.id ORDER BY e.date DESC, e.id DESC LIMIT 1)
-WHERE lead.id IN (SELECT value FROM json_each(:ids))
-""")
+WHERE lead.id IN ({ids})
+"""
+STATS = {name: text(STATS_SQL.format(ids=ids)) for name, ids in IDS_IN_JSON.items()}
 
 
 def refresh_stats(session: Session, lead_ids: Iterable[int]) -> None:
     """Recompute the email summaries (count, first/last contact, direction) of some leads."""
     ids = sorted(set(lead_ids))
     if ids:
-        session.execute(STATS_SQL, {"ids": json.dumps(ids)})
+        session.execute(STATS[dialect_of(session)], {"ids": json.dumps(ids)})
 
 
 SEARCH_FIELDS = select(Lead.id, Lead.name, Lead.company_name, Lead.search_text).where(

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
+from dashboard.db.dialect import insert_ignoring
 from dashboard.models import SyncLease, utcnow
 
 
@@ -20,9 +21,9 @@ def take_lease(session: Session, mailbox_id: int, holder: str, seconds: float) -
     now = utcnow()
     expires = now + timedelta(seconds=seconds)
     session.execute(
-        insert(SyncLease)
-        .prefix_with("OR IGNORE")
-        .values(mailbox_id=mailbox_id, holder=holder, expires_at=expires)
+        insert_ignoring(session, SyncLease).values(
+            mailbox_id=mailbox_id, holder=holder, expires_at=expires
+        )
     )
     taken = session.execute(
         update(SyncLease)

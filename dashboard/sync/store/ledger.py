@@ -24,6 +24,8 @@ from dashboard.states import LeadState, SkipReason
 from dashboard.sync.store.batch import BatchPlace, ToSkip
 from dashboard.sync.store.rows import bulk_insert
 
+SKIP_PLACE = ("mailbox_id", "folder", "uidvalidity", "uid")  # the ledger's unique key
+
 RELINKABLE = (SkipReason.NO_LEAD, SkipReason.AUTOMATED)  # overturned by a later lead
 
 
@@ -113,7 +115,7 @@ def record_skips(session: Session, skips: list[ToSkip], place: BatchPlace) -> No
                 "created_at": now,
             }
         )
-    bulk_insert(session, SkippedMessage, rows, "OR REPLACE")
+    bulk_insert(session, SkippedMessage, rows, "replace", SKIP_PLACE)
     record_addresses(session, skips, place)
 
 
@@ -136,7 +138,7 @@ def record_addresses(session: Session, skips: list[ToSkip], place: BatchPlace) -
         for address in sorted({canonical_address(a) for a in wanted[uid].outsiders} - {""})
     ]
     if addresses:
-        bulk_insert(session, SkippedAddress, addresses, "OR IGNORE")
+        bulk_insert(session, SkippedAddress, addresses, "ignore")
 
 
 def forget_skips(session: Session, place: BatchPlace, uids: list[int]) -> None:

@@ -6,11 +6,15 @@ Revises: 0001
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+# jsonb on PostgreSQL (binary, indexable); plain JSON text on SQLite.
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
@@ -21,7 +25,7 @@ def upgrade() -> None:
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("actor", sa.String(), nullable=False),
         sa.Column("action", sa.String(), nullable=False),
-        sa.Column("changes", sa.JSON(), nullable=False),
+        sa.Column("changes", JSON, nullable=False),
         sa.ForeignKeyConstraint(
             ["actor_id"],
             ["user.id"],
@@ -47,9 +51,9 @@ def upgrade() -> None:
         sa.Column("secret", sa.LargeBinary(), nullable=True),
         sa.Column("sent_folder", sa.String(), nullable=True),
         sa.Column("sent_found_by", sa.String(), nullable=True),
-        sa.Column("folders", sa.JSON(), nullable=False),
-        sa.Column("available_folders", sa.JSON(), nullable=False),
-        sa.Column("capabilities", sa.JSON(), nullable=False),
+        sa.Column("folders", JSON, nullable=False),
+        sa.Column("available_folders", JSON, nullable=False),
+        sa.Column("capabilities", JSON, nullable=False),
         sa.Column("status", sa.String(), nullable=False),
         sa.Column("last_error_code", sa.String(), nullable=True),
         sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
@@ -102,7 +106,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("visibility", sa.String(), nullable=False, server_default="all")
         )
-        batch_op.add_column(sa.Column("never_log", sa.JSON(), nullable=False, server_default="[]"))
+        batch_op.add_column(sa.Column("never_log", JSON, nullable=False, server_default="[]"))
         batch_op.add_column(
             sa.Column("auto_create", sa.String(), nullable=False, server_default="sent")
         )

@@ -6,11 +6,15 @@ Revises: 0002
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+
+# jsonb on PostgreSQL (binary, indexable); plain JSON text on SQLite.
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
@@ -26,17 +30,17 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(), nullable=False),
         sa.Column("date", sa.DateTime(timezone=True), nullable=False),
         sa.Column("from_name", sa.String(), nullable=False),
-        sa.Column("to_addrs", sa.JSON(), nullable=False),
-        sa.Column("cc_addrs", sa.JSON(), nullable=False),
-        sa.Column("bcc_addrs", sa.JSON(), nullable=False),
+        sa.Column("to_addrs", JSON, nullable=False),
+        sa.Column("cc_addrs", JSON, nullable=False),
+        sa.Column("bcc_addrs", JSON, nullable=False),
         sa.Column("in_reply_to", sa.String(), nullable=True),
-        sa.Column("references", sa.JSON(), nullable=False),
+        sa.Column("references", JSON, nullable=False),
         sa.Column("direction", sa.String(), nullable=False),
         sa.Column("body_text", sa.String(), nullable=False),
         sa.Column("body_html", sa.String(), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("has_attachments", sa.Boolean(), nullable=False),
-        sa.Column("problems", sa.JSON(), nullable=False),
+        sa.Column("problems", JSON, nullable=False),
         sa.Column("origin", sa.String(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -150,7 +154,7 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(), nullable=False),
         sa.Column("reason", sa.String(), nullable=False),
         sa.Column("detail", sa.String(), nullable=False),
-        sa.Column("addresses", sa.JSON(), nullable=False),
+        sa.Column("addresses", JSON, nullable=False),
         sa.Column("relink", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["mailbox_id"], ["mailbox.id"], ondelete="CASCADE"),
@@ -181,7 +185,7 @@ def upgrade() -> None:
         sa.Column("seconds", sa.Float(), nullable=True),
         sa.Column("fetched", sa.Integer(), nullable=False),
         sa.Column("stored", sa.Integer(), nullable=False),
-        sa.Column("skipped", sa.JSON(), nullable=False),
+        sa.Column("skipped", JSON, nullable=False),
         sa.Column("leads_created", sa.Integer(), nullable=False),
         sa.Column("error_code", sa.String(), nullable=True),
         sa.Column("error_detail", sa.String(), nullable=False),

@@ -32,6 +32,20 @@ FTS_SQL = (
     "INSERT INTO email_fts(email_fts) VALUES ('rebuild')",
 )
 
+# PostgreSQL: tsvector expressions with GIN indexes, in a Portuguese configuration that folds
+# accents (unaccent) before stemming. No triggers: the index follows the rows by itself.
+# `left(...)`: a tsvector holds at most 1 MB, and a huge body must not refuse its email.
+PG_FTS_SQL = (
+    "CREATE EXTENSION IF NOT EXISTS unaccent",
+    "CREATE TEXT SEARCH CONFIGURATION leadsync_pt (COPY = pg_catalog.portuguese)",
+    "ALTER TEXT SEARCH CONFIGURATION leadsync_pt "
+    "ALTER MAPPING FOR hword, hword_part, word WITH unaccent, portuguese_stem",
+    "CREATE INDEX ix_email_fts_subject ON email "
+    "USING gin (to_tsvector('leadsync_pt'::regconfig, subject))",
+    "CREATE INDEX ix_email_fts_text ON email "
+    "USING gin (to_tsvector('leadsync_pt'::regconfig, subject || ' ' || left(body_text, 200000)))",
+)
+
 LEAD_STATS_SQL = """
 UPDATE lead SET
   email_count = (SELECT count(*) FROM emaillead el WHERE el.lead_id = lead.id),
@@ -114,7 +128,7 @@ def upgrade() -> None:
 
     # Full-text search over subject and body, accents folded ("sincronizacao" finds
     # "sincronização"). External content: the index stores no second copy of the text.
-    for statement in FTS_SQL:
+    for statement in PG_FTS_SQL if op.get_bind().dialect.name == "postgresql" else FTS_SQL:
         op.execute(statement)
     backfill_leads(op.get_bind())
 
@@ -122,9 +136,14 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("email", schema=None) as batch_op:
         batch_op.drop_index("ix_email_in_reply_to")
-    for name in ("email_fts_ai", "email_fts_ad", "email_fts_au"):
-        op.execute(f"DROP TRIGGER IF EXISTS {name}")
-    op.execute("DROP TABLE IF EXISTS email_fts")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_email_fts_subject")
+        op.execute("DROP INDEX IF EXISTS ix_email_fts_text")
+        op.execute("DROP TEXT SEARCH CONFIGURATION IF EXISTS leadsync_pt")
+    else:
+        for name in ("email_fts_ai", "email_fts_ad", "email_fts_au"):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute("DROP TABLE IF EXISTS email_fts")
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.drop_column("signature")
 

@@ -6,11 +6,15 @@ Revises: 0004
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
+
+# jsonb on PostgreSQL (binary, indexable); plain JSON text on SQLite.
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
@@ -30,13 +34,13 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("lead_id", sa.Integer(), nullable=True),
         sa.Column("message_id", sa.String(), nullable=False),
-        sa.Column("to_addrs", sa.JSON(), nullable=False),
-        sa.Column("cc_addrs", sa.JSON(), nullable=False),
-        sa.Column("bcc_addrs", sa.JSON(), nullable=False),
+        sa.Column("to_addrs", JSON, nullable=False),
+        sa.Column("cc_addrs", JSON, nullable=False),
+        sa.Column("bcc_addrs", JSON, nullable=False),
         sa.Column("subject", sa.String(), nullable=False),
         sa.Column("body", sa.String(), nullable=False),
         sa.Column("in_reply_to", sa.String(), nullable=True),
-        sa.Column("references", sa.JSON(), nullable=False),
+        sa.Column("references", JSON, nullable=False),
         sa.Column("tracking", sa.Boolean(), nullable=False),
         sa.Column("state", sa.String(), nullable=False),
         sa.Column("error_code", sa.String(), nullable=True),

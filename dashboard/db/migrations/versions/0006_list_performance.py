@@ -26,6 +26,12 @@ TRIGRAM_SQL = (
     "INSERT INTO lead_trgm(lead_trgm) VALUES ('rebuild')",
 )
 
+# PostgreSQL: pg_trgm's GIN index answers `search_text LIKE '%piece%'`.
+PG_TRIGRAM_SQL = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS ix_lead_search_trgm ON lead USING gin (search_text gin_trgm_ops)",
+)
+
 
 def upgrade() -> None:
     # "Which of these emails did the viewer's mailbox see?" (timeline.own_email_ids, search):
@@ -35,13 +41,16 @@ def upgrade() -> None:
         "CREATE INDEX IF NOT EXISTS ix_sighting_email_mailbox ON sighting (email_id, mailbox_id)"
     )
     op.execute("DROP INDEX IF EXISTS ix_sighting_email_id")  # a prefix of the new one
-    for statement in TRIGRAM_SQL:
+    for statement in PG_TRIGRAM_SQL if op.get_bind().dialect.name == "postgresql" else TRIGRAM_SQL:
         op.execute(statement)
 
 
 def downgrade() -> None:
-    for name in ("lead_trgm_ai", "lead_trgm_ad", "lead_trgm_au"):
-        op.execute(f"DROP TRIGGER IF EXISTS {name}")
-    op.execute("DROP TABLE IF EXISTS lead_trgm")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_lead_search_trgm")
+    else:
+        for name in ("lead_trgm_ai", "lead_trgm_ad", "lead_trgm_au"):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute("DROP TABLE IF EXISTS lead_trgm")
     op.execute("CREATE INDEX IF NOT EXISTS ix_sighting_email_id ON sighting (email_id)")
     op.execute("DROP INDEX IF EXISTS ix_sighting_email_mailbox")

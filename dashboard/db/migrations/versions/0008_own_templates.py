@@ -23,13 +23,20 @@ def upgrade() -> None:
         batch_op.create_foreign_key(
             "fk_emailtemplate_user_id_user", "user", ["user_id"], ["id"], ondelete="CASCADE"
         )
-        batch_op.drop_constraint("uq_emailtemplate_name", type_="unique")
+        # PostgreSQL named 0005's constraint itself when it created it.
+        batch_op.drop_constraint(
+            "emailtemplate_name_key"
+            if op.get_bind().dialect.name == "postgresql"
+            else "uq_emailtemplate_name",
+            type_="unique",
+        )
         batch_op.create_index("ux_emailtemplate_user_name", ["user_id", "name"], unique=True)
         batch_op.create_index(
             "ux_emailtemplate_company_name",
             ["name"],
             unique=True,
             sqlite_where=sa.text("user_id IS NULL"),
+            postgresql_where=sa.text("user_id IS NULL"),
         )
 
 

@@ -18,7 +18,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("mailbox") as batch_op:
         batch_op.add_column(sa.Column("connected_by_user_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("connected_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("connected_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(
             "fk_mailbox_connected_by_user_id_user",
             "user",

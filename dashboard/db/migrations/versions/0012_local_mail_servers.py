@@ -57,7 +57,7 @@ def upgrade() -> None:
         sa.text("SELECT imap_host, smtp_host FROM mailbox WHERE secret IS NOT NULL")
     )
     if any(names_a_local_server(imap) or names_a_local_server(smtp) for imap, smtp in hosts):
-        op.execute("UPDATE company SET allow_local_servers = 1")
+        op.execute(sa.text("UPDATE company SET allow_local_servers = :yes").bindparams(yes=True))
 
 
 def downgrade() -> None:

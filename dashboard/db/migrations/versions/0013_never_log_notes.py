@@ -20,7 +20,7 @@ def upgrade() -> None:
         sa.Column("entry", sa.String(), nullable=False),
         sa.Column("reason", sa.String(), nullable=False),
         sa.Column("lead_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("entry"),
     )
 
