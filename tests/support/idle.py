@@ -15,6 +15,7 @@ from flask import Flask
 from dashboard.db.flask import secret_box
 from dashboard.sync.idle import IdleConfig, IdleSupervisor
 from dashboard.sync.runner import RunOptions
+from dashboard.sync.scheduler import oauth_config
 
 
 class DroppingRelay:
@@ -90,7 +91,12 @@ def idle_supervisor(app: Flask, **timings: float) -> Iterator[IdleSupervisor]:
     supervisor = IdleSupervisor(
         app.extensions["leadsync.engine"],
         secret_box(app),
-        RunOptions(ca_file=app.config["IMAP_CA_FILE"], connections=1, timeout=10.0),
+        RunOptions(
+            ca_file=app.config["IMAP_CA_FILE"],
+            connections=1,
+            timeout=10.0,
+            oauth=oauth_config(app),
+        ),  # fmt: skip
         quick_config(**timings),
     )
     supervisor.start()

@@ -18,6 +18,7 @@ from dashboard.states import MailboxStatus
 from dashboard.sync.runner import due_mailbox_ids
 from dashboard.sync.scheduler import oauth_config
 from dashboard.sync.tokens import OAuthConfig, TokenUnavailable, provider_for
+from tests.support.idle import idle_supervisor, wait_until
 from tests.support.mailboxes import MAILBOX_URL, english_client
 from tests.support.oauth import come_back, connect_with_oauth, consent_url, register_leadsync
 from tests.support.oauth import oauth_config as app_oauth_config
@@ -213,3 +214,17 @@ def test_a_client_secret_the_provider_refuses_sends_the_admin_to_the_company_pro
     assert mailbox.status == MailboxStatus.ERROR  # not the user's to fix: no reconnect asked
     console = english_client(app, admin.email).get("/settings/team-mailboxes/").text
     assert "is no longer set up for this company. An administrator must enter" in console
+
+
+def test_an_oauth_mailbox_idles_with_an_access_token_and_new_mail_arrives_in_seconds(
+    app, engine, oauth_mail, connected
+):
+    """IDLE logs in with XOAUTH2 like the sync (a refresh token is no password)."""
+    user, mailbox_id = connected
+    with idle_supervisor(app) as supervisor:
+        wait_until(lambda: mailbox_row(engine, mailbox_id).idle_since is not None, 10)
+        wait_until(lambda: supervisor.stats.syncs >= 1, 10)
+        user.append("INBOX", plain_email("lead@cliente.test", user.address, "Pelo IDLE"))
+        seconds = wait_until(lambda: "Pelo IDLE" in stored_subjects(engine), 5)
+    assert seconds < 5
+    assert mailbox_row(engine, mailbox_id).status != MailboxStatus.NEEDS_RECONNECT
