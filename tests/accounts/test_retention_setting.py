@@ -16,7 +16,7 @@ from tests.support.mailboxes import audit_events, company, english_client
 COMPANY_URL = "/settings/company"
 SYNC_URL = "/settings/company/sync"
 FORM = {"skip_internal": "y", "visibility": "all", "never_log": "", "auto_create": "sent",
-        "import_days": "30", "interval_minutes": "5"}  # fmt: skip
+        "import_days": "30", "interval_minutes": "5", "idle_connections": "50"}  # fmt: skip
 
 
 @pytest.fixture
