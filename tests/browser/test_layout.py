@@ -75,6 +75,7 @@ PAGES: dict[str, tuple[tuple[str, ...], Url]] = {
     "leads.show": (("admin", "rep"), lambda s: f"/leads/{s.lead_id}"),
     "leads.edit": (("admin", "rep"), lambda s: f"/leads/{s.lead_id}/edit"),
     "leads.erasure.confirm": (("admin",), lambda s: f"/leads/{s.lead_id}/erase"),
+    "accounts.oauth.edit": (("admin",), lambda s: "/settings/company/oauth/microsoft"),
     "leads.new": (("admin", "rep"), lambda s: "/leads/new"),
     "leads.review.queue": (("admin", "rep"), lambda s: "/leads/review"),
     "sending.notifications.index": (("admin", "rep"), lambda s: "/notifications"),
@@ -109,6 +110,12 @@ NOT_PAGES: dict[str, tuple[str, Url | None]] = {
     "emails.body": ("the framed email document, measured inside leads.show", None),
     "emails.inline_image": ("an image of an email body", None),
     "emails.attachment": ("a download", None),
+    "mailboxes.oauth.callback": (
+        "the way back from the provider, only with a consent pending in the session "
+        "(walked by tests/browser/test_oauth_connect.py)",
+        None,
+    ),
+    "team.mailboxes.oauth.callback": ("mailboxes.oauth.callback, for a teammate's", None),
     "sending.tracking.click": ("a redirect for a lead's click", None),
     "sending.tracking.open_pixel": ("a GIF", None),
     "mailboxes.sync.estimate": ("redirects without htmx; a fragment with it", None),
