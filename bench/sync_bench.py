@@ -275,19 +275,7 @@ MACHINE = Machine()
 
 def run_download(server) -> dict:  # type: ignore[no-untyped-def]
     """(a) in its own process."""
-    cmd = [
-        sys.executable, __file__, "--download", "--host", server.host, "--port",
-        str(server.port), "--user", USER, "--password", PASSWORD, "--ca", server.ca_file,
-    ]  # fmt: skip
-    mark = MACHINE.start()
-    result = check(timed(cmd), "full download")
-    noise = MACHINE.finish(mark, result["cpu"])
-    inner = json.loads(result["stdout"])
-    return {
-        "wall": result["wall"], "seconds": inner["seconds"], "messages": inner["messages"],
-        "bytes": inner["bytes"], "maxrss_mb": result["maxrss_mb"], "cpu": result["cpu"],
-        **noise,
-    }  # fmt: skip
+    return run_fetcher(server, ["--download"], "full download")
 
 
 MBSYNCRC = """\
@@ -355,12 +343,18 @@ def run_mbsync(server, workdir: Path) -> dict:  # type: ignore[no-untyped-def]
 
 def run_floor(server, plan: Path) -> dict:  # type: ignore[no-untyped-def]
     """The lean-fetch floor in its own process (see floor_lane)."""
+    return run_fetcher(server, ["--floor", str(plan)], "lean-fetch floor")
+
+
+def run_fetcher(server, mode: list[str], label: str) -> dict:  # type: ignore[no-untyped-def]
+    """A fetch-only contender (this script in another mode) in its own process: its figures
+    and the CPU other processes used meanwhile."""
     cmd = [
-        sys.executable, __file__, "--floor", str(plan), "--host", server.host, "--port",
+        sys.executable, __file__, *mode, "--host", server.host, "--port",
         str(server.port), "--user", USER, "--password", PASSWORD, "--ca", server.ca_file,
     ]  # fmt: skip
     mark = MACHINE.start()
-    result = check(timed(cmd), "lean-fetch floor")
+    result = check(timed(cmd), label)
     noise = MACHINE.finish(mark, result["cpu"])
     inner = json.loads(result["stdout"])
     return {
