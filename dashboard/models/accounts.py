@@ -8,7 +8,7 @@ from typing import ClassVar
 from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
-from dashboard.models.base import JSON_DOCUMENT, new_session_token, utcnow
+from dashboard.models.base import JSON_DOCUMENT, json_list, new_session_token, utcnow
 from dashboard.states import AutoCreate, Role, Visibility
 
 
@@ -17,16 +17,12 @@ class Company(SQLModel, table=True):
 
     id: int = Field(default=None, primary_key=True)  # see models/base.py: set on flush
     name: str
-    domains: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
+    domains: list[str] = json_list()
     created_at: datetime = Field(default_factory=utcnow)
     # "Sincronização de e-mail": read by the sync job at the start of every round.
     skip_internal: bool = True
     visibility: str = Visibility.ALL  # what teammates see
-    never_log: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
+    never_log: list[str] = json_list()
     auto_create: str = AutoCreate.SENT  # when the sync creates leads
     import_days: int = 30
     interval_minutes: int = 5

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Column
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field
 
 from dashboard.states import AutoCreate, Role, Visibility
 
 # JSON columns: text on SQLite, jsonb on PostgreSQL (parsed once on write, compact to read).
 JSON_DOCUMENT = JSON().with_variant(JSONB(), "postgresql")
+
+
+def json_list() -> Any:
+    """A required JSON list column, empty by default (its own Column each time: a Column
+    belongs to one table)."""
+    return Field(default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False))
+
 
 ROLES = tuple(Role)
 VISIBILITY = tuple(Visibility)

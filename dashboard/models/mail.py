@@ -8,7 +8,7 @@ from sqlalchemy import Column, Index
 from sqlmodel import AutoString, Field, SQLModel
 
 from dashboard.mail.mime import decoded_size
-from dashboard.models.base import JSON_DOCUMENT, utcnow
+from dashboard.models.base import JSON_DOCUMENT, json_list, utcnow
 from dashboard.states import MailboxStatus, Origin
 
 
@@ -29,15 +29,9 @@ class Mailbox(SQLModel, table=True):
     secret: bytes | None = None  # Fernet token; None once disconnected
     sent_folder: str | None = None
     sent_found_by: str | None = None  # "flag" or "name"
-    folders: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
-    available_folders: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
-    capabilities: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
+    folders: list[str] = json_list()
+    available_folders: list[str] = json_list()
+    capabilities: list[str] = json_list()
     status: str = MailboxStatus.CONNECTED
     last_error_code: str | None = None
     last_error_at: datetime | None = None
@@ -105,27 +99,17 @@ class Email(SQLModel, table=True):
     subject: str = ""
     date: datetime = Field(index=True)
     from_name: str = ""
-    to_addrs: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
-    cc_addrs: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
-    bcc_addrs: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
+    to_addrs: list[str] = json_list()
+    cc_addrs: list[str] = json_list()
+    bcc_addrs: list[str] = json_list()
     in_reply_to: str | None = None
-    references: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
+    references: list[str] = json_list()
     direction: str  # a Direction
     body_text: str = ""
     body_html: str = ""
     size: int = 0
     has_attachments: bool = False
-    problems: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
+    problems: list[str] = json_list()
     origin: str = Origin.SYNC  # or SMART: sent from LeadSync
     user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
@@ -211,9 +195,7 @@ class SkippedMessage(SQLModel, table=True):
     sender: str = ""
     reason: str  # internal | never_log | no_lead | automated | parse_error | too_large
     detail: str = ""
-    addresses: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
+    addresses: list[str] = json_list()
     relink: bool = False  # a lead now matches: fetch it next round (ix_skipped_relink)
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, text
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
-from dashboard.models.base import JSON_DOCUMENT, utcnow
+from dashboard.models.base import json_list, utcnow
 from dashboard.states import OutgoingState
 
 
@@ -20,21 +20,13 @@ class OutgoingEmail(SQLModel, table=True):
         default=None, foreign_key="lead.id", index=True, ondelete="SET NULL"
     )
     message_id: str = Field(unique=True)
-    to_addrs: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
-    cc_addrs: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
-    bcc_addrs: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
+    to_addrs: list[str] = json_list()
+    cc_addrs: list[str] = json_list()
+    bcc_addrs: list[str] = json_list()
     subject: str = ""
     body: str = ""  # what the rep wrote (simple formatting), signature included
     in_reply_to: str | None = None
-    references: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False)
-    )
+    references: list[str] = json_list()
     tracking: bool = False
     state: str = OutgoingState.SENDING
     error_code: str | None = None

@@ -137,12 +137,8 @@ def test_a_revoked_grant_asks_for_reconnecting_and_one_click_reconnects(
     assert "De volta" in stored_subjects(engine)
 
 
-def test_a_smart_email_leaves_over_smtp_with_xoauth2_and_a_fresh_token(
-    app, engine, rep, oauth_mail, smtp, short_lived, connected
-):
-    user, mailbox_id = connected
-    time.sleep(3.2)  # the token stored at connect time has expired
-    lead, address = make_lead(engine, "Bruno Lima")
+def send_smart_email(app, engine, rep, lead, address: str) -> OutgoingEmail:  # type: ignore[no-untyped-def]
+    """A smart email from the rep to the lead, through the real send queue; its final row."""
     with write_session(engine) as session:
         outgoing_id = create_outgoing(
             session, user=rep, lead=lead, to=[address], cc=[], bcc=[], subject="Proposta",
@@ -150,7 +146,16 @@ def test_a_smart_email_leaves_over_smtp_with_xoauth2_and_a_fresh_token(
         ).id  # fmt: skip
     app.extensions["leadsync.send_queue"].submit(outgoing_id).result(timeout=30)
     with read_session(engine) as session:
-        outgoing = session.get(OutgoingEmail, outgoing_id)
+        return session.get(OutgoingEmail, outgoing_id)
+
+
+def test_a_smart_email_leaves_over_smtp_with_xoauth2_and_a_fresh_token(
+    app, engine, rep, oauth_mail, smtp, short_lived, connected
+):
+    user, mailbox_id = connected
+    time.sleep(3.2)  # the token stored at connect time has expired
+    lead, address = make_lead(engine, "Bruno Lima")
+    outgoing = send_smart_email(app, engine, rep, lead, address)
     assert (outgoing.state, outgoing.error_code) == ("sent", None), outgoing.error_detail
     (message,) = smtp.messages
     assert message.rcpt_tos == (address,) and message.mail_from == user.address
@@ -162,14 +167,7 @@ def test_a_revoked_grant_fails_a_smart_email_with_a_reason_and_sends_nothing(
     user, _mailbox_id = connected
     oauth_mail.oauth.revoke_grants(user.address)
     lead, address = make_lead(engine, "Carla Dias")
-    with write_session(engine) as session:
-        outgoing_id = create_outgoing(
-            session, user=rep, lead=lead, to=[address], cc=[], bcc=[], subject="Proposta",
-            body="Olá!", reply_to_email=None, template=None, tracking=False, public_url=None,
-        ).id  # fmt: skip
-    app.extensions["leadsync.send_queue"].submit(outgoing_id).result(timeout=30)
-    with read_session(engine) as session:
-        outgoing = session.get(OutgoingEmail, outgoing_id)
+    outgoing = send_smart_email(app, engine, rep, lead, address)
     assert (outgoing.state, outgoing.error_code) == ("failed", "auth_failed")
     assert smtp.messages == []
 
